@@ -1,0 +1,22 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Runs in the guest (see qemu-test/demo): what the IOMMU, the module and the device node look like.
+echo
+echo "=== The IOMMU ==="
+dmesg | grep -E 'DMAR: (Intel|dmar[0-9]|IOMMU enabled)|DMAR-IR: Enabled|arm-smmu-v3.*(oas|features)' | sed 's/^\[[^]]*\] /  /'
+for i in /sys/class/iommu/*; do echo "  iommu: ${i##*/}"; done
+echo
+echo "=== PCI devices and their IOMMU groups ==="
+for d in /sys/bus/pci/devices/*; do
+	g=$(readlink "$d/iommu_group" 2>/dev/null)
+	printf '  %s %s:%s group %s\n' "${d##*/}" "$(cat "$d/vendor")" "$(cat "$d/device")" "${g##*/}"
+done | grep -v 'group $' || true
+echo
+echo "=== ioasid.ko ==="
+grep '^ioasid ' /proc/modules | sed 's/^/  /'
+dmesg | grep 'ioasid' | sed 's/^\[[^]]*\] /  /'
+echo
+echo "=== /dev/ioasid ==="
+ls -l /dev/ioasid | sed 's/^/  /'
+echo "  misc device number: $(cat /sys/class/misc/ioasid/dev)"
+echo

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The one ioctl dispatcher of `/dev/ioasid`.
+//!
+//! Every ioctl is a row of [`OPS`]: its number, the size of its kernel structure, where its
+//! last mandatory field ends, and its handler. The dispatcher applies the rules of
+//! [`crate::ucmd`] once for all of them: it copies the caller's structure in (zero-extended
+//! when the caller's is shorter), refuses non-zero bytes beyond what the kernel knows, runs
+//! the handler on the kernel copy and writes the structure back only if the handler
+//! succeeded, never past the caller's `size`. Handlers therefore never touch the argument's
+//! user memory themselves.
+
+use crate::{
+    context::Context,
+    ucmd::{self, UcmdError},
+};
+use kernel::{
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// Largest kernel structure an operation may use; each row is checked against it when the
+/// table is built.
+const MAX_UCMD_SIZE: usize = 256;
+
+/// The kernel copy of one ioctl's argument structure.
+pub(crate) struct Ucmd {
+    buf: [u8; MAX_UCMD_SIZE],
+    size: usize,
+}
+
+impl Ucmd {
+    /// The structure as the kernel knows it (the operation's full size).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.size]
+    }
+
+    /// The structure, for the handler to fill in its output fields.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[..self.size]
+    }
+}
+
+/// A handler runs with the caller's context and the kernel copy of its structure.
+type Handler = fn(&Context, &mut Ucmd) -> Result;
+
+/// One row of the ioctl table.
+pub(crate) struct Op {
+    nr: u32,
+    name: &'static str,
+    min_size: usize,
+    size: usize,
+    handler: Handler,
+}
+
+impl Op {
+    /// Builds a row; fails the build if the structure does not fit [`MAX_UCMD_SIZE`] or the
+    /// minimum is not inside it.
+    #[expect(dead_code, reason = "the first rows arrive with the IOAS ioctls")]
+    const fn new(
+        nr: u32,
+        name: &'static str,
+        min_size: usize,
+        size: usize,
+        handler: Handler,
+    ) -> Self {
+        assert!(size <= MAX_UCMD_SIZE && min_size >= 4 && min_size <= size);
+        Self {
+            nr,
+            name,
+            min_size,
+            size,
+            handler,
+        }
+    }
+}
+
+/// The ioctl table. Rows are added as each ioctl is implemented; an ioctl without a row
+/// returns `ENOTTY`, as iommufd does for numbers it does not know.
+static OPS: &[Op] = &[];
+
+fn errno(e: UcmdError) -> Error {
+    match e {
+        UcmdError::NoTty => ENOTTY,
+        UcmdError::Inval => EINVAL,
+        UcmdError::TooBig => E2BIG,
+    }
+}
+
+/// Runs ioctl `cmd` with argument `arg` on `ctx`.
+///
+/// # Errors
+///
+/// `ENOTTY` for an unknown command, `EINVAL` when the caller's `size` is below the
+/// minimum, `E2BIG` for non-zero bytes beyond the known structure, `EFAULT` when the
+/// argument is not accessible, and whatever the handler returns.
+pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
+    let Some(op) = ucmd::decode(cmd)
+        .ok()
+        .and_then(|nr| OPS.iter().find(|op| op.nr == nr))
+    else {
+        pr_debug!("ioctl {:#x}: not an ioasid ioctl\n", cmd);
+        return Err(ENOTTY);
+    };
+
+    let ptr = UserPtr::from_addr(arg);
+    let user_size: u32 = UserSlice::new(ptr, size_of::<u32>()).reader().read()?;
+    let copy = ucmd::check_size(user_size, op.min_size, op.size).map_err(|e| {
+        pr_debug!(
+            "{}: size {} is below the minimum {}\n",
+            op.name,
+            user_size,
+            op.min_size
+        );
+        errno(e)
+    })?;
+
+    let (mut reader, mut writer) = UserSlice::new(ptr, user_size as usize).reader_writer();
+    let mut ucmd = Ucmd {
+        buf: [0; MAX_UCMD_SIZE],
+        size: op.size,
+    };
+    // PANIC: `copy <= op.size <= MAX_UCMD_SIZE` by `check_size` and `Op::new`.
+    reader.read_slice(&mut ucmd.buf[..copy])?;
+
+    let mut chunk = [0u8; 64];
+    while !reader.is_empty() {
+        let n = reader.len().min(chunk.len());
+        // PANIC: `n <= chunk.len()`.
+        reader.read_slice(&mut chunk[..n])?;
+        ucmd::check_trailing(&chunk[..n]).map_err(|e| {
+            pr_debug!("{}: non-zero bytes past the known structure\n", op.name);
+            errno(e)
+        })?;
+    }
+
+    (op.handler)(ctx, &mut ucmd)?;
+    // PANIC: as above, `copy <= op.size`.
+    writer.write_slice(&ucmd.buf[..copy])?;
+    Ok(0)
+}

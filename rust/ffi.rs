@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The FFI layer: the only place where ioasid calls C directly.
+//!
+//! Everything above this module is safe Rust. Each function here wraps one C function of
+//! the shim (`rust/shim/ioasid_shim.c`) or of the kernel that `kernel::bindings` does not
+//! cover, and states the contract that makes the call sound.
+
+mod raw {
+    use kernel::ffi::c_uint;
+
+    extern "C" {
+        pub(super) fn ioasid_shim_count_iommu_pci_devices() -> c_uint;
+    }
+}
+
+/// Returns how many PCI devices are currently translated by an IOMMU.
+///
+/// The answer is a snapshot: devices can be added or removed right after it is taken.
+pub(crate) fn count_iommu_pci_devices() -> u32 {
+    // SAFETY: The shim function takes no arguments, walks the PCI bus with the driver
+    // core's own iteration (which holds references on each device while visiting it) and
+    // may be called from any sleepable context, which module init is.
+    unsafe { raw::ioasid_shim_count_iommu_pci_devices() }
+}

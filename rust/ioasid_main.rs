@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ioasid: a safe user API to the IOMMU.
+//!
+//! The module registers the misc device `/dev/ioasid`. A process opens it, creates I/O
+//! address spaces, maps its memory into them and attaches devices, with the ioctls of
+//! upstream iommufd (same numbers, layouts and errno values) plus ioasid's own extensions
+//! for binding devices; `include/uapi/linux/ioasid.h` is the contract.
+//!
+//! Layout: `ffi` is the only module with `unsafe` code (with the C shim in `shim/`); the
+//! pure-logic modules (`ucmd`, ...) depend only on `core` and are also unit-tested on the
+//! host; `dispatch` is the single ioctl dispatcher; `context` is the per-file state.
+
+use kernel::{
+    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+    prelude::*,
+};
+
+mod context;
+mod dispatch;
+mod ffi;
+mod ucmd;
+
+// The pure encoder must agree with the kernel's for every number we use.
+const _: () =
+    assert!(ucmd::io(ucmd::IOMMUFD_CMD_BASE) == kernel::ioctl::_IO(ucmd::IOMMUFD_TYPE, 0x80));
+const _: () =
+    assert!(ucmd::io(ucmd::IOASID_CMD_BASE) == kernel::ioctl::_IO(ucmd::IOMMUFD_TYPE, 0xc0));
+
+module! {
+    type: IoasidModule,
+    name: "ioasid",
+    authors: ["The ioasid developers"],
+    description: "Safe user API to the IOMMU, wire-compatible with iommufd",
+    license: "GPL",
+}
+
+#[pin_data]
+struct IoasidModule {
+    #[pin]
+    miscdev: MiscDeviceRegistration<context::Context>,
+}
+
+impl kernel::InPlaceModule for IoasidModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let options = MiscDeviceOptions { name: c"ioasid" };
+        try_pin_init!(Self {
+            miscdev <- MiscDeviceRegistration::register(options),
+        })
+        .pin_chain(|_| {
+            pr_info!(
+                "/dev/ioasid registered; {} PCI devices are behind an IOMMU\n",
+                ffi::count_iommu_pci_devices()
+            );
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The pure-logic modules of `rust/`, exactly as the kernel module compiles them, plus
+//! host-only checks of the uAPI header. Each module carries its own `#[cfg(test)]` tests.
+
+#[path = "../../rust/ucmd.rs"]
+pub mod ucmd;
+
+#[cfg(test)]
+mod uapi_header;
