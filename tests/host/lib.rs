@@ -3,6 +3,8 @@
 //! The pure-logic modules of `rust/`, exactly as the kernel module compiles them, plus
 //! host-only checks of the uAPI header. Each module carries its own `#[cfg(test)]` tests.
 
+#[path = "../../rust/iova.rs"]
+pub mod iova;
 #[path = "../../rust/ucmd.rs"]
 pub mod ucmd;
 
