@@ -7,40 +7,27 @@
 
 use crate::dispatch;
 use kernel::{
-    device::Device,
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     prelude::*,
-    sync::aref::ARef,
 };
 
 /// Per-file state of `/dev/ioasid`.
-pub(crate) struct Context {
-    /// The misc device, for `dev_dbg!` reasons.
-    dev: ARef<Device>,
-}
+///
+/// It holds no state yet: the object table arrives with the first objects (IOAS).
+pub(crate) struct Context {}
 
 #[vtable]
 impl MiscDevice for Context {
     type Ptr = KBox<Self>;
 
-    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        let dev = ARef::from(misc.device());
-        dev_dbg!(dev, "open\n");
-        KBox::new(Context { dev }, GFP_KERNEL)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+        Ok(KBox::new(Context {}, GFP_KERNEL)?)
     }
 
-    fn release(ctx: KBox<Self>, _file: &File) {
-        dev_dbg!(ctx.dev, "release\n");
-    }
-
+    /// Also serves 32-bit callers: the structures have one layout for both, so the default
+    /// `compat_ptr_ioctl` calls this with the zero-extended pointer.
     fn ioctl(ctx: &Context, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        dispatch::dispatch(ctx, cmd, arg)
-    }
-
-    /// The structures have one layout for 32-bit and 64-bit callers, so a compat caller
-    /// takes the same path (its argument is a zero-extended user pointer).
-    fn compat_ioctl(ctx: &Context, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         dispatch::dispatch(ctx, cmd, arg)
     }
 }

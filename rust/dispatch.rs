@@ -12,6 +12,7 @@
 
 use crate::{
     context::Context,
+    ioasid_dbg,
     ucmd::{self, UcmdError},
 };
 use kernel::{
@@ -29,6 +30,7 @@ pub(crate) struct Ucmd {
     size: usize,
 }
 
+#[expect(dead_code, reason = "handlers read it once the first ioctl rows exist")]
 impl Ucmd {
     /// The structure as the kernel knows it (the operation's full size).
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -99,14 +101,14 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         .ok()
         .and_then(|nr| OPS.iter().find(|op| op.nr == nr))
     else {
-        pr_debug!("ioctl {:#x}: not an ioasid ioctl\n", cmd);
+        ioasid_dbg!("ioctl {:#x}: not an ioasid ioctl\n", cmd);
         return Err(ENOTTY);
     };
 
     let ptr = UserPtr::from_addr(arg);
     let user_size: u32 = UserSlice::new(ptr, size_of::<u32>()).reader().read()?;
     let copy = ucmd::check_size(user_size, op.min_size, op.size).map_err(|e| {
-        pr_debug!(
+        ioasid_dbg!(
             "{}: size {} is below the minimum {}\n",
             op.name,
             user_size,
@@ -129,7 +131,7 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         // PANIC: `n <= chunk.len()`.
         reader.read_slice(&mut chunk[..n])?;
         ucmd::check_trailing(&chunk[..n]).map_err(|e| {
-            pr_debug!("{}: non-zero bytes past the known structure\n", op.name);
+            ioasid_dbg!("{}: non-zero bytes past the known structure\n", op.name);
             errno(e)
         })?;
     }

@@ -33,7 +33,25 @@ module! {
     authors: ["The ioasid developers"],
     description: "Safe user API to the IOMMU, wire-compatible with iommufd",
     license: "GPL",
+    params: {
+        debug: bool {
+            default: false,
+            description: "Log the reason of every refused request at KERN_DEBUG",
+        },
+    },
 }
+
+/// Logs why a request was refused, at `KERN_DEBUG` ("ioasid: ..."), when the module was
+/// loaded with `debug=1`. Rust's `pr_debug!`/`dev_dbg!` are compiled out without debug
+/// assertions and do not take part in dynamic debug, so ioasid has its own switch.
+macro_rules! ioasid_dbg {
+    ($($arg:tt)*) => {
+        if crate::module_parameters::debug.value() {
+            kernel::print_macro!(kernel::print::format_strings::DEBUG, false, $($arg)*);
+        }
+    };
+}
+pub(crate) use ioasid_dbg;
 
 #[pin_data]
 struct IoasidModule {

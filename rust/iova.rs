@@ -23,11 +23,11 @@
 
 /// A closed interval of IOVAs, `start <= last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
+pub(crate) struct Span {
     /// First IOVA.
-    pub start: u64,
+    pub(crate) start: u64,
     /// Last IOVA (inclusive).
-    pub last: u64,
+    pub(crate) last: u64,
 }
 
 impl Span {
@@ -37,7 +37,7 @@ impl Span {
     ///
     /// [`IovaError::Inval`] for a zero length, [`IovaError::Overflow`] when the span would
     /// wrap past `u64::MAX`.
-    pub const fn from_len(iova: u64, length: u64) -> Result<Span, IovaError> {
+    pub(crate) const fn from_len(iova: u64, length: u64) -> Result<Span, IovaError> {
         if length == 0 {
             return Err(IovaError::Inval);
         }
@@ -48,19 +48,19 @@ impl Span {
     }
 
     /// Whether the two spans share at least one IOVA.
-    pub const fn intersects(&self, other: &Span) -> bool {
+    pub(crate) const fn intersects(&self, other: &Span) -> bool {
         self.start <= other.last && other.start <= self.last
     }
 
     /// Whether `other` lies entirely inside `self`.
-    pub const fn contains(&self, other: &Span) -> bool {
+    pub(crate) const fn contains(&self, other: &Span) -> bool {
         self.start <= other.start && other.last <= self.last
     }
 }
 
 /// Why an IOVA operation was refused; the caller maps it to the errno iommufd uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IovaError {
+pub(crate) enum IovaError {
     /// Misaligned, zero-length or reserved (`EINVAL`).
     Inval,
     /// The arithmetic overflowed (`EOVERFLOW`).
@@ -80,7 +80,7 @@ pub enum IovaError {
 /// # Errors
 ///
 /// As above.
-pub fn check_fixed(
+pub(crate) fn check_fixed(
     iova: u64,
     length: u64,
     iova_alignment: u64,
@@ -108,7 +108,7 @@ pub fn check_fixed(
 ///
 /// [`IovaError::Overflow`] for a zero or absurd length, [`IovaError::Inval`] if the result
 /// is below the IOAS's required `iova_alignment`.
-pub fn alloc_alignment(
+pub(crate) fn alloc_alignment(
     addr: u64,
     length: u64,
     max_alignment: u64,
@@ -132,7 +132,7 @@ pub fn alloc_alignment(
 
 /// The first IOVA inside `[start, last]` that is `align`-aligned (with `page_offset`
 /// or-ed in) and leaves room for `length` bytes, if any.
-pub const fn fit(span: Span, length: u64, align: u64, page_offset: u64) -> Option<u64> {
+pub(crate) const fn fit(span: Span, length: u64, align: u64, page_offset: u64) -> Option<u64> {
     let Some(up) = span.start.checked_add(align - 1) else {
         return None;
     };
@@ -145,7 +145,7 @@ pub const fn fit(span: Span, length: u64, align: u64, page_offset: u64) -> Optio
 
 /// Iterates the holes of `within` not covered by `used`, which yields spans sorted by
 /// `start` (they may overlap, as reserved ranges and areas do once merged).
-pub struct Holes<I: Iterator<Item = Span>> {
+pub(crate) struct Holes<I: Iterator<Item = Span>> {
     used: core::iter::Peekable<I>,
     /// The next IOVA that may be free, or `None` once past `within.last`.
     next: Option<u64>,
@@ -154,7 +154,7 @@ pub struct Holes<I: Iterator<Item = Span>> {
 
 impl<I: Iterator<Item = Span>> Holes<I> {
     /// Holes of `within` around `used`.
-    pub fn new(within: Span, used: I) -> Self {
+    pub(crate) fn new(within: Span, used: I) -> Self {
         Self {
             used: used.peekable(),
             next: Some(within.start),
@@ -205,14 +205,14 @@ impl<I: Iterator<Item = Span>> Iterator for Holes<I> {
 }
 
 /// Merges two iterators of spans sorted by `start` into one sorted iterator.
-pub struct MergeSorted<A: Iterator<Item = Span>, B: Iterator<Item = Span>> {
+pub(crate) struct MergeSorted<A: Iterator<Item = Span>, B: Iterator<Item = Span>> {
     a: core::iter::Peekable<A>,
     b: core::iter::Peekable<B>,
 }
 
 impl<A: Iterator<Item = Span>, B: Iterator<Item = Span>> MergeSorted<A, B> {
     /// Merges `a` and `b`.
-    pub fn new(a: A, b: B) -> Self {
+    pub(crate) fn new(a: A, b: B) -> Self {
         Self {
             a: a.peekable(),
             b: b.peekable(),
@@ -242,7 +242,7 @@ impl<A: Iterator<Item = Span>, B: Iterator<Item = Span>> Iterator for MergeSorte
 /// # Errors
 ///
 /// As [`alloc_alignment`], and [`IovaError::NoSpace`] when nothing fits.
-pub fn alloc<A, U, F>(
+pub(crate) fn alloc<A, U, F>(
     allowed: A,
     used: F,
     addr: u64,
@@ -280,7 +280,7 @@ where
 }
 
 /// The part of `a` inside `within`, if any.
-pub const fn clip(a: Span, within: Span) -> Option<Span> {
+pub(crate) const fn clip(a: Span, within: Span) -> Option<Span> {
     let start = if a.start > within.start {
         a.start
     } else {

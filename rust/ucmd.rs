@@ -18,19 +18,19 @@
 //!   zero-extended, and output is written back only up to the caller's `size`.
 
 /// The ioctl type byte shared with iommufd.
-pub const IOMMUFD_TYPE: u32 = b';' as u32;
+pub(crate) const IOMMUFD_TYPE: u32 = b';' as u32;
 
 /// First ioctl number of the iommufd-compatible range.
-pub const IOMMUFD_CMD_BASE: u32 = 0x80;
+pub(crate) const IOMMUFD_CMD_BASE: u32 = 0x80;
 
 /// First ioctl number of ioasid's own extensions.
-pub const IOASID_CMD_BASE: u32 = 0xc0;
+pub(crate) const IOASID_CMD_BASE: u32 = 0xc0;
 
 /// Why an ioctl was refused before its handler ran. The dispatcher maps each variant to an
 /// errno: [`UcmdError::NoTty`] to `ENOTTY`, [`UcmdError::Inval`] to `EINVAL` and
 /// [`UcmdError::TooBig`] to `E2BIG`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UcmdError {
+pub(crate) enum UcmdError {
     /// The command is not one of ours.
     NoTty,
     /// The caller's `size` is below the minimum.
@@ -42,7 +42,7 @@ pub enum UcmdError {
 /// Encodes `_IO(IOMMUFD_TYPE, nr)` with the generic Linux ioctl layout (x86_64 and arm64):
 /// direction `_IOC_NONE` (0) in bits 30-31, size 0 in bits 16-29, type in bits 8-15, number
 /// in bits 0-7. The module checks at compile time that this equals `kernel::ioctl::_IO`.
-pub const fn io(nr: u32) -> u32 {
+pub(crate) const fn io(nr: u32) -> u32 {
     (IOMMUFD_TYPE << 8) | (nr & 0xff)
 }
 
@@ -51,7 +51,7 @@ pub const fn io(nr: u32) -> u32 {
 /// # Errors
 ///
 /// [`UcmdError::NoTty`] for any other type, direction or size bits.
-pub const fn decode(cmd: u32) -> Result<u32, UcmdError> {
+pub(crate) const fn decode(cmd: u32) -> Result<u32, UcmdError> {
     let nr = cmd & 0xff;
     if cmd == io(nr) {
         Ok(nr)
@@ -67,7 +67,11 @@ pub const fn decode(cmd: u32) -> Result<u32, UcmdError> {
 /// # Errors
 ///
 /// [`UcmdError::Inval`] if `user_size < min_size`.
-pub const fn check_size(user_size: u32, min_size: usize, size: usize) -> Result<usize, UcmdError> {
+pub(crate) const fn check_size(
+    user_size: u32,
+    min_size: usize,
+    size: usize,
+) -> Result<usize, UcmdError> {
     let user_size = user_size as usize;
     if user_size < min_size {
         return Err(UcmdError::Inval);
@@ -80,7 +84,7 @@ pub const fn check_size(user_size: u32, min_size: usize, size: usize) -> Result<
 /// # Errors
 ///
 /// [`UcmdError::TooBig`] if any byte is non-zero.
-pub fn check_trailing(bytes: &[u8]) -> Result<(), UcmdError> {
+pub(crate) fn check_trailing(bytes: &[u8]) -> Result<(), UcmdError> {
     if bytes.iter().all(|&b| b == 0) {
         Ok(())
     } else {

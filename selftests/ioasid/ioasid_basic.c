@@ -118,6 +118,22 @@ TEST_F(ioasid, unknown_ioctl_with_bad_pointer_is_still_enotty)
 	EXPECT_EQ(ENOTTY, errno);
 }
 
+TEST_F(ioasid, refused_ioctl_logs_its_reason_with_debug_on)
+{
+	char *log, expect[64];
+
+	if (!getenv("IOASID_DEBUG"))
+		SKIP(return, "ioasid.ko was not loaded with debug=1");
+	snprintf(expect, sizeof(expect), "ioctl %#x: not an ioasid ioctl",
+		 (unsigned int)_IO(IOMMUFD_TYPE, 0xfe));
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0xfe), NULL));
+	EXPECT_EQ(ENOTTY, errno);
+	log = read_kernel_log();
+	ASSERT_NE(NULL, log);
+	EXPECT_NE(NULL, strstr(log, expect));
+	free(log);
+}
+
 static void count_in_group(const char *bdf, void *arg)
 {
 	char path[512];
