@@ -3,31 +3,133 @@
 //! The context of one open `/dev/ioasid` file.
 //!
 //! Each `open()` creates a [`Context`]; every object a process creates through that file
-//! belongs to it and is released when the last reference to the file is dropped.
+//! lives in the context's object table and is released when the last reference to the file
+//! is dropped.
 
-use crate::dispatch;
+use crate::{dispatch, dispatch::Ucmd, ffi, ioas, ioasid_dbg, object::ObjectTable, uapi::*};
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     prelude::*,
+    sync::atomic::{Atomic, Relaxed},
 };
 
+/// How pinned pages are charged against `RLIMIT_MEMLOCK` (`IOMMU_OPTION_RLIMIT_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccountMode {
+    /// Per user (the default), as VFIO type1 does.
+    User = 0,
+    /// Per process (`mm->pinned_vm`).
+    Mm = 1,
+}
+
 /// Per-file state of `/dev/ioasid`.
-///
-/// It holds no state yet: the object table arrives with the first objects (IOAS).
-pub(crate) struct Context {}
+#[pin_data]
+pub(crate) struct Context {
+    /// Every object created through this file.
+    #[pin]
+    objects: ObjectTable,
+    /// The [`AccountMode`], as its discriminant; changed only while `objects` is empty
+    /// (checked under the table's lock).
+    account_mode: Atomic<u32>,
+}
+
+impl Context {
+    /// The object table.
+    pub(crate) fn objects(&self) -> &ObjectTable {
+        &self.objects
+    }
+
+    /// How this context charges pinned pages.
+    #[expect(
+        dead_code,
+        reason = "read by the pinning code that arrives with domains"
+    )]
+    pub(crate) fn account_mode(&self) -> AccountMode {
+        if self.account_mode.load(Relaxed) == AccountMode::Mm as u32 {
+            AccountMode::Mm
+        } else {
+            AccountMode::User
+        }
+    }
+}
 
 #[vtable]
 impl MiscDevice for Context {
-    type Ptr = KBox<Self>;
+    type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(Context {}, GFP_KERNEL)?)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(Context {
+                objects <- ObjectTable::new(),
+                account_mode: Atomic::new(AccountMode::User as u32),
+            }),
+            GFP_KERNEL,
+        )
     }
 
     /// Also serves 32-bit callers: the structures have one layout for both, so the default
     /// `compat_ptr_ioctl` calls this with the zero-extended pointer.
-    fn ioctl(ctx: &Context, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        dispatch::dispatch(ctx, cmd, arg)
+    fn ioctl(ctx: Pin<&Context>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        dispatch::dispatch(&ctx, cmd, arg)
+    }
+}
+
+/// `IOMMU_OPTION`.
+pub(crate) fn ioctl_option(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+    let mut cmd = IommuOption::read(ucmd.bytes());
+    if cmd.reserved != 0 {
+        ioasid_dbg!("option: reserved field is {:#x}\n", cmd.reserved);
+        return Err(EOPNOTSUPP);
+    }
+    match cmd.option_id {
+        IOMMU_OPTION_RLIMIT_MODE => option_rlimit_mode(ctx, &mut cmd)?,
+        IOMMU_OPTION_HUGE_PAGES => ioas::option_huge_pages(ctx, &mut cmd)?,
+        id => {
+            ioasid_dbg!("option: unknown option {}\n", id);
+            return Err(EOPNOTSUPP);
+        }
+    }
+    cmd.write(ucmd.bytes_mut());
+    Ok(())
+}
+
+/// `IOMMU_OPTION_RLIMIT_MODE`: per context, settable only before any object exists.
+fn option_rlimit_mode(ctx: &Context, cmd: &mut IommuOption) -> Result {
+    if cmd.object_id != 0 {
+        ioasid_dbg!("option: rlimit mode is global, object_id must be 0\n");
+        return Err(EOPNOTSUPP);
+    }
+    match cmd.op {
+        IOMMU_OPTION_OP_GET => {
+            cmd.val64 = u64::from(ctx.account_mode.load(Relaxed));
+            Ok(())
+        }
+        IOMMU_OPTION_OP_SET => {
+            if !ffi::capable_sys_resource() {
+                ioasid_dbg!("option: setting rlimit mode needs CAP_SYS_RESOURCE\n");
+                return Err(EPERM);
+            }
+            let mode = match cmd.val64 {
+                0 => AccountMode::User,
+                1 => AccountMode::Mm,
+                v => {
+                    ioasid_dbg!("option: rlimit mode {} is not 0 or 1\n", v);
+                    return Err(EINVAL);
+                }
+            };
+            ctx.objects.with_empty(|empty| {
+                if !empty {
+                    ioasid_dbg!("option: rlimit mode cannot change once objects exist\n");
+                    return Err(EBUSY);
+                }
+                ctx.account_mode.store(mode as u32, Relaxed);
+                Ok(())
+            })
+        }
+        op => {
+            ioasid_dbg!("option: unknown op {}\n", op);
+            Err(EOPNOTSUPP)
+        }
     }
 }

@@ -11,8 +11,9 @@
 //! user memory themselves.
 
 use crate::{
-    context::Context,
-    ioasid_dbg,
+    context::{self, Context},
+    ioas, ioasid_dbg, object,
+    uapi::*,
     ucmd::{self, UcmdError},
 };
 use kernel::{
@@ -28,9 +29,12 @@ const MAX_UCMD_SIZE: usize = 256;
 pub(crate) struct Ucmd {
     buf: [u8; MAX_UCMD_SIZE],
     size: usize,
+    /// An object the handler created, destroyed again if the reply cannot be written.
+    created: Option<u32>,
+    /// Write the structure back even though the handler fails (`EMSGSIZE` replies).
+    respond_with_error: bool,
 }
 
-#[expect(dead_code, reason = "handlers read it once the first ioctl rows exist")]
 impl Ucmd {
     /// The structure as the kernel knows it (the operation's full size).
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -40,6 +44,18 @@ impl Ucmd {
     /// The structure, for the handler to fill in its output fields.
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.buf[..self.size]
+    }
+
+    /// Records that the handler created object `id`: if the reply cannot be written to the
+    /// caller, the dispatcher destroys it, so no object exists whose ID nobody learned.
+    pub(crate) fn created(&mut self, id: u32) {
+        self.created = Some(id);
+    }
+
+    /// Asks for the structure to be written back although the handler returns an error
+    /// (the two-call protocols, which report the needed size with `EMSGSIZE`).
+    pub(crate) fn respond_with_error(&mut self) {
+        self.respond_with_error = true;
     }
 }
 
@@ -58,7 +74,6 @@ pub(crate) struct Op {
 impl Op {
     /// Builds a row; fails the build if the structure does not fit [`MAX_UCMD_SIZE`] or the
     /// minimum is not inside it.
-    #[expect(dead_code, reason = "the first rows arrive with the IOAS ioctls")]
     const fn new(
         nr: u32,
         name: &'static str,
@@ -77,9 +92,34 @@ impl Op {
     }
 }
 
-/// The ioctl table. Rows are added as each ioctl is implemented; an ioctl without a row
-/// returns `ENOTTY`, as iommufd does for numbers it does not know.
-static OPS: &[Op] = &[];
+/// One row for a uAPI structure type `$t`.
+macro_rules! op {
+    ($nr:expr, $name:literal, $t:ty, $handler:expr) => {
+        Op::new($nr, $name, <$t>::MIN_SIZE, <$t>::SIZE, $handler)
+    };
+}
+
+/// The ioctl table: one row per implemented ioctl. A number without a row returns `ENOTTY`,
+/// as iommufd does for numbers it does not know.
+static OPS: &[Op] = &[
+    op!(0x80, "destroy", IommuDestroy, object::ioctl_destroy),
+    op!(0x81, "ioas_alloc", IommuIoasAlloc, ioas::ioctl_alloc),
+    op!(
+        0x82,
+        "ioas_allow_iovas",
+        IommuIoasAllowIovas,
+        ioas::ioctl_allow_iovas
+    ),
+    op!(
+        0x84,
+        "ioas_iova_ranges",
+        IommuIoasIovaRanges,
+        ioas::ioctl_iova_ranges
+    ),
+    op!(0x85, "ioas_map", IommuIoasMap, ioas::ioctl_map),
+    op!(0x86, "ioas_unmap", IommuIoasUnmap, ioas::ioctl_unmap),
+    op!(0x87, "option", IommuOption, context::ioctl_option),
+];
 
 fn errno(e: UcmdError) -> Error {
     match e {
@@ -121,6 +161,8 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     let mut ucmd = Ucmd {
         buf: [0; MAX_UCMD_SIZE],
         size: op.size,
+        created: None,
+        respond_with_error: false,
     };
     // PANIC: `copy <= op.size <= MAX_UCMD_SIZE` by `check_size` and `Op::new`.
     reader.read_slice(&mut ucmd.buf[..copy])?;
@@ -136,8 +178,17 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         })?;
     }
 
-    (op.handler)(ctx, &mut ucmd)?;
+    let result = (op.handler)(ctx, &mut ucmd);
+    if result.is_err() && !ucmd.respond_with_error {
+        return result.map(|()| 0);
+    }
     // PANIC: as above, `copy <= op.size`.
-    writer.write_slice(&ucmd.buf[..copy])?;
-    Ok(0)
+    if let Err(e) = writer.write_slice(&ucmd.buf[..copy]) {
+        if let Some(id) = ucmd.created {
+            // Nobody can know this object's ID: undo its creation.
+            let _ = ctx.objects().destroy(id);
+        }
+        return Err(e);
+    }
+    result.map(|()| 0)
 }

@@ -23,3 +23,11 @@ pub(crate) fn count_iommu_pci_devices() -> u32 {
     // may be called from any sleepable context, which module init is.
     unsafe { raw::ioasid_shim_count_iommu_pci_devices() }
 }
+
+/// Whether the calling task has `CAP_SYS_RESOURCE` in the initial user namespace (which
+/// `IOMMU_OPTION_RLIMIT_MODE` requires, as in iommufd).
+pub(crate) fn capable_sys_resource() -> bool {
+    // SAFETY: `capable` only reads the current task's credentials and may be called from
+    // any process context, which an ioctl is.
+    unsafe { kernel::bindings::capable(kernel::bindings::CAP_SYS_RESOURCE as i32) }
+}

@@ -19,6 +19,10 @@ use kernel::{
 mod context;
 mod dispatch;
 mod ffi;
+mod ioas;
+mod iova;
+mod object;
+mod uapi;
 mod ucmd;
 
 // The pure encoder must agree with the kernel's for every number we use.

@@ -8,6 +8,8 @@
 
 #[path = "../../rust/iova.rs"]
 pub mod iova;
+#[path = "../../rust/uapi.rs"]
+pub mod uapi;
 #[path = "../../rust/ucmd.rs"]
 pub mod ucmd;
 

@@ -16,6 +16,16 @@ fn repo() -> PathBuf {
 
 /// Compiles and runs a C program that includes the header; returns its stdout.
 fn run_c(body: &str) -> String {
+    run_c_with(
+        "#include <linux/ioasid.h>",
+        &[repo().join("include/uapi")],
+        &["-std=c99", "-pedantic"],
+        body,
+    )
+}
+
+/// Compiles and runs a C program with the given includes and include directories.
+fn run_c_with(includes: &str, dirs: &[PathBuf], std: &[&str], body: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("ioasid-uapi-{}-{n}", std::process::id()));
@@ -24,12 +34,15 @@ fn run_c(body: &str) -> String {
     let exe = dir.join("t");
     std::fs::write(
         &src,
-        format!("#include <stdio.h>\n#include <linux/ioasid.h>\nint main(void) {{ {body} return 0; }}\n"),
+        format!(
+            "#include <stdio.h>\n#include <stddef.h>\n{includes}\nint main(void) {{ {body} return 0; }}\n"
+        ),
     )
     .unwrap();
     let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
-        .arg(repo().join("include/uapi"))
+        .args(["-Wall", "-Wextra", "-Werror"])
+        .args(std)
+        .args(dirs.iter().map(|d| format!("-I{}", d.display())))
         .arg("-o")
         .arg(&exe)
         .arg(&src)
@@ -66,4 +79,101 @@ fn header_constants_match_the_rust_side() {
             ucmd::io(ucmd::IOMMUFD_CMD_BASE) as u64
         ]
     );
+}
+
+/// Every mirror: its C name, size and field offsets.
+/// A mirror's C name, size and `(field, offset)` list.
+type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
+
+fn mirrors() -> [Mirror; 8] {
+    use crate::uapi::*;
+    [
+        ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
+        (
+            "iommu_ioas_alloc",
+            IommuIoasAlloc::SIZE,
+            IommuIoasAlloc::LAYOUT,
+        ),
+        (
+            "iommu_iova_range",
+            IommuIovaRange::SIZE,
+            IommuIovaRange::LAYOUT,
+        ),
+        (
+            "iommu_ioas_iova_ranges",
+            IommuIoasIovaRanges::SIZE,
+            IommuIoasIovaRanges::LAYOUT,
+        ),
+        (
+            "iommu_ioas_allow_iovas",
+            IommuIoasAllowIovas::SIZE,
+            IommuIoasAllowIovas::LAYOUT,
+        ),
+        ("iommu_ioas_map", IommuIoasMap::SIZE, IommuIoasMap::LAYOUT),
+        (
+            "iommu_ioas_unmap",
+            IommuIoasUnmap::SIZE,
+            IommuIoasUnmap::LAYOUT,
+        ),
+        ("iommu_option", IommuOption::SIZE, IommuOption::LAYOUT),
+    ]
+}
+
+/// A C program body printing "size off off ..." per mirror, one line each.
+fn layout_program() -> String {
+    let mut body = String::new();
+    for (name, _, fields) in mirrors() {
+        body += &format!("printf(\"%zu\", sizeof(struct {name}));");
+        for (f, _) in fields {
+            let c = if *f == "reserved" { "__reserved" } else { f };
+            body += &format!("printf(\" %zu\", offsetof(struct {name}, {c}));");
+        }
+        body += "printf(\"\\n\");";
+    }
+    body
+}
+
+fn expected_layout() -> String {
+    mirrors()
+        .iter()
+        .map(|(_, size, fields)| {
+            let mut l = size.to_string();
+            for (_, off) in fields.iter() {
+                l += &format!(" {off}");
+            }
+            l + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn rust_mirrors_match_the_c_header() {
+    assert_eq!(run_c(&layout_program()), expected_layout());
+}
+
+/// With `IOASID_KSRC` pointing at an unpacked Linux 7.3 source (the test command sets it
+/// when the kernel source is cached), the shared structures also match upstream
+/// iommufd's header byte for byte.
+#[test]
+fn rust_mirrors_match_upstream_iommufd() {
+    let Ok(ksrc) = std::env::var("IOASID_KSRC") else {
+        eprintln!("IOASID_KSRC not set: upstream comparison skipped");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ioasid-upstream-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("linux")).unwrap();
+    std::fs::copy(
+        PathBuf::from(ksrc).join("include/uapi/linux/iommufd.h"),
+        dir.join("linux/iommufd.h"),
+    )
+    .expect("reading iommufd.h from IOASID_KSRC");
+    // Upstream's header uses anonymous unions: GNU C, not pedantic C99.
+    let out = run_c_with(
+        "#include <linux/iommufd.h>",
+        std::slice::from_ref(&dir),
+        &["-std=gnu11"],
+        &layout_program(),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out, expected_layout());
 }

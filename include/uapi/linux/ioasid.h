@@ -61,4 +61,225 @@
  */
 #define IOASID_CMD_BASE 0xc0
 
+enum {
+	IOMMUFD_CMD_DESTROY = IOMMUFD_CMD_BASE,
+	IOMMUFD_CMD_IOAS_ALLOC = 0x81,
+	IOMMUFD_CMD_IOAS_ALLOW_IOVAS = 0x82,
+	IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84,
+	IOMMUFD_CMD_IOAS_MAP = 0x85,
+	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
+	IOMMUFD_CMD_OPTION = 0x87,
+};
+
+/**
+ * struct iommu_destroy - ioctl(IOMMU_DESTROY)
+ * @size: sizeof(struct iommu_destroy)
+ * @id: ID of the object to destroy, of any type
+ *
+ * Destroys an object created through this file. Objects still in use by another
+ * object cannot be destroyed.
+ *
+ * Errors: ENOENT if no object has @id; EBUSY while another object holds it.
+ */
+struct iommu_destroy {
+	__u32 size;
+	__u32 id;
+};
+#define IOMMU_DESTROY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_DESTROY)
+
+/**
+ * struct iommu_ioas_alloc - ioctl(IOMMU_IOAS_ALLOC)
+ * @size: sizeof(struct iommu_ioas_alloc)
+ * @flags: must be 0
+ * @out_ioas_id: the ID of the new IOAS
+ *
+ * Creates an I/O address space: a set of mappings from I/O virtual addresses (IOVA)
+ * to the caller's memory. A new IOAS allows the whole 64-bit IOVA space.
+ *
+ * Errors: EOPNOTSUPP for non-zero @flags; ENOMEM.
+ */
+struct iommu_ioas_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_ioas_id;
+};
+#define IOMMU_IOAS_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC)
+
+/**
+ * struct iommu_iova_range - an interval of IOVA
+ * @start: first IOVA
+ * @last: last IOVA, inclusive
+ */
+struct iommu_iova_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+
+/**
+ * struct iommu_ioas_iova_ranges - ioctl(IOMMU_IOAS_IOVA_RANGES)
+ * @size: sizeof(struct iommu_ioas_iova_ranges)
+ * @ioas_id: the IOAS to query
+ * @num_iovas: in: number of entries of @allowed_iovas; out: number of ranges
+ * @__reserved: must be 0
+ * @allowed_iovas: user pointer to an array of struct iommu_iova_range
+ * @out_iova_alignment: the alignment that MAP and COPY require of IOVA and length
+ *
+ * Reports the IOVA ranges that can be mapped: the 64-bit space minus the reserved
+ * ranges (of attached devices and domains). Two-call protocol: when @num_iovas is
+ * too small the ioctl fails with EMSGSIZE and sets @num_iovas to the number needed,
+ * having filled in as many entries as fit.
+ *
+ * Errors: EOPNOTSUPP for non-zero @__reserved; ENOENT for an unknown @ioas_id;
+ * EMSGSIZE as above; EFAULT for an unwritable @allowed_iovas.
+ */
+struct iommu_ioas_iova_ranges {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+	__aligned_u64 out_iova_alignment;
+};
+#define IOMMU_IOAS_IOVA_RANGES _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES)
+
+/**
+ * struct iommu_ioas_allow_iovas - ioctl(IOMMU_IOAS_ALLOW_IOVAS)
+ * @size: sizeof(struct iommu_ioas_allow_iovas)
+ * @ioas_id: the IOAS to change
+ * @num_iovas: number of entries of @allowed_iovas (0 allows everything again)
+ * @__reserved: must be 0
+ * @allowed_iovas: user pointer to an array of struct iommu_iova_range
+ *
+ * Replaces the list of allowed ranges. Automatic IOVA allocation (MAP and COPY
+ * without IOMMU_IOAS_MAP_FIXED_IOVA) then only places mappings inside them, and
+ * later reservations (device attach) that would intersect them are refused.
+ * Existing mappings are not affected.
+ *
+ * Errors: EOPNOTSUPP for non-zero @__reserved; ENOENT for an unknown @ioas_id;
+ * EINVAL for a range with @start >= @last or ranges that overlap each other;
+ * EADDRINUSE if a range intersects a reserved range; EFAULT.
+ */
+struct iommu_ioas_allow_iovas {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+};
+#define IOMMU_IOAS_ALLOW_IOVAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOW_IOVAS)
+
+/**
+ * enum iommufd_ioas_map_flags - flags of IOMMU_IOAS_MAP
+ * @IOMMU_IOAS_MAP_FIXED_IOVA: map at the given @iova instead of letting the kernel choose
+ * @IOMMU_IOAS_MAP_WRITEABLE: DMA may write the memory
+ * @IOMMU_IOAS_MAP_READABLE: DMA may read the memory
+ */
+enum iommufd_ioas_map_flags {
+	IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0,
+	IOMMU_IOAS_MAP_WRITEABLE = 1 << 1,
+	IOMMU_IOAS_MAP_READABLE = 1 << 2,
+};
+
+/**
+ * struct iommu_ioas_map - ioctl(IOMMU_IOAS_MAP)
+ * @size: sizeof(struct iommu_ioas_map)
+ * @flags: enum iommufd_ioas_map_flags; READABLE or WRITEABLE (or both) is required
+ * @ioas_id: the IOAS to map into
+ * @__reserved: must be 0
+ * @user_va: address of the memory in the calling process
+ * @length: number of bytes
+ * @iova: with IOMMU_IOAS_MAP_FIXED_IOVA the IOVA to map at; otherwise set to the IOVA
+ *        the kernel chose
+ *
+ * Maps @length bytes of the caller's memory at an IOVA. A kernel-chosen IOVA is the
+ * lowest free one that lies in the allowed ranges, avoids reserved ranges, is never 0,
+ * and has the alignment of @user_va up to the huge page size (so huge pages can become
+ * huge IOPTEs). Pages are pinned when a domain or an in-kernel user needs them.
+ *
+ * Errors: EOPNOTSUPP for unknown @flags or non-zero @__reserved; EINVAL without
+ * READABLE/WRITEABLE, for a zero @length, a misaligned IOVA or length, or a fixed range
+ * that touches a reserved range; EOVERFLOW when @iova, @length or @user_va + @length
+ * overflow; ENOENT for an unknown @ioas_id; EEXIST when a fixed range overlaps an existing
+ * mapping; ENOSPC when no free range is large enough.
+ */
+struct iommu_ioas_map {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
+
+/**
+ * struct iommu_ioas_unmap - ioctl(IOMMU_IOAS_UNMAP)
+ * @size: sizeof(struct iommu_ioas_unmap)
+ * @ioas_id: the IOAS to unmap from
+ * @iova: first IOVA of the range
+ * @length: in: bytes in the range; out: bytes unmapped
+ *
+ * Unmaps every mapping inside [@iova, @iova + @length - 1]. Mappings are removed whole:
+ * a mapping that the range only partly covers stops the unmap with ENOENT (mappings
+ * before it in IOVA order that lay fully inside the range are unmapped). @iova 0 with
+ * @length UINT64_MAX unmaps everything and succeeds on an empty IOAS.
+ *
+ * Errors: ENOENT for an unknown @ioas_id, when nothing is mapped in the range, or when
+ * the range cuts a mapping; EINVAL for a zero @length; EOVERFLOW when the range wraps.
+ */
+struct iommu_ioas_unmap {
+	__u32 size;
+	__u32 ioas_id;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+#define IOMMU_IOAS_UNMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP)
+
+/**
+ * enum iommufd_option - options of IOMMU_OPTION
+ * @IOMMU_OPTION_RLIMIT_MODE: RLIMIT_MEMLOCK accounting of pinned pages: 0 (default) per
+ *    user, 1 per process. Global: @object_id must be 0; setting it needs CAP_SYS_RESOURCE.
+ * @IOMMU_OPTION_HUGE_PAGES: 1 (default) lets contiguous pages map as huge IOPTEs, 0 maps
+ *    everything with PAGE_SIZE entries. Per IOAS: @object_id is the IOAS.
+ */
+enum iommufd_option {
+	IOMMU_OPTION_RLIMIT_MODE = 0,
+	IOMMU_OPTION_HUGE_PAGES = 1,
+};
+
+/**
+ * enum iommufd_option_ops - operations of IOMMU_OPTION
+ * @IOMMU_OPTION_OP_SET: set the option to @val64
+ * @IOMMU_OPTION_OP_GET: return the option's value in @val64
+ */
+enum iommufd_option_ops {
+	IOMMU_OPTION_OP_SET = 0,
+	IOMMU_OPTION_OP_GET = 1,
+};
+
+/**
+ * struct iommu_option - ioctl(IOMMU_OPTION)
+ * @size: sizeof(struct iommu_option)
+ * @option_id: enum iommufd_option
+ * @op: enum iommufd_option_ops
+ * @__reserved: must be 0
+ * @object_id: the object the option applies to, or 0 for a global option
+ * @val64: the value to set, or the value read
+ *
+ * Errors: EOPNOTSUPP for non-zero @__reserved, an unknown @option_id or @op, or a
+ * non-zero @object_id of a global option; EINVAL for a value out of range; EPERM
+ * setting RLIMIT_MODE without CAP_SYS_RESOURCE; EBUSY changing RLIMIT_MODE while
+ * pages are pinned through this file; ENOENT for an unknown @object_id.
+ */
+struct iommu_option {
+	__u32 size;
+	__u32 option_id;
+	__u16 op;
+	__u16 __reserved;
+	__u32 object_id;
+	__aligned_u64 val64;
+};
+#define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
+
 #endif /* _UAPI_LINUX_IOASID_H */

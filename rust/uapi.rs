@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Rust mirrors of the structures of `include/uapi/linux/ioasid.h`.
+//!
+//! Pure logic: depends only on `core`, compiled into the module and unit-tested on the host,
+//! where `tests/host` also checks every size and offset against the C header. Each mirror
+//! asserts its size and field offsets at compile time, and converts from and to the kernel
+//! copy of the ioctl argument (`dispatch::Ucmd`) field by field, so no `unsafe` transmute is
+//! needed and a short buffer can never cause a panic (missing bytes read as zero).
+
+/// A field type of a uAPI structure: native-endian integers.
+pub(crate) trait Field: Sized + Copy {
+    /// Reads the field at `off`, or zero if `b` is too short.
+    fn get(b: &[u8], off: usize) -> Self;
+    /// Writes the field at `off`, if `b` is long enough.
+    fn put(self, b: &mut [u8], off: usize);
+}
+
+macro_rules! impl_field {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            fn get(b: &[u8], off: usize) -> Self {
+                let mut a = [0u8; core::mem::size_of::<$t>()];
+                if let Some(s) = b.get(off..off + a.len()) {
+                    a.copy_from_slice(s);
+                }
+                <$t>::from_ne_bytes(a)
+            }
+            fn put(self, b: &mut [u8], off: usize) {
+                if let Some(d) = b.get_mut(off..off + core::mem::size_of::<$t>()) {
+                    d.copy_from_slice(&self.to_ne_bytes());
+                }
+            }
+        }
+    )*};
+}
+impl_field!(u16, u32, i32, u64);
+
+/// Declares a mirror: the struct, its compile-time layout checks against the sizes and
+/// offsets of the C header, and its conversions. `min` is where the last mandatory field
+/// ends: a caller's `size` below it is `EINVAL`.
+macro_rules! uapi_struct {
+    ($(#[$m:meta])* $name:ident size $size:literal min $min:literal {
+        $($(#[$fm:meta])* $field:ident: $ty:ty = $off:literal),* $(,)?
+    }) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub(crate) struct $name {
+            $($(#[$fm])* pub(crate) $field: $ty,)*
+        }
+
+        const _: () = {
+            assert!(core::mem::size_of::<$name>() == $size);
+            assert!($min <= $size);
+            $(assert!(core::mem::offset_of!($name, $field) == $off);)*
+        };
+
+        // Not every structure needs every conversion (input-only structures are never
+        // written back), and `expect` cannot be used in code generated for all of them.
+        #[allow(dead_code)]
+        impl $name {
+            /// Size of the structure the kernel knows.
+            pub(crate) const SIZE: usize = $size;
+            /// End of the last mandatory field.
+            pub(crate) const MIN_SIZE: usize = $min;
+
+            /// Reads the structure from its bytes.
+            pub(crate) fn read(b: &[u8]) -> Self {
+                Self { $($field: <$ty as Field>::get(b, $off),)* }
+            }
+
+            /// Writes the structure to its bytes.
+            pub(crate) fn write(&self, b: &mut [u8]) {
+                $(<$ty as Field>::put(self.$field, b, $off);)*
+            }
+
+            /// Field names and offsets, for the host test against the C header.
+            #[cfg(test)]
+            pub(crate) const LAYOUT: &'static [(&'static str, usize)] =
+                &[$((stringify!($field), $off)),*];
+        }
+    };
+}
+
+uapi_struct! {
+    /// `struct iommu_destroy`: destroy any object by ID.
+    IommuDestroy size 8 min 8 {
+        size: u32 = 0,
+        id: u32 = 4,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_ioas_alloc`: allocate an IOAS.
+    IommuIoasAlloc size 12 min 12 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        out_ioas_id: u32 = 8,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_iova_range`: one closed IOVA interval.
+    IommuIovaRange size 16 min 16 {
+        start: u64 = 0,
+        last: u64 = 8,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_ioas_iova_ranges`: the usable IOVA ranges of an IOAS.
+    IommuIoasIovaRanges size 32 min 32 {
+        size: u32 = 0,
+        ioas_id: u32 = 4,
+        num_iovas: u32 = 8,
+        reserved: u32 = 12,
+        allowed_iovas: u64 = 16,
+        out_iova_alignment: u64 = 24,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_ioas_allow_iovas`: restrict where the allocator may place mappings.
+    IommuIoasAllowIovas size 24 min 24 {
+        size: u32 = 0,
+        ioas_id: u32 = 4,
+        num_iovas: u32 = 8,
+        reserved: u32 = 12,
+        allowed_iovas: u64 = 16,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_ioas_map`: map user memory.
+    IommuIoasMap size 40 min 40 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        ioas_id: u32 = 8,
+        reserved: u32 = 12,
+        user_va: u64 = 16,
+        length: u64 = 24,
+        iova: u64 = 32,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_ioas_unmap`: unmap an IOVA range.
+    IommuIoasUnmap size 24 min 24 {
+        size: u32 = 0,
+        ioas_id: u32 = 4,
+        iova: u64 = 8,
+        length: u64 = 16,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_option`: get or set an option.
+    IommuOption size 24 min 24 {
+        size: u32 = 0,
+        option_id: u32 = 4,
+        op: u16 = 8,
+        reserved: u16 = 10,
+        object_id: u32 = 12,
+        val64: u64 = 16,
+    }
+}
+
+/// `IOMMU_IOAS_MAP` and `IOMMU_IOAS_COPY` flags.
+pub(crate) const IOMMU_IOAS_MAP_FIXED_IOVA: u32 = 1 << 0;
+/// DMA may write.
+pub(crate) const IOMMU_IOAS_MAP_WRITEABLE: u32 = 1 << 1;
+/// DMA may read.
+pub(crate) const IOMMU_IOAS_MAP_READABLE: u32 = 1 << 2;
+
+/// `IOMMU_OPTION`: RLIMIT_MEMLOCK accounting mode (global).
+pub(crate) const IOMMU_OPTION_RLIMIT_MODE: u32 = 0;
+/// `IOMMU_OPTION`: combine contiguous pages into huge IOPTEs (per IOAS).
+pub(crate) const IOMMU_OPTION_HUGE_PAGES: u32 = 1;
+/// `IOMMU_OPTION`: set the value.
+pub(crate) const IOMMU_OPTION_OP_SET: u16 = 0;
+/// `IOMMU_OPTION`: get the value.
+pub(crate) const IOMMU_OPTION_OP_GET: u16 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_write_round_trip() {
+        let m = IommuIoasMap {
+            size: 40,
+            flags: 7,
+            ioas_id: 3,
+            reserved: 0,
+            user_va: 0x1234_5678_9abc,
+            length: 0x1000,
+            iova: u64::MAX,
+        };
+        let mut b = [0u8; IommuIoasMap::SIZE];
+        m.write(&mut b);
+        assert_eq!(IommuIoasMap::read(&b), m);
+    }
+
+    #[test]
+    fn short_buffers_read_as_zero_and_are_not_overrun() {
+        let b = [0xffu8; 10];
+        let o = IommuOption::read(&b);
+        assert_eq!(
+            (o.size, o.option_id, o.op, o.object_id),
+            (u32::MAX, u32::MAX, 0xffff, 0)
+        );
+        let mut short = [0u8; 12];
+        IommuOption::default().write(&mut short);
+    }
+}
