@@ -15,3 +15,6 @@ pub mod ucmd;
 
 #[cfg(test)]
 mod uapi_header;
+
+#[cfg(test)]
+mod iova_model;
