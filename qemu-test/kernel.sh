@@ -5,14 +5,17 @@
 #
 # The kernel is cached under $IOASID_CACHE/kernels/<arch>-<key>, where <key> hashes the
 # kernel source version, the toolchain versions, the config fragments and the build recipe
-# (RECIPE below; bump it when a change here changes what gets built): a second run with the same inputs rebuilds nothing. The build directory holds the image,
-# Module.symvers and the Rust metadata that ioasid.ko is compiled against.
+# (RECIPE below; bump it when a change here changes what gets built): a second run with
+# the same inputs rebuilds nothing. The build directory holds the image, Module.symvers
+# and the Rust metadata that ioasid.ko is compiled against.
 #
 # Usage: qemu-test/kernel.sh <x86_64|arm64> [--print-dir]
+#        qemu-test/kernel.sh --source     (unpacks the kernel source if needed, prints it)
 source "$(dirname "$0")/lib.sh"
 
 ARCH_NAME=${1:-}
 case "$ARCH_NAME" in
+--source) KARCH= IMAGE= ;;
 x86_64) KARCH=x86 IMAGE=arch/x86/boot/bzImage ;;
 arm64) KARCH=arm64 IMAGE=arch/arm64/boot/Image ;;
 *) die "usage: $0 <x86_64|arm64> [--print-dir]" ;;
@@ -21,7 +24,8 @@ esac
 "$REPO/qemu-test/toolchain.sh"
 ROOT=$(root_dir)
 CFG="$REPO/qemu-test/config"
-FRAGMENTS=("$CFG/common.config" "$CFG/debug.config" "$CFG/$ARCH_NAME.config")
+FRAGMENTS=("$CFG/common.config" "$CFG/debug.config")
+[ "$ARCH_NAME" = --source ] || FRAGMENTS+=("$CFG/$ARCH_NAME.config")
 
 # The make invocation and the steps below; changing either must change RECIPE.
 RECIPE="tinyconfig+merge_config+olddefconfig; LLVM=-22; make all; v1"
@@ -39,16 +43,6 @@ KEY=$({
 DIR="$IOASID_CACHE/kernels/$ARCH_NAME-$KEY"
 BUILD="$DIR/build"
 
-if [ "${2:-}" = --print-dir ]; then
-	echo "$BUILD"
-	exit 0
-fi
-if [ -f "$DIR/.complete" ]; then
-	log "kernel $ARCH_NAME cached: $BUILD"
-	echo "$BUILD"
-	exit 0
-fi
-
 # The kernel source, unpacked once per source version.
 if [ ! -f "$SRC/.complete" ]; then
 	log "unpacking linux-source-7.3 ($SRCVER) into $SRC"
@@ -57,6 +51,20 @@ if [ ! -f "$SRC/.complete" ]; then
 	in_root tar -C "$SRC" --strip-components=1 -xf /usr/src/linux-source-7.3.tar.xz ||
 		die "could not unpack the kernel source; retry"
 	touch "$SRC/.complete"
+fi
+
+if [ "$ARCH_NAME" = --source ]; then
+	echo "$SRC"
+	exit 0
+fi
+if [ "${2:-}" = --print-dir ]; then
+	echo "$BUILD"
+	exit 0
+fi
+if [ -f "$DIR/.complete" ]; then
+	log "kernel $ARCH_NAME cached: $BUILD"
+	echo "$BUILD"
+	exit 0
 fi
 
 MAKE=(make -C "$SRC" O="$BUILD" ARCH="$KARCH" LLVM=-22 CC="ccache clang-22" HOSTCC=clang-22)
