@@ -46,7 +46,6 @@ in_root() {
 	local root
 	root=$(root_dir)
 	[ -f "$root/.complete" ] || die "toolchain root missing: run qemu-test/toolchain.sh"
-	mkdir -p "$root$IOASID_CACHE" "$root$REPO" "$root$OUT"
 	unshare -m --propagation private -- /bin/bash -c '
 		set -e
 		r=$1; shift
@@ -54,6 +53,8 @@ in_root() {
 		mount -t proc proc "$r/proc"
 		mount --rbind /sys "$r/sys"
 		mount -t tmpfs tmpfs "$r/tmp"
+		# After the tmpfs, so paths under /tmp get their mount points too.
+		mkdir -p "$r$IOASID_CACHE" "$r$REPO" "$r$OUT"
 		mount --bind "$IOASID_CACHE" "$r$IOASID_CACHE"
 		mount --bind "$REPO" "$r$REPO"
 		mount --bind "$OUT" "$r$OUT"
