@@ -14,13 +14,13 @@ source "$(dirname "$0")/lib.sh"
 # Packages taken from trixie-backports (the newest rustc/rust-src, linux-source-7.3 and
 # QEMU 11, which needs the newer firmware), from sid (bindgen 0.72, which matches libclang
 # 22) and from trixie for everything else. rustc and rust-src must be the same version.
-BACKPORTS_PKGS="rustc rust-src libstd-rust-dev /^libstd-rust-1\..*/ cargo linux-source-7.3
+BACKPORTS_PKGS="rustc rust-src rust-clippy libstd-rust-dev /^libstd-rust-1\..*/ cargo linux-source-7.3
 	qemu-system-x86 qemu-system-arm qemu-system-data qemu-system-common qemu-system-gui
 	qemu-utils seabios ipxe-qemu qemu-efi-aarch64 clang-22 lld-22 llvm-22 llvm-22-dev
 	llvm-22-runtime llvm-22-linker-tools libllvm22 libclang-cpp22 libclang1-22
 	libclang-common-22-dev libclang-22-dev clang-tools-22 llvm-22-tools"
 SID_PKGS="bindgen"
-PACKAGES="rustc rust-src libstd-rust-dev bindgen clang-22 lld-22 llvm-22 libclang-22-dev
+PACKAGES="rustc rust-src rust-clippy libstd-rust-dev bindgen clang-22 lld-22 llvm-22 libclang-22-dev
 	linux-source-7.3 qemu-system-x86 qemu-system-arm qemu-utils seabios ipxe-qemu
 	busybox-static make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio kmod
 	python3 xz-utils zstd ccache rsync file
@@ -98,6 +98,9 @@ ls "$tmp"/usr/src/linux-source-7.3.tar.* >/dev/null 2>&1 || die "linux-source-7.
 
 chroot "$tmp" dpkg-query -W -f '${Package} ${Version}\n' rustc rust-src bindgen clang-22 lld-22 \
 	linux-source-7.3 qemu-system-x86 qemu-system-arm busybox-static gcc gcc-aarch64-linux-gnu >"$tmp/.versions"
+# Tools that do not go into a kernel are recorded apart, so that adding one does not
+# change the kernels' cache keys (which hash .versions).
+chroot "$tmp" dpkg-query -W -f '${Package} ${Version}\n' rust-clippy >"$tmp/.versions-tools"
 ls "$tmp"/opt/busybox-static_*arm64.deb >/dev/null 2>&1 || [ "$(host_arch)" != amd64 ] || die "busybox-static:arm64 missing"
 # Roots made from an older version of this script are no longer used.
 for old in "$(dirname "$ROOT")"/trixie-"$(host_arch)"-*; do

@@ -110,6 +110,7 @@ static OPS: &[Op] = &[
         IommuIoasAllowIovas,
         ioas::ioctl_allow_iovas
     ),
+    op!(0x83, "ioas_copy", IommuIoasCopy, ioas::ioctl_copy),
     op!(
         0x84,
         "ioas_iova_ranges",
@@ -119,6 +120,12 @@ static OPS: &[Op] = &[
     op!(0x85, "ioas_map", IommuIoasMap, ioas::ioctl_map),
     op!(0x86, "ioas_unmap", IommuIoasUnmap, ioas::ioctl_unmap),
     op!(0x87, "option", IommuOption, context::ioctl_option),
+    op!(
+        0x8f,
+        "ioas_map_file",
+        IommuIoasMapFile,
+        ioas::ioctl_map_file
+    ),
 ];
 
 fn errno(e: UcmdError) -> Error {

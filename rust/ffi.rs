@@ -6,6 +6,12 @@
 //! the shim (`rust/shim/ioasid_shim.c`) or of the kernel that `kernel::bindings` does not
 //! cover, and states the contract that makes the call sound.
 
+use kernel::{
+    fs::{File, LocalFile},
+    prelude::*,
+    sync::aref::ARef,
+};
+
 mod raw {
     use kernel::ffi::c_uint;
 
@@ -30,4 +36,18 @@ pub(crate) fn capable_sys_resource() -> bool {
     // SAFETY: `capable` only reads the current task's credentials and may be called from
     // any process context, which an ioctl is.
     unsafe { kernel::bindings::capable(kernel::bindings::CAP_SYS_RESOURCE as i32) }
+}
+
+/// Takes a reference to the file behind descriptor `fd` of the calling process, for
+/// `IOMMU_IOAS_MAP_FILE`.
+///
+/// # Errors
+///
+/// `EBADF` if `fd` is not an open file descriptor.
+pub(crate) fn fget(fd: i32) -> Result<ARef<File>> {
+    // A negative descriptor becomes a huge one, which no process has open.
+    let local = LocalFile::fget(fd as u32).map_err(|_| EBADF)?;
+    // SAFETY: This is only called from ioctl handlers of `/dev/ioasid`. An ioctl does not
+    // take `fdget_pos` on any file, so the current thread has no active `fdget_pos` call.
+    Ok(unsafe { LocalFile::assume_no_fdget_pos(local) })
 }

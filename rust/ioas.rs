@@ -25,15 +25,18 @@
 use crate::{
     context::Context,
     dispatch::Ucmd,
-    ioasid_dbg,
+    ffi, ioasid_dbg,
     iova::{self, IovaError, MergeSorted, Span},
     object::Object,
+    pages::{Pages, Slice, PAGE_SIZE},
     uapi::*,
 };
 use kernel::{
+    fs::File,
     new_mutex,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
+    sync::aref::ARef,
     sync::{
         atomic::{Atomic, Relaxed},
         Arc, Mutex,
@@ -41,30 +44,32 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-/// The CPU page size, as the allocator needs it.
-const PAGE_SIZE: u64 = kernel::page::PAGE_SIZE as u64;
-
 /// The largest alignment the allocator follows from a user address: the PMD huge page
 /// size, so transparent huge pages can become huge IOPTEs.
 const HUGE_SIZE: u64 = PAGE_SIZE * 512;
 
-/// One mapping of user memory at an IOVA range.
+/// One mapping: an IOVA range backed by a slice of a [`Pages`].
+///
+/// # Invariants
+///
+/// `slice.length == span.last - span.start + 1` (areas never span the whole 64-bit space:
+/// their length is a `usize`).
 pub(crate) struct Area {
     span: Span,
-    /// Address of the first byte in the calling process.
-    user_va: u64,
+    /// The memory behind the span.
+    slice: Slice,
     /// `IOMMU_IOAS_MAP_READABLE`/`WRITEABLE` as given.
     prot: u32,
 }
 
 impl Area {
-    /// The user address range and permissions, for a future pinning user.
+    /// The memory and permissions, for the pinning users (domains, accesses) to come.
     #[expect(
         dead_code,
         reason = "read by the pinning users (domains, accesses) to come"
     )]
-    pub(crate) fn source(&self) -> (u64, u32) {
-        (self.user_va, self.prot)
+    pub(crate) fn source(&self) -> (&Slice, u32) {
+        (&self.slice, self.prot)
     }
 }
 
@@ -194,9 +199,7 @@ impl Ioas {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for a zero length, a length or IOVA not aligned to the IOAS's alignment,
-    /// or a fixed range touching a reserved range; `EOVERFLOW`; `EEXIST` when a fixed range
-    /// overlaps an area; `ENOSPC` when nothing fits; `ENOMEM`.
+    /// As [`Pages::new_user`] and [`Ioas::map_slices`].
     pub(crate) fn map_user(
         &self,
         user_va: u64,
@@ -204,22 +207,91 @@ impl Ioas {
         fixed_iova: Option<u64>,
         prot: u32,
     ) -> Result<u64> {
-        // The user range itself must not wrap, and must fit the page arithmetic of the
-        // pinning code (the iommu API takes `size_t` lengths).
-        if user_va.checked_add(length).is_none() {
-            ioasid_dbg!("map: user range {:#x}+{:#x} overflows\n", user_va, length);
-            return Err(EOVERFLOW);
+        let pages = Pages::new_user(user_va, length, prot & IOMMU_IOAS_MAP_WRITEABLE != 0)
+            .inspect_err(|e| {
+                ioasid_dbg!(
+                    "map: user range {:#x}+{:#x} refused: {:?}\n",
+                    user_va,
+                    length,
+                    e
+                )
+            })?;
+        self.map_slices(Self::one_slice(pages, length)?, length, fixed_iova, prot)
+    }
+
+    /// Maps `length` bytes of `file` from byte `start`, like [`Ioas::map_user`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pages::new_file`] and [`Ioas::map_slices`].
+    pub(crate) fn map_file(
+        &self,
+        file: ARef<File>,
+        start: u64,
+        length: u64,
+        fixed_iova: Option<u64>,
+        prot: u32,
+    ) -> Result<u64> {
+        let pages = Pages::new_file(file, start, length, prot & IOMMU_IOAS_MAP_WRITEABLE != 0)
+            .inspect_err(|e| {
+                ioasid_dbg!(
+                    "map_file: file range {:#x}+{:#x} refused: {:?}\n",
+                    start,
+                    length,
+                    e
+                )
+            })?;
+        self.map_slices(Self::one_slice(pages, length)?, length, fixed_iova, prot)
+    }
+
+    fn one_slice(pages: Arc<Pages>, length: u64) -> Result<KVec<Slice>> {
+        let mut slices = KVec::with_capacity(1, GFP_KERNEL)?;
+        slices.push(
+            Slice {
+                pages,
+                start_byte: 0,
+                length,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(slices)
+    }
+
+    /// Maps `slices` (together `length` bytes) at consecutive IOVAs, at `fixed_iova` or
+    /// where the allocator places them (aligned like the first slice's source address);
+    /// returns the first IOVA.
+    ///
+    /// # Errors
+    ///
+    /// `EPERM` for write access to read-only memory; `EINVAL` for a length or IOVA not
+    /// aligned to the IOAS's alignment, or a fixed range touching a reserved range;
+    /// `EOVERFLOW`; `EEXIST` when a fixed range overlaps an area; `ENOSPC` when nothing
+    /// fits; `ENOMEM`. On error nothing is mapped.
+    pub(crate) fn map_slices(
+        &self,
+        slices: KVec<Slice>,
+        length: u64,
+        fixed_iova: Option<u64>,
+        prot: u32,
+    ) -> Result<u64> {
+        if prot & IOMMU_IOAS_MAP_WRITEABLE != 0 && slices.iter().any(|s| !s.pages.writable()) {
+            ioasid_dbg!("map: write access to memory that was mapped read-only\n");
+            return Err(EPERM);
         }
-        if length == 0 || length > (usize::MAX as u64) - PAGE_SIZE {
-            ioasid_dbg!("map: bad length {:#x}\n", length);
+        let Some(first) = slices.first() else {
             return Err(EINVAL);
+        };
+        let addr = first.pages.source_addr(first.start_byte);
+        // One tree node per slice, allocated before taking the lock so a failure leaves
+        // nothing behind.
+        let mut reservations = KVec::with_capacity(slices.len(), GFP_KERNEL)?;
+        for _ in 0..slices.len() {
+            reservations.push(RBTreeNodeReservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        // Allocated before taking the lock, so a failure leaves nothing behind.
-        let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
 
         let mut inner = self.inner.lock();
         let align = inner.iova_alignment;
-        if length & (align - 1) != 0 {
+        if length == 0 || length & (align - 1) != 0 {
             ioasid_dbg!("map: length {:#x} is not {:#x}-aligned\n", length, align);
             return Err(EINVAL);
         }
@@ -234,7 +306,7 @@ impl Ioas {
             None => iova::alloc(
                 inner.allowed.iter().copied(),
                 |w| MergeSorted::new(reserved_in(&inner.reserved, w), areas_in(&inner.areas, w)),
-                user_va,
+                addr,
                 length,
                 PAGE_SIZE,
                 HUGE_SIZE,
@@ -252,13 +324,66 @@ impl Ioas {
             iova_errno(e)
         })?;
 
-        let area = Area {
-            span,
-            user_va,
-            prot,
-        };
-        inner.areas.insert(reservation.into_node(span.last, area));
+        let mut iova = span.start;
+        for (slice, reservation) in slices.into_iter().zip(reservations) {
+            // INVARIANT: the slices add up to `length`, so each area's span is its slice's
+            // length, inside `span`.
+            let area_span = Span {
+                start: iova,
+                last: iova + (slice.length - 1),
+            };
+            iova = iova.wrapping_add(slice.length);
+            let area = Area {
+                span: area_span,
+                slice,
+                prot,
+            };
+            inner
+                .areas
+                .insert(reservation.into_node(area_span.last, area));
+        }
         Ok(span.start)
+    }
+
+    /// The memory behind `range`, which areas must cover without a hole (they may start
+    /// before it and end after it: slices of them are taken), for `IOMMU_IOAS_COPY`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when something in `range` is not mapped; `ENOMEM`.
+    pub(crate) fn slices(&self, range: Span) -> Result<KVec<Slice>> {
+        let mut out = KVec::new();
+        let inner = self.inner.lock();
+        let mut next = Some(range.start);
+        for span in areas_in(&inner.areas, range) {
+            let Some(cur) = next else { break };
+            if span.start > cur {
+                break;
+            }
+            let Some(area) = inner.areas.get(&span.last) else {
+                break;
+            };
+            let last = span.last.min(range.last);
+            out.push(
+                Slice {
+                    pages: area.slice.pages.clone(),
+                    start_byte: area.slice.start_byte + (cur - span.start),
+                    length: last - cur + 1,
+                },
+                GFP_KERNEL,
+            )?;
+            next = last.checked_add(1);
+        }
+        drop(inner);
+        if matches!(next, Some(n) if n <= range.last) {
+            ioasid_dbg!(
+                "copy: [{:#x}, {:#x}] is not fully mapped\n",
+                range.start,
+                range.last
+            );
+            return Err(ENOENT);
+        }
+        Ok(out)
     }
 
     /// Unmaps the areas inside `range`, in IOVA order; returns the bytes unmapped.
@@ -287,7 +412,8 @@ impl Ioas {
                 );
                 break Err(ENOENT);
             }
-            // An area holds no pinned pages yet: freeing it is all there is to undo.
+            // No pages are pinned yet: dropping the area and its reference to the memory is
+            // all there is to undo.
             drop(inner.areas.remove(&span.last));
             // The full-space span's length does not fit: `wrapping_add` makes it 0, and
             // only "unmap all" can reach it.
@@ -419,6 +545,71 @@ pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
     let prot = cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE);
     cmd.iova = ioas.map_user(cmd.user_va, cmd.length, fixed, prot)?;
+    cmd.write(ucmd.bytes_mut());
+    Ok(())
+}
+
+/// `IOMMU_IOAS_MAP_FILE`.
+pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+    let mut cmd = IommuIoasMapFile::read(ucmd.bytes());
+    let known = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
+    if cmd.flags & !known != 0 {
+        ioasid_dbg!("map_file: unknown flags {:#x}\n", cmd.flags);
+        return Err(EOPNOTSUPP);
+    }
+    if cmd.iova == u64::MAX || cmd.length == u64::MAX {
+        ioasid_dbg!("map_file: iova or length is UINT64_MAX\n");
+        return Err(EOVERFLOW);
+    }
+    if cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE) == 0 {
+        ioasid_dbg!("map_file: neither readable nor writeable\n");
+        return Err(EINVAL);
+    }
+    let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
+    if cmd.length == 0 {
+        ioasid_dbg!("map_file: zero length\n");
+        return Err(EINVAL);
+    }
+    if cmd.start.checked_add(cmd.length - 1).is_none() {
+        ioasid_dbg!(
+            "map_file: file range {:#x}+{:#x} wraps\n",
+            cmd.start,
+            cmd.length
+        );
+        return Err(EOVERFLOW);
+    }
+    let file = ffi::fget(cmd.fd).inspect_err(|_| ioasid_dbg!("map_file: bad fd {}\n", cmd.fd))?;
+    let fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
+    let prot = cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE);
+    cmd.iova = ioas.map_file(file, cmd.start, cmd.length, fixed, prot)?;
+    cmd.write(ucmd.bytes_mut());
+    Ok(())
+}
+
+/// `IOMMU_IOAS_COPY`.
+pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+    let mut cmd = IommuIoasCopy::read(ucmd.bytes());
+    let known = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
+    if cmd.flags & !known != 0 {
+        ioasid_dbg!("copy: unknown flags {:#x}\n", cmd.flags);
+        return Err(EOPNOTSUPP);
+    }
+    if cmd.length == u64::MAX || cmd.src_iova == u64::MAX || cmd.dst_iova == u64::MAX {
+        ioasid_dbg!("copy: length or an IOVA is UINT64_MAX\n");
+        return Err(EOVERFLOW);
+    }
+    if cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE) == 0 {
+        ioasid_dbg!("copy: neither readable nor writeable\n");
+        return Err(EINVAL);
+    }
+    let src = ctx.objects().get_ioas(cmd.src_ioas_id)?;
+    let range = Span::from_len(cmd.src_iova, cmd.length).map_err(iova_errno)?;
+    let slices = src.slices(range)?;
+    drop(src);
+    let dst = ctx.objects().get_ioas(cmd.dst_ioas_id)?;
+    let fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.dst_iova);
+    let prot = cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE);
+    cmd.dst_iova = dst.map_slices(slices, cmd.length, fixed, prot)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
 }

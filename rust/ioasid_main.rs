@@ -22,6 +22,7 @@ mod ffi;
 mod ioas;
 mod iova;
 mod object;
+mod pages;
 mod uapi;
 mod ucmd;
 

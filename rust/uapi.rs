@@ -145,6 +145,32 @@ uapi_struct! {
 }
 
 uapi_struct! {
+    /// `struct iommu_ioas_map_file`: map part of a memfd.
+    IommuIoasMapFile size 40 min 40 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        ioas_id: u32 = 8,
+        fd: i32 = 12,
+        start: u64 = 16,
+        length: u64 = 24,
+        iova: u64 = 32,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_ioas_copy`: map memory already mapped in another IOAS.
+    IommuIoasCopy size 40 min 40 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        dst_ioas_id: u32 = 8,
+        src_ioas_id: u32 = 12,
+        length: u64 = 16,
+        dst_iova: u64 = 24,
+        src_iova: u64 = 32,
+    }
+}
+
+uapi_struct! {
     /// `struct iommu_ioas_unmap`: unmap an IOVA range.
     IommuIoasUnmap size 24 min 24 {
         size: u32 = 0,

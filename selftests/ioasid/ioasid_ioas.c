@@ -62,6 +62,25 @@ static int ioas_unmap(int fd, __u32 ioas, __u64 iova, __u64 length, __u64 *unmap
 	return ret;
 }
 
+static int ioas_copy(int fd, __u32 dst, __u32 src, __u64 src_iova, __u64 length,
+		     __u64 *dst_iova, __u32 flags)
+{
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dst_ioas_id = dst,
+		.src_ioas_id = src,
+		.length = length,
+		.dst_iova = *dst_iova,
+		.src_iova = src_iova,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
+
+	if (!ret)
+		*dst_iova = cmd.dst_iova;
+	return ret;
+}
+
 static int option(int fd, __u32 option_id, __u16 op, __u32 object, __u64 *val)
 {
 	struct iommu_option cmd = {
@@ -214,10 +233,12 @@ static const struct sized_cmd sized_cmds[] = {
 	{ IOMMU_DESTROY, sizeof(struct iommu_destroy) },
 	{ IOMMU_IOAS_ALLOC, sizeof(struct iommu_ioas_alloc) },
 	{ IOMMU_IOAS_ALLOW_IOVAS, sizeof(struct iommu_ioas_allow_iovas) },
+	{ IOMMU_IOAS_COPY, sizeof(struct iommu_ioas_copy) },
 	{ IOMMU_IOAS_IOVA_RANGES, sizeof(struct iommu_ioas_iova_ranges) },
 	{ IOMMU_IOAS_MAP, sizeof(struct iommu_ioas_map) },
 	{ IOMMU_IOAS_UNMAP, sizeof(struct iommu_ioas_unmap) },
 	{ IOMMU_OPTION, sizeof(struct iommu_option) },
+	{ IOMMU_IOAS_MAP_FILE, sizeof(struct iommu_ioas_map_file) },
 };
 
 TEST_F(ioas, size_below_minimum_is_einval_on_every_ioctl)
@@ -508,6 +529,96 @@ TEST_F(ioas, map_and_unmap_one_gib)
 	munmap(mem, GiB);
 }
 
+/* --- MAP_FILE ------------------------------------------------------------------------- */
+
+static int ioas_map_file(int fd, __u32 ioas, int mfd, __u64 start, __u64 length, __u64 *iova,
+			 __u32 flags)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas,
+		.fd = mfd,
+		.start = start,
+		.length = length,
+		.iova = *iova,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
+
+	if (!ret)
+		*iova = cmd.iova;
+	return ret;
+}
+
+TEST_F(ioas, map_file_of_a_memfd_keeps_the_file_after_close)
+{
+	int mfd = memfd_create("ioasid", 0);
+	__u64 iova = 0, unmapped = 0, copy = 0;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 4 * page_size));
+	ASSERT_EQ(0, ioas_map_file(self->fd, self->ioas_id, mfd, page_size, 2 * page_size, &iova,
+				   RW));
+	EXPECT_NE(0, iova);
+	/* The mapping holds its own reference to the file. */
+	ASSERT_EQ(0, close(mfd));
+	ASSERT_EQ(0, ioas_copy(self->fd, self->ioas_id, self->ioas_id, iova, 2 * page_size, &copy,
+			       RW));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, iova, 2 * page_size, &unmapped));
+	EXPECT_EQ(2 * page_size, unmapped);
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, copy, 2 * page_size, &unmapped));
+}
+
+TEST_F(ioas, map_file_iova_follows_the_file_offset_alignment)
+{
+	int mfd = memfd_create("ioasid", 0);
+	__u64 iova = 0;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 8 * MiB));
+	ASSERT_EQ(0, ioas_map_file(self->fd, self->ioas_id, mfd, 2 * MiB, 4 * MiB, &iova, RW));
+	EXPECT_EQ(0, iova % (2 * MiB));
+	close(mfd);
+}
+
+TEST_F(ioas, map_file_of_a_hugetlbfs_memfd)
+{
+	int mfd = memfd_create("ioasid-huge", MFD_HUGETLB);
+	__u64 iova = 0, unmapped = 0;
+
+	if (mfd < 0)
+		SKIP(return, "no hugetlbfs memfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioas_map_file(self->fd, self->ioas_id, mfd, 0, 2 * MiB, &iova, RW));
+	EXPECT_EQ(0, iova % (2 * MiB));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, iova, 2 * MiB, &unmapped));
+	EXPECT_EQ(2 * MiB, unmapped);
+	close(mfd);
+}
+
+TEST_F(ioas, map_file_argument_errors)
+{
+	int mfd = memfd_create("ioasid", 0);
+	__u64 iova = 0;
+
+	ASSERT_LE(0, mfd);
+	EXPECT_EQ(-1, ioas_map_file(self->fd, self->ioas_id, -1, 0, page_size, &iova, RW));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioas_map_file(self->fd, self->ioas_id, 1000, 0, page_size, &iova, RW));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioas_map_file(self->fd, self->ioas_id, mfd, 0, page_size, &iova, RW | 1 << 4));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, ioas_map_file(self->fd, self->ioas_id, mfd, 0, page_size, &iova, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioas_map_file(self->fd, self->ioas_id, mfd, 0, 0, &iova, RW));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioas_map_file(self->fd, self->ioas_id, mfd, UINT64_MAX - 0xfff, 0x2000, &iova,
+				    RW));
+	EXPECT_EQ(EOVERFLOW, errno);
+	EXPECT_EQ(-1, ioas_map_file(self->fd, 0, mfd, 0, page_size, &iova, RW));
+	EXPECT_EQ(ENOENT, errno);
+	close(mfd);
+}
+
 /* --- UNMAP ---------------------------------------------------------------------------- */
 
 TEST_F(ioas, unmap_exact_range_returns_its_length)
@@ -577,6 +688,118 @@ TEST_F(ioas, unmap_argument_errors)
 	EXPECT_EQ(-1, ioas_unmap(self->fd, self->ioas_id, 0x1000, UINT64_MAX, NULL));
 	EXPECT_EQ(EOVERFLOW, errno);
 	EXPECT_EQ(-1, ioas_unmap(self->fd, 0, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/* --- COPY ----------------------------------------------------------------------------- */
+
+TEST_F(ioas, copy_then_unmapping_the_source_keeps_the_copy)
+{
+	__u64 src = 0, dst = 0, unmapped = 0;
+	__u32 other;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &other));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->buf_size, &src, RW));
+	ASSERT_EQ(0, ioas_copy(self->fd, other, self->ioas_id, src, self->buf_size, &dst, RW));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(self->buf_size, unmapped);
+	ASSERT_EQ(0, ioas_unmap(self->fd, other, dst, self->buf_size, &unmapped));
+	EXPECT_EQ(self->buf_size, unmapped);
+}
+
+TEST_F(ioas, copy_takes_a_slice_of_an_area_and_spans_contiguous_areas)
+{
+	__u64 a = 0x100000, b = 0x100000 + 4 * page_size, dst = 0x900000, unmapped = 0;
+	__u32 other;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &other));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, 4 * page_size, &a,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, (char *)self->buf + 4 * page_size,
+			      4 * page_size, &b, RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	/* Pages 1-2 of the first area. */
+	ASSERT_EQ(0, ioas_copy(self->fd, other, self->ioas_id, a + page_size, 2 * page_size,
+			       &dst, RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	EXPECT_EQ(0x900000, dst);
+	/* The last page of the first area and the first of the second: two new areas. */
+	dst = 0xa00000;
+	ASSERT_EQ(0, ioas_copy(self->fd, other, self->ioas_id, a + 3 * page_size, 2 * page_size,
+			       &dst, RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	/* Each source area became its own destination area: they unmap one at a time. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, other, 0xa00000, page_size, &unmapped));
+	EXPECT_EQ(page_size, unmapped);
+	ASSERT_EQ(0, ioas_unmap(self->fd, other, 0xa00000 + page_size, page_size, &unmapped));
+	EXPECT_EQ(page_size, unmapped);
+	/* The two-page slice of the first area is one area: half of it is refused. */
+	EXPECT_EQ(-1, ioas_unmap(self->fd, other, 0x900000, page_size, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, ioas_unmap(self->fd, other, 0x900000, 2 * page_size, &unmapped));
+	EXPECT_EQ(2 * page_size, unmapped);
+}
+
+TEST_F(ioas, copy_into_the_same_ioas)
+{
+	__u64 src = 0, dst = 0;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, page_size, &src, RW));
+	ASSERT_EQ(0, ioas_copy(self->fd, self->ioas_id, self->ioas_id, src, page_size, &dst,
+			       IOMMU_IOAS_MAP_READABLE));
+	EXPECT_NE(src, dst);
+	/* A fixed destination over an existing mapping is EEXIST. */
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, src, page_size, &src,
+				RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	EXPECT_EQ(EEXIST, errno);
+}
+
+TEST_F(ioas, copy_of_unmapped_or_holed_ranges_is_enoent)
+{
+	__u64 a = 0x100000, b = 0x100000 + 2 * page_size, dst = 0;
+
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, a, page_size, &dst, RW));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, page_size, &a,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, page_size, &b,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	/* The page between the two areas is a hole. */
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, a, 3 * page_size, &dst,
+				RW));
+	EXPECT_EQ(ENOENT, errno);
+	/* Running past the end of the last area. */
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, b, 2 * page_size, &dst,
+				RW));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+TEST_F(ioas, copy_for_write_of_read_only_memory_is_eperm)
+{
+	__u64 src = 0, dst = 0;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, page_size, &src,
+			      IOMMU_IOAS_MAP_READABLE));
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, src, page_size, &dst, RW));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, ioas_copy(self->fd, self->ioas_id, self->ioas_id, src, page_size, &dst,
+			       IOMMU_IOAS_MAP_READABLE));
+}
+
+TEST_F(ioas, copy_argument_errors)
+{
+	__u64 src = 0, dst = 0;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, page_size, &src, RW));
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, src, page_size, &dst,
+				RW | 1 << 5));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, src, UINT64_MAX, &dst, RW));
+	EXPECT_EQ(EOVERFLOW, errno);
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, src, page_size, &dst, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, self->ioas_id, src, 0, &dst, RW));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioas_copy(self->fd, self->ioas_id, 0, src, page_size, &dst, RW));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, ioas_copy(self->fd, 0, self->ioas_id, src, page_size, &dst, RW));
 	EXPECT_EQ(ENOENT, errno);
 }
 

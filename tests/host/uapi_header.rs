@@ -85,7 +85,7 @@ fn header_constants_match_the_rust_side() {
 /// A mirror's C name, size and `(field, offset)` list.
 type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
 
-fn mirrors() -> [Mirror; 8] {
+fn mirrors() -> [Mirror; 10] {
     use crate::uapi::*;
     [
         ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
@@ -114,6 +114,16 @@ fn mirrors() -> [Mirror; 8] {
             "iommu_ioas_unmap",
             IommuIoasUnmap::SIZE,
             IommuIoasUnmap::LAYOUT,
+        ),
+        (
+            "iommu_ioas_copy",
+            IommuIoasCopy::SIZE,
+            IommuIoasCopy::LAYOUT,
+        ),
+        (
+            "iommu_ioas_map_file",
+            IommuIoasMapFile::SIZE,
+            IommuIoasMapFile::LAYOUT,
         ),
         ("iommu_option", IommuOption::SIZE, IommuOption::LAYOUT),
     ]

@@ -65,10 +65,12 @@ enum {
 	IOMMUFD_CMD_DESTROY = IOMMUFD_CMD_BASE,
 	IOMMUFD_CMD_IOAS_ALLOC = 0x81,
 	IOMMUFD_CMD_IOAS_ALLOW_IOVAS = 0x82,
+	IOMMUFD_CMD_IOAS_COPY = 0x83,
 	IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84,
 	IOMMUFD_CMD_IOAS_MAP = 0x85,
 	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
 	IOMMUFD_CMD_OPTION = 0x87,
+	IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f,
 };
 
 /**
@@ -212,6 +214,65 @@ struct iommu_ioas_map {
 	__aligned_u64 iova;
 };
 #define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
+
+/**
+ * struct iommu_ioas_map_file - ioctl(IOMMU_IOAS_MAP_FILE)
+ * @size: sizeof(struct iommu_ioas_map_file)
+ * @flags: as for IOMMU_IOAS_MAP
+ * @ioas_id: the IOAS to map into
+ * @fd: a memfd (shmem or hugetlbfs) of the caller
+ * @start: byte offset in the file of the first mapped byte
+ * @length: number of bytes
+ * @iova: as for IOMMU_IOAS_MAP; a kernel-chosen IOVA follows the alignment of @start
+ *
+ * Maps part of a memfd, like IOMMU_IOAS_MAP maps user memory. The mapping keeps its own
+ * reference to the file: closing @fd afterwards does not affect it.
+ *
+ * Errors: as IOMMU_IOAS_MAP; EBADF when @fd is not an open file descriptor;
+ * EOVERFLOW when @start + @length wraps.
+ */
+struct iommu_ioas_map_file {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__s32 fd;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define IOMMU_IOAS_MAP_FILE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_FILE)
+
+/**
+ * struct iommu_ioas_copy - ioctl(IOMMU_IOAS_COPY)
+ * @size: sizeof(struct iommu_ioas_copy)
+ * @flags: enum iommufd_ioas_map_flags, as for IOMMU_IOAS_MAP
+ * @dst_ioas_id: the IOAS to map into
+ * @src_ioas_id: the IOAS whose mappings are copied (may be @dst_ioas_id)
+ * @length: number of bytes
+ * @dst_iova: with IOMMU_IOAS_MAP_FIXED_IOVA the IOVA to map at; otherwise set to the
+ *            IOVA the kernel chose
+ * @src_iova: first IOVA of the range to copy in the source IOAS
+ *
+ * Maps the memory that [@src_iova, @src_iova + @length - 1] maps in the source IOAS
+ * into the destination IOAS. The source range must be mapped without a hole; it may
+ * start and end inside mappings and span several. The memory is shared, not copied:
+ * it is pinned once however many mappings use it, and unmapping the source leaves the
+ * copy intact. The new mappings are separate: each source mapping the range touches
+ * becomes its own destination mapping, and must be unmapped whole.
+ *
+ * Errors: as IOMMU_IOAS_MAP; ENOENT also when the source range is not fully mapped;
+ * EPERM for IOMMU_IOAS_MAP_WRITEABLE of memory mapped read-only.
+ */
+struct iommu_ioas_copy {
+	__u32 size;
+	__u32 flags;
+	__u32 dst_ioas_id;
+	__u32 src_ioas_id;
+	__aligned_u64 length;
+	__aligned_u64 dst_iova;
+	__aligned_u64 src_iova;
+};
+#define IOMMU_IOAS_COPY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_COPY)
 
 /**
  * struct iommu_ioas_unmap - ioctl(IOMMU_IOAS_UNMAP)
