@@ -525,25 +525,14 @@ pub(crate) fn ioctl_allow_iovas(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 /// `IOMMU_IOAS_MAP`.
 pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let mut cmd = IommuIoasMap::read(ucmd.bytes());
-    let known = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
-    if cmd.flags & !known != 0 || cmd.reserved != 0 {
-        ioasid_dbg!(
-            "map: unknown flags {:#x} or reserved field set\n",
-            cmd.flags
-        );
-        return Err(EOPNOTSUPP);
-    }
-    if cmd.iova == u64::MAX || cmd.length == u64::MAX {
-        ioasid_dbg!("map: iova or length is UINT64_MAX\n");
-        return Err(EOVERFLOW);
-    }
-    if cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE) == 0 {
-        ioasid_dbg!("map: neither readable nor writeable\n");
-        return Err(EINVAL);
-    }
+    let (fixed, prot) = map_args(
+        "map",
+        cmd.flags,
+        cmd.reserved,
+        &[cmd.iova, cmd.length],
+        cmd.iova,
+    )?;
     let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
-    let fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
-    let prot = cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE);
     cmd.iova = ioas.map_user(cmd.user_va, cmd.length, fixed, prot)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
@@ -552,19 +541,7 @@ pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 /// `IOMMU_IOAS_MAP_FILE`.
 pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let mut cmd = IommuIoasMapFile::read(ucmd.bytes());
-    let known = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
-    if cmd.flags & !known != 0 {
-        ioasid_dbg!("map_file: unknown flags {:#x}\n", cmd.flags);
-        return Err(EOPNOTSUPP);
-    }
-    if cmd.iova == u64::MAX || cmd.length == u64::MAX {
-        ioasid_dbg!("map_file: iova or length is UINT64_MAX\n");
-        return Err(EOVERFLOW);
-    }
-    if cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE) == 0 {
-        ioasid_dbg!("map_file: neither readable nor writeable\n");
-        return Err(EINVAL);
-    }
+    let (fixed, prot) = map_args("map_file", cmd.flags, 0, &[cmd.iova, cmd.length], cmd.iova)?;
     let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
     if cmd.length == 0 {
         ioasid_dbg!("map_file: zero length\n");
@@ -579,8 +556,6 @@ pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         return Err(EOVERFLOW);
     }
     let file = ffi::fget(cmd.fd).inspect_err(|_| ioasid_dbg!("map_file: bad fd {}\n", cmd.fd))?;
-    let fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
-    let prot = cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE);
     cmd.iova = ioas.map_file(file, cmd.start, cmd.length, fixed, prot)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
@@ -589,26 +564,18 @@ pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 /// `IOMMU_IOAS_COPY`.
 pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let mut cmd = IommuIoasCopy::read(ucmd.bytes());
-    let known = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
-    if cmd.flags & !known != 0 {
-        ioasid_dbg!("copy: unknown flags {:#x}\n", cmd.flags);
-        return Err(EOPNOTSUPP);
-    }
-    if cmd.length == u64::MAX || cmd.src_iova == u64::MAX || cmd.dst_iova == u64::MAX {
-        ioasid_dbg!("copy: length or an IOVA is UINT64_MAX\n");
-        return Err(EOVERFLOW);
-    }
-    if cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE) == 0 {
-        ioasid_dbg!("copy: neither readable nor writeable\n");
-        return Err(EINVAL);
-    }
+    let (fixed, prot) = map_args(
+        "copy",
+        cmd.flags,
+        0,
+        &[cmd.length, cmd.src_iova, cmd.dst_iova],
+        cmd.dst_iova,
+    )?;
     let src = ctx.objects().get_ioas(cmd.src_ioas_id)?;
     let range = Span::from_len(cmd.src_iova, cmd.length).map_err(iova_errno)?;
     let slices = src.slices(range)?;
     drop(src);
     let dst = ctx.objects().get_ioas(cmd.dst_ioas_id)?;
-    let fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.dst_iova);
-    let prot = cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE);
     cmd.dst_iova = dst.map_slices(slices, cmd.length, fixed, prot)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
@@ -666,6 +633,24 @@ pub(crate) fn option_huge_pages(ctx: &Context, cmd: &mut IommuOption) -> Result 
             Err(EOPNOTSUPP)
         }
     }
+}
+
+/// [`check_map_args`] with a logged reason and the errno.
+fn map_args(
+    op: &str,
+    flags: u32,
+    reserved: u32,
+    values: &[u64],
+    fixed_iova: u64,
+) -> Result<(Option<u64>, u32)> {
+    check_map_args(flags, reserved, values, fixed_iova).map_err(|e| {
+        ioasid_dbg!("{}: flags {:#x}: {:?}\n", op, flags, e);
+        match e {
+            MapArgError::NotSupported => EOPNOTSUPP,
+            MapArgError::Overflow => EOVERFLOW,
+            MapArgError::NoAccess => EINVAL,
+        }
+    })
 }
 
 /// The user array of `count` elements of `elem` bytes at `addr`.

@@ -208,9 +208,76 @@ pub(crate) const IOMMU_OPTION_OP_SET: u16 = 0;
 /// `IOMMU_OPTION`: get the value.
 pub(crate) const IOMMU_OPTION_OP_GET: u16 = 1;
 
+/// Why the flags or values of `IOMMU_IOAS_MAP`, `MAP_FILE` or `COPY` were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MapArgError {
+    /// Unknown flags or a reserved field set (`EOPNOTSUPP`).
+    NotSupported,
+    /// An IOVA or length of `u64::MAX` (`EOVERFLOW`).
+    Overflow,
+    /// Neither readable nor writeable (`EINVAL`).
+    NoAccess,
+}
+
+/// Checks the arguments the map-like ioctls share, in iommufd's order: flags and reserved
+/// fields, then `u64::MAX` values in `values` (IOVAs and length), then the access flags.
+/// Returns the fixed IOVA (`Some(fixed_iova)` with `IOMMU_IOAS_MAP_FIXED_IOVA`) and the
+/// access flags.
+///
+/// # Errors
+///
+/// As [`MapArgError`].
+pub(crate) fn check_map_args(
+    flags: u32,
+    reserved: u32,
+    values: &[u64],
+    fixed_iova: u64,
+) -> Result<(Option<u64>, u32), MapArgError> {
+    let access = IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
+    if flags & !(IOMMU_IOAS_MAP_FIXED_IOVA | access) != 0 || reserved != 0 {
+        return Err(MapArgError::NotSupported);
+    }
+    if values.contains(&u64::MAX) {
+        return Err(MapArgError::Overflow);
+    }
+    if flags & access == 0 {
+        return Err(MapArgError::NoAccess);
+    }
+    let fixed = (flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(fixed_iova);
+    Ok((fixed, flags & access))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_args_are_checked_in_iommufd_order() {
+        let rw = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+        assert_eq!(
+            check_map_args(rw | 8, 0, &[u64::MAX], 0),
+            Err(MapArgError::NotSupported)
+        );
+        assert_eq!(
+            check_map_args(rw, 1, &[0], 0),
+            Err(MapArgError::NotSupported)
+        );
+        assert_eq!(
+            check_map_args(0, 0, &[1, u64::MAX], 0),
+            Err(MapArgError::Overflow)
+        );
+        assert_eq!(check_map_args(0, 0, &[1, 2], 0), Err(MapArgError::NoAccess));
+        assert_eq!(check_map_args(rw, 0, &[1], 7), Ok((None, rw)));
+        assert_eq!(
+            check_map_args(
+                IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
+                0,
+                &[1],
+                7
+            ),
+            Ok((Some(7), IOMMU_IOAS_MAP_READABLE))
+        );
+    }
 
     #[test]
     fn read_write_round_trip() {
