@@ -216,7 +216,12 @@ impl Ioas {
                     e
                 )
             })?;
-        self.map_slices(Self::one_slice(pages, length)?, length, fixed_iova, prot)
+        self.map_slices(
+            core::slice::from_ref(&Self::one_slice(pages, length)),
+            length,
+            fixed_iova,
+            prot,
+        )
     }
 
     /// Maps `length` bytes of `file` from byte `start`, like [`Ioas::map_user`].
@@ -241,20 +246,20 @@ impl Ioas {
                     e
                 )
             })?;
-        self.map_slices(Self::one_slice(pages, length)?, length, fixed_iova, prot)
+        self.map_slices(
+            core::slice::from_ref(&Self::one_slice(pages, length)),
+            length,
+            fixed_iova,
+            prot,
+        )
     }
 
-    fn one_slice(pages: Arc<Pages>, length: u64) -> Result<KVec<Slice>> {
-        let mut slices = KVec::with_capacity(1, GFP_KERNEL)?;
-        slices.push(
-            Slice {
-                pages,
-                start_byte: 0,
-                length,
-            },
-            GFP_KERNEL,
-        )?;
-        Ok(slices)
+    fn one_slice(pages: Arc<Pages>, length: u64) -> Slice {
+        Slice {
+            pages,
+            start_byte: 0,
+            length,
+        }
     }
 
     /// Maps `slices` (together `length` bytes) at consecutive IOVAs, at `fixed_iova` or
@@ -269,7 +274,7 @@ impl Ioas {
     /// fits; `ENOMEM`. On error nothing is mapped.
     pub(crate) fn map_slices(
         &self,
-        slices: KVec<Slice>,
+        slices: &[Slice],
         length: u64,
         fixed_iova: Option<u64>,
         prot: u32,
@@ -283,11 +288,18 @@ impl Ioas {
         };
         let addr = first.pages.source_addr(first.start_byte);
         // One tree node per slice, allocated before taking the lock so a failure leaves
-        // nothing behind.
-        let mut reservations = KVec::with_capacity(slices.len(), GFP_KERNEL)?;
-        for _ in 0..slices.len() {
-            reservations.push(RBTreeNodeReservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
+        // nothing behind. The common case, one slice, needs no vector.
+        let mut single = None;
+        let mut many = KVec::new();
+        if slices.len() == 1 {
+            single = Some(RBTreeNodeReservation::new(GFP_KERNEL)?);
+        } else {
+            many.reserve(slices.len(), GFP_KERNEL)?;
+            for _ in 0..slices.len() {
+                many.push(RBTreeNodeReservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
+            }
         }
+        let mut reservations = Iterator::chain(single.into_iter(), many);
 
         let mut inner = self.inner.lock();
         let align = inner.iova_alignment;
@@ -325,7 +337,10 @@ impl Ioas {
         })?;
 
         let mut iova = span.start;
-        for (slice, reservation) in slices.into_iter().zip(reservations) {
+        for slice in slices {
+            let Some(reservation) = reservations.next() else {
+                break;
+            };
             // INVARIANT: the slices add up to `length`, so each area's span is its slice's
             // length, inside `span`.
             let area_span = Span {
@@ -335,7 +350,7 @@ impl Ioas {
             iova = iova.wrapping_add(slice.length);
             let area = Area {
                 span: area_span,
-                slice,
+                slice: slice.clone(),
                 prot,
             };
             inner
@@ -576,7 +591,7 @@ pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let slices = src.slices(range)?;
     drop(src);
     let dst = ctx.objects().get_ioas(cmd.dst_ioas_id)?;
-    cmd.dst_iova = dst.map_slices(slices, cmd.length, fixed, prot)?;
+    cmd.dst_iova = dst.map_slices(&slices, cmd.length, fixed, prot)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
 }

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Map/unmap benchmark (not a test): maps and unmaps 1 GiB in 4 KiB and in 2 MiB chunks,
+ * and a single page in a loop, through the iommufd-compatible ioctls of the node given on
+ * the command line (/dev/ioasid or /dev/iommu), and prints one BENCH line per case:
+ *
+ *   BENCH node=/dev/ioasid case=4k-chunks ops=524288 seconds=... ops_per_s=... gib_per_s=...
+ *
+ * Usage: bench_map NODE [GiB]
+ * qemu-test/bench runs it against both nodes in one boot and prints the ratios.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/ioasid.h>
+
+#define MiB (1UL << 20)
+#define GiB (1UL << 30)
+
+static const char *node;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_map %s: %s: %s\n", node, what, strerror(errno));
+	exit(1);
+}
+
+static void map(int fd, __u32 ioas, void *va, __u64 len, __u64 iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = len,
+		.iova = iova,
+	};
+
+	if (ioctl(fd, IOMMU_IOAS_MAP, &cmd))
+		die("IOMMU_IOAS_MAP");
+}
+
+static void unmap(int fd, __u32 ioas, __u64 len, __u64 iova)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd), .ioas_id = ioas, .iova = iova, .length = len,
+	};
+
+	if (ioctl(fd, IOMMU_IOAS_UNMAP, &cmd) || cmd.length != len)
+		die("IOMMU_IOAS_UNMAP");
+}
+
+static void report(const char *name, unsigned long ops, unsigned long bytes, double secs)
+{
+	printf("BENCH node=%s case=%s ops=%lu seconds=%.3f ops_per_s=%.0f gib_per_s=%.3f\n",
+	       node, name, ops, secs, ops / secs, bytes / secs / GiB);
+	fflush(stdout);
+}
+
+/* Maps [0, total) in chunks at fixed IOVAs, then unmaps every chunk exactly. */
+static void chunks(int fd, __u32 ioas, char *buf, unsigned long total, unsigned long chunk,
+		   const char *name)
+{
+	const __u64 base = 1UL << 32;
+	unsigned long off;
+	double t = now();
+
+	for (off = 0; off < total; off += chunk)
+		map(fd, ioas, buf + off, chunk, base + off);
+	for (off = 0; off < total; off += chunk)
+		unmap(fd, ioas, chunk, base + off);
+	report(name, 2 * (total / chunk), 2 * total, now() - t);
+}
+
+int main(int argc, char **argv)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	unsigned long total, i, n = 100000;
+	long page = sysconf(_SC_PAGESIZE);
+	char *buf;
+	double t;
+	int fd;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s NODE [GiB]\n", argv[0]);
+		return 2;
+	}
+	node = argv[1];
+	total = (argc > 2 ? strtoul(argv[2], NULL, 0) : 1) * GiB;
+	fd = open(node, O_RDWR);
+	if (fd < 0)
+		die("open");
+	if (ioctl(fd, IOMMU_IOAS_ALLOC, &alloc))
+		die("IOMMU_IOAS_ALLOC");
+
+	/* 2 MiB-aligned, THP-eligible memory. */
+	buf = mmap(NULL, total + 2 * MiB, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (buf == MAP_FAILED)
+		die("mmap");
+	buf = (char *)(((uintptr_t)buf + 2 * MiB - 1) & ~(2 * MiB - 1));
+	madvise(buf, total, MADV_HUGEPAGE);
+
+	chunks(fd, alloc.out_ioas_id, buf, total, page, "4k-chunks");
+	chunks(fd, alloc.out_ioas_id, buf, total, 2 * MiB, "2m-chunks");
+
+	t = now();
+	for (i = 0; i < n; i++) {
+		map(fd, alloc.out_ioas_id, buf, page, 1UL << 32);
+		unmap(fd, alloc.out_ioas_id, page, 1UL << 32);
+	}
+	report("single-page", 2 * n, 2 * n * page, now() - t);
+	close(fd);
+	return 0;
+}
