@@ -25,7 +25,7 @@ PACKAGES="rustc rust-src rust-clippy libstd-rust-dev bindgen clang-22 lld-22 llv
 	busybox-static make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio kmod
 	python3 xz-utils zstd ccache rsync file
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-	virtme-ng udev mount iproute2 procps kmod util-linux"
+	virtme-ng udev mount iproute2 procps kmod util-linux systemd-sysv"
 
 ROOT=$(root_dir)
 if [ "${1:-}" = --print-root ]; then
