@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Every allocation failure of every IOAS ioctl, one at a time: with fault injection
+ * (failslab and fail_page_alloc through /proc/thread-self/fail-nth) the Nth allocation of
+ * the call fails, for N = 1, 2, ... until the call no longer reaches an Nth one. Each
+ * failing call must return ENOMEM and leave the IOAS exactly as it was; the runner's
+ * kmemleak scan at the end of the guest run catches anything a failure path leaked.
+ */
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/ioasid.h>
+
+#include "kselftest_harness.h"
+#include "ioasid_utils.h"
+
+#define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* Makes sleeping (GFP_KERNEL) allocations eligible, as the upstream fail_nth test does. */
+static int setup_fault_injection(void)
+{
+	static const char *const knobs[][2] = {
+		{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
+		{ "/sys/kernel/debug/failslab/verbose", "0" },
+		{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N" },
+		{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem", "N" },
+		{ "/sys/kernel/debug/fail_page_alloc/verbose", "0" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		if (write_str(knobs[i][0], knobs[i][1]))
+			return -1;
+	return 0;
+}
+
+/*
+ * The calling thread's fail-nth file, opened once before any fault is armed: opening it
+ * while armed would itself allocate and consume the fault. Reading and writing it does
+ * not allocate.
+ */
+static int nth_fd = -1;
+
+static int open_fail_nth(void)
+{
+	if (nth_fd < 0)
+		nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	return nth_fd;
+}
+
+/* Arms the Nth fault of the calling thread's next calls. */
+static int fail_nth(unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	return pwrite(nth_fd, buf, len, 0) == len ? 0 : -1;
+}
+
+/* Whether the armed fault fired (the counter reads 0 once it did), and disarms it. */
+static int fail_nth_fired(void)
+{
+	char buf[16] = { 0 };
+	int fired;
+
+	if (pread(nth_fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return -1;
+	fired = atoi(buf) == 0;
+	if (pwrite(nth_fd, "0", 1, 0) != 1)
+		return -1;
+	return fired;
+}
+
+static __u64 unmap_all(int fd, __u32 ioas)
+{
+	struct iommu_ioas_unmap cmd = { .size = sizeof(cmd), .ioas_id = ioas, .length = UINT64_MAX };
+
+	if (ioctl(fd, IOMMU_IOAS_UNMAP, &cmd))
+		return UINT64_MAX;
+	return cmd.length;
+}
+
+FIXTURE(fail_nth) {
+	int fd;
+	__u32 ioas;
+	void *buf;
+	long page;
+};
+
+FIXTURE_SETUP(fail_nth)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+
+	if (open_fail_nth() < 0 || setup_fault_injection())
+		SKIP(return, "no fault injection in this kernel");
+	self->page = sysconf(_SC_PAGESIZE);
+	self->fd = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_ALLOC, &alloc));
+	self->ioas = alloc.out_ioas_id;
+	self->buf = mmap(NULL, 4 * self->page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(fail_nth)
+{
+	close(self->fd);
+}
+
+/*
+ * Runs `call` with the Nth allocation failing for N = 1, 2, ...; `call` returns the ioctl's
+ * result, `check(ok)` verifies the state after it and undoes a success. Returns how many
+ * failure points were exercised.
+ */
+#define FOR_EACH_FAILURE(call, check)						\
+	({									\
+		unsigned int __n, __points = 0;					\
+		for (__n = 1; __n < 100; __n++) {				\
+			int __ret, __fired;					\
+										\
+			ASSERT_EQ(0, fail_nth(__n));				\
+			__ret = (call);						\
+			__fired = fail_nth_fired();				\
+			ASSERT_LE(0, __fired);					\
+			if (__ret) {						\
+				ASSERT_EQ(ENOMEM, errno) TH_LOG("fault %u", __n); \
+			}							\
+			check(__ret == 0);					\
+			if (!__fired)						\
+				break;						\
+			__points++;						\
+		}								\
+		ASSERT_GT(100, __n);						\
+		__points;							\
+	})
+
+TEST_F(fail_nth, ioas_alloc)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	unsigned int points;
+
+#define CHECK_ALLOC(ok)								\
+	do {									\
+		if (ok) {							\
+			struct iommu_destroy d = { .size = sizeof(d), .id = cmd.out_ioas_id }; \
+			ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY, &d));	\
+		}								\
+	} while (0)
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_IOAS_ALLOC, &cmd), CHECK_ALLOC);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(1, points);
+}
+
+TEST_F(fail_nth, ioas_map_leaves_nothing_mapped_on_failure)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd), .flags = RW, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 4 * self->page,
+	};
+	unsigned int points;
+
+#define CHECK_MAP(ok) ASSERT_EQ((ok) ? 4 * (__u64)self->page : 0, unmap_all(self->fd, self->ioas))
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_IOAS_MAP, &cmd), CHECK_MAP);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(2, points);
+}
+
+TEST_F(fail_nth, ioas_map_file_leaves_nothing_mapped_on_failure)
+{
+	int mfd = memfd_create("ioasid", 0);
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd), .flags = RW, .ioas_id = self->ioas, .fd = mfd,
+		.length = 4 * self->page,
+	};
+	unsigned int points;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 4 * self->page));
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_IOAS_MAP_FILE, &cmd), CHECK_MAP);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(2, points);
+	close(mfd);
+}
+
+TEST_F(fail_nth, ioas_copy_leaves_the_destination_unchanged_on_failure)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	__u64 a = 0x100000, b = 0x100000 + 2 * self->page;
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 2 * self->page,
+	};
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd), .flags = RW, .src_ioas_id = self->ioas,
+		.length = 4 * self->page, .src_iova = a,
+	};
+	unsigned int points;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_ALLOC, &alloc));
+	cmd.dst_ioas_id = alloc.out_ioas_id;
+	/* Two source areas, so the copy needs several slices and tree nodes. */
+	map.iova = a;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+	map.iova = b;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+#define CHECK_COPY(ok) \
+	ASSERT_EQ((ok) ? 4 * (__u64)self->page : 0, unmap_all(self->fd, alloc.out_ioas_id))
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_IOAS_COPY, &cmd), CHECK_COPY);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(3, points);
+	/* The source is untouched. */
+	EXPECT_EQ(4 * (__u64)self->page, unmap_all(self->fd, self->ioas));
+}
+
+TEST_F(fail_nth, allow_iovas_keeps_the_old_list_on_failure)
+{
+	struct iommu_iova_range r[3] = {
+		{ .start = 0x100000, .last = 0x1fffff },
+		{ .start = 0x400000, .last = 0x4fffff },
+		{ .start = 0x800000, .last = 0x8fffff },
+	};
+	struct iommu_ioas_allow_iovas cmd = {
+		.size = sizeof(cmd), .ioas_id = self->ioas, .num_iovas = 3,
+		.allowed_iovas = (uintptr_t)r,
+	};
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = self->page,
+	};
+	unsigned int points;
+
+	/*
+	 * After a failure the IOAS still allows everything, so an automatic mapping lands
+	 * below the first range; after a success it lands in it.
+	 */
+#define CHECK_ALLOW(ok)								\
+	do {									\
+		struct iommu_ioas_allow_iovas none = { .size = sizeof(none),	\
+						       .ioas_id = self->ioas };	\
+		map.iova = 0;							\
+		ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));		\
+		if (ok) {							\
+			ASSERT_EQ(0x100000, map.iova);				\
+		} else {							\
+			ASSERT_GT(0x100000, map.iova);				\
+		}								\
+		ASSERT_EQ((__u64)self->page, unmap_all(self->fd, self->ioas));	\
+		ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_ALLOW_IOVAS, &none));	\
+	} while (0)
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_IOAS_ALLOW_IOVAS, &cmd), CHECK_ALLOW);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(1, points);
+}
+
+TEST(open_fails_cleanly)
+{
+	unsigned int n, points = 0;
+
+	if (open_fail_nth() < 0 || setup_fault_injection())
+		SKIP(return, "no fault injection in this kernel");
+	for (n = 1; n < 100; n++) {
+		int fd, fired;
+
+		ASSERT_EQ(0, fail_nth(n));
+		fd = open(IOASID_DEV, O_RDWR);
+		fired = fail_nth_fired();
+		/* The VFS's own allocations may fail first; ours must give ENOMEM. */
+		if (fd < 0) {
+			ASSERT_TRUE(errno == ENOMEM || errno == ENFILE) TH_LOG("errno %d", errno);
+		} else {
+			close(fd);
+		}
+		if (!fired)
+			break;
+		points++;
+	}
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(1, points);
+}
+
+TEST_HARNESS_MAIN
