@@ -8,8 +8,10 @@
 //! for binding devices; `include/uapi/linux/ioasid.h` is the contract.
 //!
 //! Layout: `ffi` is the only module with `unsafe` code (with the C shim in `shim/`); the
-//! pure-logic modules (`ucmd`, ...) depend only on `core` and are also unit-tested on the
-//! host; `dispatch` is the single ioctl dispatcher; `context` is the per-file state.
+//! pure-logic modules (`ucmd`: size rules, `iova`: IOVA arithmetic and allocator, `uapi`:
+//! structure mirrors and argument checks) depend only on `core` and are also unit-tested
+//! on the host; `dispatch` is the single ioctl dispatcher; `context` is the per-file state;
+//! `object` its object table; `ioas` and `pages` the address spaces and their memory.
 
 use kernel::{
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
