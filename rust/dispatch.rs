@@ -12,7 +12,7 @@
 
 use crate::{
     context::{self, Context},
-    ioas, ioasid_dbg, object,
+    ioas, ioasid_dbg, object, selftest,
     uapi::*,
     ucmd::{self, UcmdError},
 };
@@ -65,6 +65,8 @@ type Handler = fn(&Context, &mut Ucmd) -> Result;
 /// One row of the ioctl table.
 pub(crate) struct Op {
     nr: u32,
+    /// Exists only with the `selftest` module parameter.
+    test_only: bool,
     name: &'static str,
     min_size: usize,
     size: usize,
@@ -84,10 +86,21 @@ impl Op {
         assert!(size <= MAX_UCMD_SIZE && min_size >= 4 && min_size <= size);
         Self {
             nr,
+            test_only: false,
             name,
             min_size,
             size,
             handler,
+        }
+    }
+}
+
+impl Op {
+    /// The same row, present only with the `selftest` module parameter.
+    const fn test_only(self) -> Self {
+        Self {
+            test_only: true,
+            ..self
         }
     }
 }
@@ -126,6 +139,7 @@ static OPS: &[Op] = &[
         IommuIoasMapFile,
         ioas::ioctl_map_file
     ),
+    op!(0xa0, "test_cmd", IommuTestCmd, selftest::ioctl_test_cmd).test_only(),
 ];
 
 fn errno(e: UcmdError) -> Error {
@@ -144,10 +158,10 @@ fn errno(e: UcmdError) -> Error {
 /// minimum, `E2BIG` for non-zero bytes beyond the known structure, `EFAULT` when the
 /// argument is not accessible, and whatever the handler returns.
 pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
-    let Some(op) = ucmd::decode(cmd)
-        .ok()
-        .and_then(|nr| OPS.iter().find(|op| op.nr == nr))
-    else {
+    let Some(op) = ucmd::decode(cmd).ok().and_then(|nr| {
+        OPS.iter()
+            .find(|op| op.nr == nr && (!op.test_only || selftest::enabled()))
+    }) else {
         ioasid_dbg!("ioctl {:#x}: not an ioasid ioctl\n", cmd);
         return Err(ENOTTY);
     };

@@ -51,3 +51,16 @@ pub(crate) fn fget(fd: i32) -> Result<ARef<File>> {
     // take `fdget_pos` on any file, so the current thread has no active `fdget_pos` call.
     Ok(unsafe { LocalFile::assume_no_fdget_pos(local) })
 }
+
+/// Marks the kernel as having run test-only code (`TAINT_TEST`), as loading the module
+/// with `selftest=1` does.
+pub(crate) fn taint_test() {
+    // SAFETY: `add_taint` only sets a bit in the global taint mask and may be called from
+    // any context; `LOCKDEP_STILL_OK` because nothing about locking went wrong.
+    unsafe {
+        kernel::bindings::add_taint(
+            kernel::bindings::TAINT_TEST,
+            kernel::bindings::lockdep_ok_LOCKDEP_STILL_OK,
+        )
+    };
+}

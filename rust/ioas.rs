@@ -438,6 +438,39 @@ impl Ioas {
         result.map(|()| unmapped)
     }
 
+    /// Reserves `span`: nothing can be mapped there and it is no longer reported by
+    /// `IOMMU_IOAS_IOVA_RANGES`.
+    ///
+    /// # Errors
+    ///
+    /// `EADDRINUSE` if an area or an allowed range intersects `span`; `ENOMEM`.
+    pub(crate) fn add_reserved(&self, span: Span) -> Result {
+        let mut inner = self.inner.lock();
+        if areas_in(&inner.areas, span).next().is_some()
+            || inner.allowed.iter().any(|a| a.intersects(&span))
+        {
+            ioasid_dbg!(
+                "reserve: [{:#x}, {:#x}] is mapped or allowed\n",
+                span.start,
+                span.last
+            );
+            return Err(EADDRINUSE);
+        }
+        // Sorted by start.
+        let at = inner.reserved.partition_point(|r| r.start <= span.start);
+        inner
+            .reserved
+            .insert_within_capacity(at, span)
+            .or_else(|_| {
+                inner.reserved.reserve(1, GFP_KERNEL)?;
+                inner
+                    .reserved
+                    .insert_within_capacity(at, span)
+                    .map_err(|_| ENOMEM)
+            })?;
+        Ok(())
+    }
+
     /// Whether contiguous pages may become huge IOPTEs.
     pub(crate) fn huge_pages(&self) -> bool {
         self.inner.lock().huge_pages

@@ -25,6 +25,7 @@ mod ioas;
 mod iova;
 mod object;
 mod pages;
+mod selftest;
 mod uapi;
 mod ucmd;
 
@@ -44,6 +45,10 @@ module! {
         debug: bool {
             default: false,
             description: "Log the reason of every refused request at KERN_DEBUG",
+        },
+        selftest: bool {
+            default: false,
+            description: "Enable IOMMU_TEST_CMD (upstream iommufd's test ABI); taints the kernel",
         },
     },
 }
@@ -73,6 +78,10 @@ impl kernel::InPlaceModule for IoasidModule {
             miscdev <- MiscDeviceRegistration::register(options),
         })
         .pin_chain(|_| {
+            if selftest::enabled() {
+                ffi::taint_test();
+                pr_warn!("IOMMU_TEST_CMD enabled (selftest=1): for testing only\n");
+            }
             pr_info!(
                 "/dev/ioasid registered; {} PCI devices are behind an IOMMU\n",
                 ffi::count_iommu_pci_devices()

@@ -192,6 +192,26 @@ uapi_struct! {
     }
 }
 
+uapi_struct! {
+    /// `struct iommu_test_cmd` of upstream's `iommufd_test.h`: the common header, the
+    /// `add_reserved` member of its union (72 bytes with the largest member) and `last`.
+    IommuTestCmd size 72 min 68 {
+        size: u32 = 0,
+        op: u32 = 4,
+        id: u32 = 8,
+        reserved: u32 = 12,
+        start: u64 = 16,
+        length: u64 = 24,
+        // The rest of the union, carried through unchanged.
+        union_32: u64 = 32,
+        union_40: u64 = 40,
+        union_48: u64 = 48,
+        union_56: u64 = 56,
+        last: u32 = 64,
+        tail_padding: u32 = 68,
+    }
+}
+
 /// `IOMMU_IOAS_MAP` and `IOMMU_IOAS_COPY` flags.
 pub(crate) const IOMMU_IOAS_MAP_FIXED_IOVA: u32 = 1 << 0;
 /// DMA may write.

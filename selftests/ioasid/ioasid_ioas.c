@@ -423,6 +423,86 @@ TEST_F(ioas, automatic_iova_fails_with_enospc_when_nothing_fits)
 	EXPECT_EQ(ENOSPC, errno);
 }
 
+/* --- reserved ranges (added through IOMMU_TEST_CMD, as a device's would be) ---------- */
+
+#define NEED_SELFTEST()								\
+	do {									\
+		if (!getenv("IOASID_SELFTEST"))					\
+			SKIP(return, "ioasid.ko was not loaded with selftest=1");	\
+	} while (0)
+
+TEST_F(ioas, reserved_ranges_leave_iova_ranges)
+{
+	struct iommu_iova_range r[3] = { 0 };
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd), .ioas_id = self->ioas_id, .num_iovas = 3,
+		.allowed_iovas = (uintptr_t)r,
+	};
+
+	NEED_SELFTEST();
+	ASSERT_EQ(0, test_add_reserved(self->fd, self->ioas_id, 0x100000, 0x100000));
+	ASSERT_EQ(0, test_add_reserved(self->fd, self->ioas_id, UINT64_MAX - 0xffff, 0x10000));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_IOVA_RANGES, &cmd));
+	ASSERT_EQ(2, cmd.num_iovas);
+	EXPECT_EQ(0, r[0].start);
+	EXPECT_EQ(0xfffff, r[0].last);
+	EXPECT_EQ(0x200000, r[1].start);
+	EXPECT_EQ(UINT64_MAX - 0x10000, r[1].last);
+}
+
+TEST_F(ioas, reserved_ranges_refuse_fixed_maps_and_are_skipped_by_the_allocator)
+{
+	__u64 iova = 0x180000;
+
+	NEED_SELFTEST();
+	ASSERT_EQ(0, test_add_reserved(self->fd, self->ioas_id, page_size, 0x1000000 - page_size));
+	EXPECT_EQ(-1, ioas_map(self->fd, self->ioas_id, self->buf, page_size, &iova,
+			       RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	EXPECT_EQ(EINVAL, errno);
+	iova = 0;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, page_size, &iova, RW));
+	EXPECT_LE(0x1000000, iova);
+}
+
+TEST_F(ioas, reserving_over_mappings_or_allowed_ranges_is_eaddrinuse)
+{
+	struct iommu_iova_range allowed = { .start = 0x800000, .last = 0x8fffff };
+	__u64 iova = 0x400000;
+
+	NEED_SELFTEST();
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, page_size, &iova,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	EXPECT_EQ(-1, test_add_reserved(self->fd, self->ioas_id, 0x3ff000, 0x2000));
+	EXPECT_EQ(EADDRINUSE, errno);
+	ASSERT_EQ(0, allow(self->fd, self->ioas_id, &allowed, 1));
+	EXPECT_EQ(-1, test_add_reserved(self->fd, self->ioas_id, 0x8ff000, 0x2000));
+	EXPECT_EQ(EADDRINUSE, errno);
+	/* And the other way round: an allowed range over a reserved one. */
+	ASSERT_EQ(0, test_add_reserved(self->fd, self->ioas_id, 0xa00000, 0x1000));
+	allowed.start = 0x900000;
+	allowed.last = 0xafffff;
+	EXPECT_EQ(-1, allow(self->fd, self->ioas_id, &allowed, 1));
+	EXPECT_EQ(EADDRINUSE, errno);
+}
+
+TEST_F(ioas, test_cmd_argument_errors)
+{
+	struct ioasid_test_cmd cmd = { .size = sizeof(cmd), .op = 999, .id = self->ioas_id };
+
+	NEED_SELFTEST();
+	EXPECT_EQ(-1, test_add_reserved(self->fd, self->ioas_id, 0x1000, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, test_add_reserved(self->fd, self->ioas_id, UINT64_MAX, 2));
+	EXPECT_EQ(EOVERFLOW, errno);
+	EXPECT_EQ(-1, test_add_reserved(self->fd, 0, 0x1000, 0x1000));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	cmd.size = 64;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 /* --- MAP ------------------------------------------------------------------------------ */
 
 TEST_F(ioas, map_argument_errors)

@@ -15,7 +15,7 @@ static int delete_module(const char *name, int flags)
 	return syscall(SYS_delete_module, name, flags);
 }
 
-static int load_module(void)
+static int load_module_with(const char *params)
 {
 	const char *ko = getenv("IOASID_KO");
 	int fd, ret;
@@ -25,9 +25,15 @@ static int load_module(void)
 	fd = open(ko, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ret = syscall(SYS_finit_module, fd, "", 0);
+	ret = syscall(SYS_finit_module, fd, params, 0);
 	close(fd);
 	return ret;
+}
+
+/* Loads the module with the parameters the test run started with. */
+static int load_module(void)
+{
+	return load_module_with(getenv("IOASID_SELFTEST") ? "selftest=1" : "");
 }
 
 static int module_loaded(void)
@@ -97,6 +103,35 @@ TEST_F(module, load_and_unload_repeatedly)
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, close(fd));
 	}
+}
+
+TEST_F(module, test_cmd_exists_only_with_selftest_and_taints)
+{
+	struct ioasid_test_cmd cmd = { .size = sizeof(cmd), .op = 999 };
+	char taint[32];
+	int fd;
+
+	ASSERT_EQ(0, delete_module("ioasid", O_NONBLOCK));
+	ASSERT_EQ(0, load_module_with(""));
+	fd = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, ioctl(fd, IOMMU_TEST_CMD, &cmd));
+	EXPECT_EQ(ENOTTY, errno);
+	close(fd);
+
+	ASSERT_EQ(0, delete_module("ioasid", O_NONBLOCK));
+	ASSERT_EQ(0, load_module_with("selftest=1"));
+	fd = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, ioctl(fd, IOMMU_TEST_CMD, &cmd));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(fd);
+	/* TAINT_TEST is bit 18. */
+	ASSERT_LT(0, read_file("/proc/sys/kernel/tainted", taint, sizeof(taint)));
+	EXPECT_NE(0, strtoul(taint, NULL, 10) & (1UL << 18));
+
+	ASSERT_EQ(0, delete_module("ioasid", O_NONBLOCK));
+	ASSERT_EQ(0, load_module());
 }
 
 TEST_F(module, loading_twice_is_eexist)

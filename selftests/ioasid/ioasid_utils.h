@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/klog.h>
+#include <linux/types.h>
 #include <unistd.h>
 
 #define IOASID_DEV "/dev/ioasid"
@@ -86,6 +88,41 @@ static inline int for_each_pci_device(unsigned int vendor, unsigned int device,
 	}
 	closedir(d);
 	return count;
+}
+
+/*
+ * IOMMU_TEST_CMD, with the layout of struct iommu_test_cmd of upstream's iommufd_test.h
+ * (72 bytes, `last` at offset 64); only the members ioasid implements are named.
+ */
+#define IOMMU_TEST_CMD _IO(';', 0x80 + 32)
+#define IOMMU_TEST_OP_ADD_RESERVED 1
+
+struct ioasid_test_cmd {
+	__u32 size;
+	__u32 op;
+	__u32 id;
+	__u32 __reserved;
+	union {
+		struct {
+			__aligned_u64 start;
+			__aligned_u64 length;
+		} add_reserved;
+		__u8 union_bytes[48];
+	};
+	__u32 last;
+	__u32 padding;
+};
+
+static inline int test_add_reserved(int fd, __u32 ioas, __u64 start, __u64 length)
+{
+	struct ioasid_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ADD_RESERVED,
+		.id = ioas,
+		.add_reserved = { .start = start, .length = length },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
 }
 
 #endif

@@ -61,6 +61,15 @@
  */
 #define IOASID_CMD_BASE 0xc0
 
+/*
+ * IOMMU_TEST_CMD, _IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32), exists only when ioasid.ko is
+ * loaded with selftest=1 (which taints the kernel; otherwise it is ENOTTY). Its structure
+ * and op numbers are those of upstream iommufd's drivers/iommu/iommufd/iommufd_test.h,
+ * which is not uAPI and not repeated here. Implemented ops: IOMMU_TEST_OP_ADD_RESERVED
+ * (EINVAL for a zero length, EOVERFLOW, ENOENT, EADDRINUSE over a mapping or an allowed
+ * range); the others return EOPNOTSUPP.
+ */
+
 enum {
 	IOMMUFD_CMD_DESTROY = IOMMUFD_CMD_BASE,
 	IOMMUFD_CMD_IOAS_ALLOC = 0x81,
