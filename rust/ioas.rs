@@ -16,8 +16,9 @@
 //! `O(log n)` a step.
 //!
 //! Pages are pinned only when something needs them: a domain or an in-kernel user of the
-//! IOAS (both arrive with later features). Until then an area records the user address and
-//! the permissions; an IOAS with no such user pins nothing and charges nothing.
+//! IOAS (both arrive with later features). Until then an area records its slice of a
+//! [`Pages`] (where the memory comes from) and the permissions; an IOAS with no such user
+//! pins nothing and charges nothing.
 //!
 //! What this module must never do: unmap part of an area (unmap removes areas whole or
 //! refuses), or leave the tree changed when an ioctl fails before its first removal.
