@@ -217,12 +217,7 @@ impl Ioas {
                     e
                 )
             })?;
-        self.map_slices(
-            core::slice::from_ref(&Self::one_slice(pages, length)),
-            length,
-            fixed_iova,
-            prot,
-        )
+        self.map_pages(pages, length, fixed_iova, prot)
     }
 
     /// Maps `length` bytes of `file` from byte `start`, like [`Ioas::map_user`].
@@ -247,20 +242,23 @@ impl Ioas {
                     e
                 )
             })?;
-        self.map_slices(
-            core::slice::from_ref(&Self::one_slice(pages, length)),
-            length,
-            fixed_iova,
-            prot,
-        )
+        self.map_pages(pages, length, fixed_iova, prot)
     }
 
-    fn one_slice(pages: Arc<Pages>, length: u64) -> Slice {
-        Slice {
+    /// Maps all `length` bytes of `pages` as one area.
+    fn map_pages(
+        &self,
+        pages: Arc<Pages>,
+        length: u64,
+        fixed_iova: Option<u64>,
+        prot: u32,
+    ) -> Result<u64> {
+        let slice = Slice {
             pages,
             start_byte: 0,
             length,
-        }
+        };
+        self.map_slices(core::slice::from_ref(&slice), length, fixed_iova, prot)
     }
 
     /// Maps `slices` (together `length` bytes) at consecutive IOVAs, at `fixed_iova` or
