@@ -40,11 +40,17 @@ impl Context {
         &self.objects
     }
 
+    /// The calling process, as the owner of memory it maps now (charged as this context's
+    /// accounting mode says).
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn process(&self) -> Result<ffi::Process> {
+        ffi::Process::current(self.account_mode() == AccountMode::Mm)
+    }
+
     /// How this context charges pinned pages.
-    #[expect(
-        dead_code,
-        reason = "read by the pinning code that arrives with domains"
-    )]
     pub(crate) fn account_mode(&self) -> AccountMode {
         if self.account_mode.load(Relaxed) == AccountMode::Mm as u32 {
             AccountMode::Mm

@@ -11,13 +11,16 @@
 //! user memory themselves.
 
 use crate::{
+    access::Access,
     context::{self, Context},
+    ffi::NewAccessFile,
     ioas, ioasid_dbg, object, selftest,
     uapi::*,
     ucmd::{self, UcmdError},
 };
 use kernel::{
     prelude::*,
+    sync::Arc,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -33,6 +36,12 @@ pub(crate) struct Ucmd {
     created: Option<u32>,
     /// Write the structure back even though the handler fails (`EMSGSIZE` replies).
     respond_with_error: bool,
+    /// A new file whose descriptor the reply carries: installed only once the reply is
+    /// written, released otherwise.
+    new_file: Option<NewAccessFile>,
+    /// Pinned pages of an access whose ID the reply carries: released if it cannot be
+    /// written.
+    access_pages: Option<(Arc<Access>, u32)>,
 }
 
 impl Ucmd {
@@ -56,6 +65,16 @@ impl Ucmd {
     /// (the two-call protocols, which report the needed size with `EMSGSIZE`).
     pub(crate) fn respond_with_error(&mut self) {
         self.respond_with_error = true;
+    }
+
+    /// Publishes `file`'s descriptor once the reply is written (and never if it is not).
+    pub(crate) fn install_on_success(&mut self, file: NewAccessFile) {
+        self.new_file = Some(file);
+    }
+
+    /// Releases pinned range `id` of `access` if the reply cannot be written.
+    pub(crate) fn undo_access_pages(&mut self, access: Arc<Access>, id: u32) {
+        self.access_pages = Some((access, id));
     }
 }
 
@@ -139,6 +158,12 @@ static OPS: &[Op] = &[
         IommuIoasMapFile,
         ioas::ioctl_map_file
     ),
+    op!(
+        0x92,
+        "ioas_change_process",
+        IommuIoasChangeProcess,
+        ioas::ioctl_change_process
+    ),
     op!(0xa0, "test_cmd", IommuTestCmd, selftest::ioctl_test_cmd).test_only(),
 ];
 
@@ -184,6 +209,8 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         size: op.size,
         created: None,
         respond_with_error: false,
+        new_file: None,
+        access_pages: None,
     };
     // PANIC: `copy <= op.size <= MAX_UCMD_SIZE` by `check_size` and `Op::new`.
     reader.read_slice(&mut ucmd.buf[..copy])?;
@@ -209,7 +236,17 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
             // Nobody can know this object's ID: undo its creation.
             let _ = ctx.objects().destroy(id);
         }
+        if let Some((access, id)) = ucmd.access_pages.take() {
+            let _ = access.unpin(id);
+        }
+        // Dropping an uninstalled file releases its descriptor.
+        drop(ucmd.new_file.take());
         return Err(e);
+    }
+    if result.is_ok() {
+        if let Some(file) = ucmd.new_file.take() {
+            file.install();
+        }
     }
     result.map(|()| 0)
 }

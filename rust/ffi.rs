@@ -6,10 +6,13 @@
 //! the shim (`rust/shim/ioasid_shim.c`) or of the kernel that `kernel::bindings` does not
 //! cover, and states the contract that makes the call sound.
 
+use crate::access::Access;
+use core::ptr::NonNull;
 use kernel::{
+    ffi::{c_long, c_ulong, c_void},
     fs::{File, LocalFile},
     prelude::*,
-    sync::aref::ARef,
+    sync::{aref::ARef, Arc, ArcBorrow},
 };
 
 mod raw {
@@ -63,4 +66,438 @@ pub(crate) fn taint_test() {
             kernel::bindings::lockdep_ok_LOCKDEP_STILL_OK,
         )
     };
+}
+
+mod shim {
+    use kernel::ffi::{c_int, c_long, c_ulong, c_void};
+
+    /// Opaque `struct ioasid_source` of the shim.
+    #[repr(C)]
+    pub(super) struct IoasidSource {
+        _private: [u8; 0],
+    }
+
+    extern "C" {
+        pub(super) fn ioasid_shim_source_new(mm_mode: bool) -> *mut IoasidSource;
+        pub(super) fn ioasid_shim_source_clone_current(
+            like: *const IoasidSource,
+        ) -> *mut IoasidSource;
+        pub(super) fn ioasid_shim_source_free(src: *mut IoasidSource);
+        pub(super) fn ioasid_shim_source_charge(src: *mut IoasidSource, npages: c_ulong) -> c_int;
+        pub(super) fn ioasid_shim_source_uncharge(src: *mut IoasidSource, npages: c_ulong);
+        pub(super) fn ioasid_shim_pin_user(
+            src: *mut IoasidSource,
+            uaddr: c_ulong,
+            npages: c_ulong,
+            write: bool,
+            pages: *mut *mut c_void,
+        ) -> c_long;
+        pub(super) fn ioasid_shim_pin_file(
+            file: *mut c_void,
+            start: u64,
+            npages: c_ulong,
+            pages: *mut *mut c_void,
+        ) -> c_long;
+        pub(super) fn ioasid_shim_unpin(pages: *mut *mut c_void, npages: c_ulong, dirty: bool);
+        pub(super) fn ioasid_shim_page_phys(page: *mut c_void) -> u64;
+        pub(super) fn ioasid_shim_page_copy(
+            page: *mut c_void,
+            offset: usize,
+            buf: *mut c_void,
+            len: usize,
+            to_page: bool,
+        );
+        pub(super) fn ioasid_shim_user_page_phys(uaddr: c_ulong, phys: *mut u64) -> c_int;
+        pub(super) fn ioasid_shim_user_page_pins(uaddr: c_ulong) -> c_long;
+        pub(super) fn ioasid_shim_access_file_new(
+            priv_: *mut c_void,
+            filep: *mut *mut c_void,
+        ) -> c_int;
+        pub(super) fn ioasid_shim_access_install(fd: c_int, file: *mut c_void);
+        pub(super) fn ioasid_shim_access_abort(fd: c_int, file: *mut c_void);
+        pub(super) fn ioasid_shim_access_priv(file: *mut c_void) -> *mut c_void;
+    }
+}
+
+/// Converts a negative errno returned by C into an [`Error`], a non-negative count into
+/// `usize`.
+fn count_or_errno(rc: c_long) -> Result<usize> {
+    if rc < 0 {
+        Err(Error::from_errno(rc as i32))
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+/// The process whose memory is pinned and to which the pins are charged: its mm, thread
+/// group leader and user (references held), and the accounting mode.
+///
+/// # Invariants
+///
+/// `ptr` is a valid `struct ioasid_source` made by the shim and owned by this object.
+pub(crate) struct Process {
+    ptr: NonNull<shim::IoasidSource>,
+}
+
+// SAFETY: The shim's source is only read after creation, except its counters, which are
+// atomics of the kernel (`user->locked_vm`, `mm->pinned_vm`) or updated under the mm's
+// lock; it can be used and freed from any thread.
+unsafe impl Send for Process {}
+// SAFETY: As above, shared use only touches atomics or lock-protected counters.
+unsafe impl Sync for Process {}
+
+impl Process {
+    /// The calling process, charging per user (`mm_mode == false`, or nothing with
+    /// `CAP_IPC_LOCK`) or per mm.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`, or `EINVAL` from a task without an mm.
+    pub(crate) fn current(mm_mode: bool) -> Result<Self> {
+        // SAFETY: Called from an ioctl: process context, `current` is valid.
+        let ptr = unsafe { shim::ioasid_shim_source_new(mm_mode) };
+        // INVARIANT: non-null results are new sources owned by us.
+        NonNull::new(ptr).map(|ptr| Self { ptr }).ok_or(ENOMEM)
+    }
+
+    /// The calling process, with the accounting mode of `self`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn current_like(&self) -> Result<Self> {
+        // SAFETY: `self.ptr` is valid by the type invariant; process context.
+        let ptr = unsafe { shim::ioasid_shim_source_clone_current(self.ptr.as_ptr()) };
+        // INVARIANT: as in `current`.
+        NonNull::new(ptr).map(|ptr| Self { ptr }).ok_or(ENOMEM)
+    }
+
+    /// Charges `npages` pinned pages: `RLIMIT_MEMLOCK` (per user or per mm), `VmPin`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` over the limit; `EFAULT` if the process's mm is gone (mm mode).
+    pub(crate) fn charge(&self, npages: usize) -> Result {
+        // SAFETY: `self.ptr` is valid by the type invariant; may sleep (ioctl context).
+        let rc = unsafe { shim::ioasid_shim_source_charge(self.ptr.as_ptr(), npages as c_ulong) };
+        count_or_errno(rc as c_long).map(|_| ())
+    }
+
+    /// Undoes [`Process::charge`] of `npages` pages.
+    pub(crate) fn uncharge(&self, npages: usize) {
+        // SAFETY: `self.ptr` is valid; the caller charged at least `npages` before.
+        unsafe { shim::ioasid_shim_source_uncharge(self.ptr.as_ptr(), npages as c_ulong) };
+    }
+
+    /// Pins `out.len()` pages of this process's memory at page-aligned `uaddr`
+    /// (`FOLL_LONGTERM`, `FOLL_WRITE` if `write`); returns how many were pinned (from the
+    /// front of `out`, fewer than asked when the rest is not mapped).
+    ///
+    /// # Errors
+    ///
+    /// The errno of the pinning.
+    pub(crate) fn pin(&self, uaddr: u64, write: bool, out: &mut PageBatch) -> Result<usize> {
+        let n = out.room();
+        // SAFETY: `self.ptr` is valid; `out.ptrs` has room for `n` page pointers and
+        // `out.len == 0` (checked by `room`), so every pointer written is taken over below.
+        let rc = unsafe {
+            shim::ioasid_shim_pin_user(
+                self.ptr.as_ptr(),
+                uaddr as c_ulong,
+                n as c_ulong,
+                write,
+                out.ptrs.as_mut_ptr().cast(),
+            )
+        };
+        let pinned = count_or_errno(rc)?;
+        out.len = pinned.min(n);
+        Ok(out.len)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own the source; nothing uses it after this.
+        unsafe { shim::ioasid_shim_source_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// Pins `out.room()` pages of the memfd `file` from the page-aligned byte `start`, one pin
+/// per page.
+///
+/// # Errors
+///
+/// `EINVAL` for a file that is not a memfd, the errno of the pinning otherwise.
+pub(crate) fn pin_file(file: &File, start: u64, out: &mut PageBatch) -> Result<usize> {
+    let n = out.room();
+    // SAFETY: `file` is a valid file (we hold a reference); `out` has room for `n` pointers.
+    let rc = unsafe {
+        shim::ioasid_shim_pin_file(
+            file.as_ptr().cast(),
+            start,
+            n as c_ulong,
+            out.ptrs.as_mut_ptr().cast(),
+        )
+    };
+    let pinned = count_or_errno(rc)?;
+    out.len = pinned.min(n);
+    Ok(out.len)
+}
+
+/// A pinned page: one pin reference (`FOLL_PIN`) that this value owns.
+///
+/// # Invariants
+///
+/// `0` is a valid `struct page` on which this value holds one pin.
+pub(crate) struct PinnedPage(NonNull<kernel::bindings::page>);
+
+// SAFETY: A pin is not tied to a thread; `struct page` is shared kernel memory.
+unsafe impl Send for PinnedPage {}
+// SAFETY: `&PinnedPage` only reads the page's physical address or copies to/from it.
+unsafe impl Sync for PinnedPage {}
+
+impl PinnedPage {
+    /// The page's physical address.
+    pub(crate) fn phys(&self) -> u64 {
+        // SAFETY: The page is valid (type invariant).
+        unsafe { shim::ioasid_shim_page_phys(self.0.as_ptr().cast()) }
+    }
+
+    /// Copies `buf.len()` bytes from the page at `offset` into `buf`.
+    pub(crate) fn read(&self, offset: usize, buf: &mut [u8]) {
+        let len = buf
+            .len()
+            .min(kernel::page::PAGE_SIZE.saturating_sub(offset));
+        // SAFETY: The page is valid and pinned; `offset + len <= PAGE_SIZE`; `buf` is
+        // writable for `len` bytes.
+        unsafe {
+            shim::ioasid_shim_page_copy(
+                self.0.as_ptr().cast(),
+                offset,
+                buf.as_mut_ptr().cast(),
+                len,
+                false,
+            )
+        };
+    }
+
+    /// Copies `buf` into the page at `offset`.
+    pub(crate) fn write(&self, offset: usize, buf: &[u8]) {
+        let len = buf
+            .len()
+            .min(kernel::page::PAGE_SIZE.saturating_sub(offset));
+        // SAFETY: As in `read`; the shim only reads `buf` in this direction.
+        unsafe {
+            shim::ioasid_shim_page_copy(
+                self.0.as_ptr().cast(),
+                offset,
+                buf.as_ptr().cast_mut().cast(),
+                len,
+                true,
+            )
+        };
+    }
+}
+
+impl Drop for PinnedPage {
+    fn drop(&mut self) {
+        let mut ptr = self.0.as_ptr().cast::<c_void>();
+        // SAFETY: We own one pin on the page (type invariant), released exactly here.
+        unsafe { shim::ioasid_shim_unpin(&mut ptr, 1, false) };
+    }
+}
+
+/// Number of page pointers a [`PageBatch`] on the stack holds.
+pub(crate) const BATCH: usize = 64;
+
+/// A small array of pinned pages, filled by the pinning functions and emptied by
+/// [`PageBatch::take`] or [`PageBatch::unpin`].
+///
+/// # Invariants
+///
+/// `ptrs[..len]` are valid pages, each with one pin owned by the batch.
+pub(crate) struct PageBatch {
+    ptrs: [Option<NonNull<kernel::bindings::page>>; BATCH],
+    len: usize,
+    /// How many pages the next fill may pin (at most `BATCH`).
+    limit: usize,
+}
+
+impl PageBatch {
+    /// An empty batch that pins at most `limit` pages at a time (1 to [`BATCH`]).
+    pub(crate) fn new(limit: usize) -> Self {
+        // INVARIANT: empty.
+        Self {
+            ptrs: [None; BATCH],
+            len: 0,
+            limit: limit.clamp(1, BATCH),
+        }
+    }
+
+    /// How many pages a fill may add: the limit, or 0 if the batch is not empty.
+    fn room(&self) -> usize {
+        if self.len == 0 {
+            self.limit
+        } else {
+            0
+        }
+    }
+
+    /// Moves the pinned pages out, in order.
+    pub(crate) fn take(&mut self) -> impl Iterator<Item = PinnedPage> + '_ {
+        let len = core::mem::take(&mut self.len);
+        self.ptrs[..len].iter_mut().filter_map(|p| {
+            // INVARIANT: each pin moves to exactly one `PinnedPage`.
+            p.take().map(PinnedPage)
+        })
+    }
+}
+
+impl Drop for PageBatch {
+    fn drop(&mut self) {
+        for page in self.take() {
+            drop(page);
+        }
+    }
+}
+
+/// Unpins `pages` (marking them dirty if `dirty`), several at a time.
+pub(crate) fn unpin_pages(pages: impl IntoIterator<Item = PinnedPage>, dirty: bool) {
+    let mut ptrs = [core::ptr::null_mut::<kernel::bindings::page>(); BATCH];
+    let mut n = 0;
+    let flush = |ptrs: &mut [*mut kernel::bindings::page; BATCH], n: &mut usize| {
+        if *n > 0 {
+            // SAFETY: `ptrs[..n]` are pages whose pins we own (moved out of `PinnedPage`s
+            // with `forget` below); each is released once here.
+            unsafe { shim::ioasid_shim_unpin(ptrs.as_mut_ptr().cast(), *n as c_ulong, dirty) };
+            *n = 0;
+        }
+    };
+    for page in pages {
+        ptrs[n] = page.0.as_ptr();
+        core::mem::forget(page);
+        n += 1;
+        if n == BATCH {
+            flush(&mut ptrs, &mut n);
+        }
+    }
+    flush(&mut ptrs, &mut n);
+}
+
+/// The physical address behind user address `uaddr` of the calling process (test ops).
+///
+/// # Errors
+///
+/// `EFAULT` or the errno of `get_user_pages_fast`.
+pub(crate) fn user_phys(uaddr: u64) -> Result<u64> {
+    let mut phys = 0u64;
+    // SAFETY: `phys` is writable; process context.
+    let rc = unsafe { shim::ioasid_shim_user_page_phys(uaddr as c_ulong, &mut phys) };
+    count_or_errno(rc as c_long).map(|_| phys)
+}
+
+/// The `FOLL_PIN` count of the page at `uaddr` of the calling process, `None` for a
+/// compound page (test ops).
+///
+/// # Errors
+///
+/// `EFAULT` or the errno of `get_user_pages_fast`.
+pub(crate) fn user_page_pins(uaddr: u64) -> Result<Option<u64>> {
+    // SAFETY: Process context.
+    let rc = unsafe { shim::ioasid_shim_user_page_pins(uaddr as c_ulong) };
+    if rc == -1 {
+        return Ok(None);
+    }
+    count_or_errno(rc).map(|n| Some(n as u64))
+}
+
+/// A new access file whose descriptor is reserved but not yet visible to the process.
+///
+/// # Invariants
+///
+/// `fd` is a reserved descriptor and `file` a file of the shim's access type whose
+/// `private_data` owns one reference to an [`Access`].
+pub(crate) struct NewAccessFile {
+    fd: i32,
+    file: NonNull<kernel::bindings::file>,
+}
+
+impl NewAccessFile {
+    /// Makes the file for `access` (it owns one reference from now on).
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE`, `ENOMEM`.
+    pub(crate) fn new(access: Arc<Access>) -> Result<Self> {
+        let raw = Arc::into_raw(access);
+        let mut file = core::ptr::null_mut::<c_void>();
+        // SAFETY: `raw` comes from `Arc::into_raw`; on success the file owns it and gives
+        // it back through `ioasid_access_release`; `file` is writable.
+        let fd = unsafe { shim::ioasid_shim_access_file_new(raw.cast_mut().cast(), &mut file) };
+        match NonNull::new(file.cast::<kernel::bindings::file>()) {
+            // INVARIANT: the shim reserved `fd` and made `file` with `raw` as private data.
+            Some(file) if fd >= 0 => Ok(Self { fd, file }),
+            _ => {
+                // SAFETY: The shim failed and did not keep `raw`: take the reference back.
+                drop(unsafe { Arc::from_raw(raw) });
+                Err(Error::from_errno(if fd < 0 {
+                    fd
+                } else {
+                    -(ENOMEM.to_errno())
+                }))
+            }
+        }
+    }
+
+    /// The descriptor the process will see.
+    pub(crate) fn fd(&self) -> i32 {
+        self.fd
+    }
+
+    /// Makes the descriptor visible to the process.
+    pub(crate) fn install(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: By the type invariant `fd` is reserved and `file` is ours to install.
+        unsafe { shim::ioasid_shim_access_install(this.fd, this.file.as_ptr().cast()) };
+    }
+}
+
+impl Drop for NewAccessFile {
+    fn drop(&mut self) {
+        // SAFETY: Not installed: release the descriptor and our file reference (its release
+        // then drops the access reference).
+        unsafe { shim::ioasid_shim_access_abort(self.fd, self.file.as_ptr().cast()) };
+    }
+}
+
+/// The access behind descriptor `fd` of the calling process.
+///
+/// # Errors
+///
+/// `EBADFD` if `fd` is not an access file (as iommufd's test interface).
+pub(crate) fn access_from_fd(fd: u32) -> Result<Arc<Access>> {
+    let file = fget(fd as i32).map_err(|_| EBADFD)?;
+    // SAFETY: `file` is valid while we hold the reference.
+    let raw = unsafe { shim::ioasid_shim_access_priv(file.as_ptr().cast()) };
+    if raw.is_null() {
+        return Err(EBADFD);
+    }
+    // SAFETY: The file is an access file, so `raw` came from `Arc::into_raw` and the file
+    // (which we hold open) still owns that reference: borrowing and cloning it is sound.
+    let access: Arc<Access> = unsafe { ArcBorrow::from_raw(raw.cast::<Access>()) }.into();
+    drop(file);
+    Ok(access)
+}
+
+/// Called by the shim when an access file's last reference goes.
+///
+/// # Safety
+///
+/// `raw` is the private data of an access file: a pointer from `Arc::<Access>::into_raw`
+/// whose reference the file owned; called once per file.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ioasid_access_release(raw: *mut kernel::ffi::c_void) {
+    // SAFETY: By the function's contract we take back the file's reference, once.
+    let access = unsafe { Arc::<Access>::from_raw(raw.cast::<Access>()) };
+    access.close();
 }

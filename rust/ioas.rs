@@ -15,17 +15,23 @@
 //! at or before `b`. Walking on is another lower-bound lookup from its last IOVA + 1,
 //! `O(log n)` a step.
 //!
-//! Pages are pinned only when something needs them: a domain or an in-kernel user of the
-//! IOAS (both arrive with later features). Until then an area records its slice of a
-//! [`Pages`] (where the memory comes from) and the permissions; an IOAS with no such user
-//! pins nothing and charges nothing.
+//! Pages are pinned only when something needs them. While at least one domain is attached,
+//! every area holds one pin user on its pages for all the domains ("domain pin") and is
+//! mapped into each of them; an IOAS without domains pins nothing for its areas. In-kernel
+//! accesses ([`crate::access`]) pin the ranges they ask for and count themselves in the
+//! areas they use; unmapping such an area first tells those accesses to let go.
+//!
+//! Order of teardown, always: remove the IOPTEs from every domain (which flushes), then
+//! drop the pins. Order of locks: an access's lock, then the IOAS's, then a `Pages`'.
 //!
 //! What this module must never do: unmap part of an area (unmap removes areas whole or
 //! refuses), or leave the tree changed when an ioctl fails before its first removal.
 
 use crate::{
+    access::Access,
     context::Context,
     dispatch::Ucmd,
+    domain::{Domain, HwDomain, PROT_READ, PROT_WRITE},
     ffi, ioasid_dbg,
     iova::{self, IovaError, MergeSorted, Span},
     object::Object,
@@ -61,17 +67,134 @@ pub(crate) struct Area {
     slice: Slice,
     /// `IOMMU_IOAS_MAP_READABLE`/`WRITEABLE` as given.
     prot: u32,
+    /// Whether the area holds the domain pin on its pages (iff the IOAS has domains).
+    domain_pinned: bool,
+    /// Number of access pins inside this area (unmap waits for them to go).
+    accesses: u32,
 }
 
 impl Area {
-    /// The memory and permissions, for the pinning users (domains, accesses) to come.
-    #[expect(
-        dead_code,
-        reason = "read by the pinning users (domains, accesses) to come"
-    )]
-    pub(crate) fn source(&self) -> (&Slice, u32) {
-        (&self.slice, self.prot)
+    /// Pages `first..=last` of the slice's memory.
+    fn page_range(&self) -> (usize, usize) {
+        let pages = &self.slice.pages;
+        (
+            pages.index_of(self.slice.start_byte),
+            pages.index_of(self.slice.start_byte + self.slice.length - 1),
+        )
     }
+
+    /// The domain permissions.
+    fn domain_prot(&self) -> u32 {
+        let mut prot = 0;
+        if self.prot & IOMMU_IOAS_MAP_READABLE != 0 {
+            prot |= PROT_READ;
+        }
+        if self.prot & IOMMU_IOAS_MAP_WRITEABLE != 0 {
+            prot |= PROT_WRITE;
+        }
+        prot
+    }
+
+    /// Maps the area into `domain`; the pages must be pinned. Nothing stays mapped on
+    /// error.
+    fn map_into(&self, domain: &dyn HwDomain) -> Result {
+        let pages = &self.slice.pages;
+        let (first, last) = self.page_range();
+        let prot = self.domain_prot();
+        // Contiguous physical runs become one map call.
+        let mut run: Option<(u64, u64, u64)> = None; // (iova, phys, len)
+        let mut done = 0u64; // bytes of the area mapped so far
+        let mut byte = self.slice.start_byte;
+        let end = self.slice.start_byte + self.slice.length;
+        let result = pages.with_pinned(first, last, |_, page| {
+            let off = pages.offset_in_page(byte);
+            let len = (PAGE_SIZE - off).min(end - byte);
+            let phys = page.phys() + off;
+            let iova = self.span.start + (byte - self.slice.start_byte);
+            byte += len;
+            match &mut run {
+                Some((ri, rp, rl)) if *rp + *rl == phys && *ri + *rl == iova => *rl += len,
+                _ => {
+                    if let Some((ri, rp, rl)) = run.take() {
+                        domain.map(ri, rp, rl, prot)?;
+                        done += rl;
+                    }
+                    run = Some((iova, phys, len));
+                }
+            }
+            Ok(())
+        });
+        let result = result.and_then(|()| match run.take() {
+            Some((ri, rp, rl)) => domain.map(ri, rp, rl, prot).map(|()| done += rl),
+            None => Ok(()),
+        });
+        if let Err(e) = result {
+            if done > 0 {
+                domain.unmap(self.span.start, done);
+            }
+            ioasid_dbg!(
+                "map: area [{:#x}, {:#x}] into a domain: {:?}\n",
+                self.span.start,
+                self.span.last,
+                e
+            );
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes the area from `domain` (flushed when this returns).
+    fn unmap_from(&self, domain: &dyn HwDomain) {
+        domain.unmap(self.span.start, self.span.last - self.span.start + 1);
+    }
+
+    /// Pins the pages for the domains and maps the area into every domain of `domains`.
+    /// Nothing stays pinned or mapped on error.
+    fn fill(&mut self, domains: &[Domain]) -> Result {
+        let (first, last) = self.page_range();
+        self.slice.pages.pin(first, last)?;
+        for (k, d) in domains.iter().enumerate() {
+            if let Err(e) = self.map_into(d.hw()) {
+                for done in &domains[..k] {
+                    self.unmap_from(done.hw());
+                }
+                self.slice.pages.unpin(first, last);
+                return Err(e);
+            }
+        }
+        self.domain_pinned = true;
+        Ok(())
+    }
+
+    /// Undoes [`Area::fill`]: out of every domain first, then unpinned.
+    fn unfill(&mut self, domains: &[Domain]) {
+        if !self.domain_pinned {
+            return;
+        }
+        for d in domains {
+            self.unmap_from(d.hw());
+        }
+        let (first, last) = self.page_range();
+        self.slice.pages.unpin(first, last);
+        self.domain_pinned = false;
+    }
+}
+
+/// A reserved IOVA range and who reserved it.
+#[derive(Clone, Copy)]
+struct Reserved {
+    span: Span,
+    /// 0 for the test interface's reservations (permanent), a domain's tag otherwise.
+    owner: usize,
+}
+
+/// Pages an access pinned in one area.
+pub(crate) struct AccessPin {
+    pages: Arc<Pages>,
+    first: usize,
+    last: usize,
+    /// The area's key (last IOVA), whose access count this piece holds.
+    area_key: u64,
 }
 
 /// The fields of [`Ioas`] protected by its mutex.
@@ -81,7 +204,11 @@ struct IoasInner {
     /// The allowed ranges, sorted and disjoint; empty means everything is allowed.
     allowed: KVec<Span>,
     /// Reserved ranges, sorted by start (they may overlap: several owners).
-    reserved: KVec<Span>,
+    reserved: KVec<Reserved>,
+    /// The attached domains; all of them map every area.
+    domains: KVec<Domain>,
+    /// The in-kernel accesses attached to this IOAS (told before their pages are unmapped).
+    accesses: KVec<Arc<Access>>,
     /// Alignment every area's IOVA and length must have (1 until a domain raises it).
     iova_alignment: u64,
     /// Whether contiguous pages may be combined into huge IOPTEs.
@@ -104,10 +231,10 @@ fn areas_in(areas: &RBTree<u64, Area>, within: Span) -> impl Iterator<Item = Spa
 }
 
 /// The reserved ranges that intersect `within` (sorted by start).
-fn reserved_in(reserved: &[Span], within: Span) -> impl Iterator<Item = Span> + '_ {
+fn reserved_in(reserved: &[Reserved], within: Span) -> impl Iterator<Item = Span> + '_ {
     reserved
         .iter()
-        .copied()
+        .map(|r| r.span)
         .filter(move |r| r.intersects(&within))
 }
 
@@ -140,6 +267,8 @@ impl Ioas {
                     areas: RBTree::new(),
                     allowed: KVec::new(),
                     reserved: KVec::new(),
+                    domains: KVec::new(),
+                    accesses: KVec::new(),
                     iova_alignment: 1,
                     huge_pages: true,
                 }),
@@ -165,7 +294,7 @@ impl Ioas {
             start: 0,
             last: u64::MAX,
         };
-        for hole in iova::Holes::new(all, inner.reserved.iter().copied()) {
+        for hole in iova::Holes::new(all, inner.reserved.iter().map(|r| r.span)) {
             emit(hole)?;
         }
         Ok(inner.iova_alignment)
@@ -207,16 +336,22 @@ impl Ioas {
         length: u64,
         fixed_iova: Option<u64>,
         prot: u32,
+        process: ffi::Process,
     ) -> Result<u64> {
-        let pages = Pages::new_user(user_va, length, prot & IOMMU_IOAS_MAP_WRITEABLE != 0)
-            .inspect_err(|e| {
-                ioasid_dbg!(
-                    "map: user range {:#x}+{:#x} refused: {:?}\n",
-                    user_va,
-                    length,
-                    e
-                )
-            })?;
+        let pages = Pages::new_user(
+            user_va,
+            length,
+            prot & IOMMU_IOAS_MAP_WRITEABLE != 0,
+            process,
+        )
+        .inspect_err(|e| {
+            ioasid_dbg!(
+                "map: user range {:#x}+{:#x} refused: {:?}\n",
+                user_va,
+                length,
+                e
+            )
+        })?;
         self.map_pages(pages, length, fixed_iova, prot)
     }
 
@@ -232,16 +367,23 @@ impl Ioas {
         length: u64,
         fixed_iova: Option<u64>,
         prot: u32,
+        process: ffi::Process,
     ) -> Result<u64> {
-        let pages = Pages::new_file(file, start, length, prot & IOMMU_IOAS_MAP_WRITEABLE != 0)
-            .inspect_err(|e| {
-                ioasid_dbg!(
-                    "map_file: file range {:#x}+{:#x} refused: {:?}\n",
-                    start,
-                    length,
-                    e
-                )
-            })?;
+        let pages = Pages::new_file(
+            file,
+            start,
+            length,
+            prot & IOMMU_IOAS_MAP_WRITEABLE != 0,
+            process,
+        )
+        .inspect_err(|e| {
+            ioasid_dbg!(
+                "map_file: file range {:#x}+{:#x} refused: {:?}\n",
+                start,
+                length,
+                e
+            )
+        })?;
         self.map_pages(pages, length, fixed_iova, prot)
     }
 
@@ -335,11 +477,20 @@ impl Ioas {
             iova_errno(e)
         })?;
 
+        // Every area's page offset must follow the alignment too (domains map whole
+        // IOPTEs).
+        if slices
+            .iter()
+            .any(|s| s.pages.offset_in_page(s.start_byte) & (align - 1) != 0)
+        {
+            ioasid_dbg!("map: memory offset is not {:#x}-aligned\n", align);
+            return Err(EINVAL);
+        }
+
+        // Build (and, with domains, pin and map) every area before inserting any.
+        let mut areas = KVec::with_capacity(slices.len(), GFP_KERNEL)?;
         let mut iova = span.start;
         for slice in slices {
-            let Some(reservation) = reservations.next() else {
-                break;
-            };
             // INVARIANT: the slices add up to `length`, so each area's span is its slice's
             // length, inside `span`.
             let area_span = Span {
@@ -347,14 +498,34 @@ impl Ioas {
                 last: iova + (slice.length - 1),
             };
             iova = iova.wrapping_add(slice.length);
-            let area = Area {
-                span: area_span,
-                slice: slice.clone(),
-                prot,
+            // Within the capacity reserved above: does not allocate.
+            areas.push(
+                Area {
+                    span: area_span,
+                    slice: slice.clone(),
+                    prot,
+                    domain_pinned: false,
+                    accesses: 0,
+                },
+                GFP_KERNEL,
+            )?;
+            let filled = match areas.last_mut() {
+                Some(area) if !inner.domains.is_empty() => area.fill(&inner.domains),
+                _ => Ok(()),
             };
-            inner
-                .areas
-                .insert(reservation.into_node(area_span.last, area));
+            if let Err(e) = filled {
+                for mut a in areas.drain_all() {
+                    a.unfill(&inner.domains);
+                }
+                return Err(e);
+            }
+        }
+        for area in areas.drain_all() {
+            let Some(reservation) = reservations.next() else {
+                break;
+            };
+            let key = area.span.last;
+            inner.areas.insert(reservation.into_node(key, area));
         }
         Ok(span.start)
     }
@@ -410,6 +581,7 @@ impl Ioas {
     ///
     /// `ENOENT` as above.
     pub(crate) fn unmap(&self, range: Span) -> Result<u64> {
+        self.release_accesses(range)?;
         let mut unmapped = 0u64;
         let mut inner = self.inner.lock();
         let result = loop {
@@ -426,9 +598,21 @@ impl Ioas {
                 );
                 break Err(ENOENT);
             }
-            // No pages are pinned yet: dropping the area and its reference to the memory is
-            // all there is to undo.
-            drop(inner.areas.remove(&span.last));
+            if inner.areas.get(&span.last).is_some_and(|a| a.accesses > 0) {
+                // An access pinned it again since `release_accesses`.
+                ioasid_dbg!(
+                    "unmap: [{:#x}, {:#x}] is pinned by an access\n",
+                    span.start,
+                    span.last
+                );
+                break Err(EBUSY);
+            }
+            let inner = &mut *inner;
+            if let Some(mut area) = inner.areas.remove(&span.last) {
+                // Out of every domain (flushed), then unpinned.
+                area.unfill(&inner.domains);
+                drop(area);
+            }
             // The full-space span's length does not fit: `wrapping_add` makes it 0, and
             // only "unmap all" can reach it.
             unmapped = unmapped.wrapping_add(span.last - span.start + 1);
@@ -445,6 +629,10 @@ impl Ioas {
     /// `EADDRINUSE` if an area or an allowed range intersects `span`; `ENOMEM`.
     pub(crate) fn add_reserved(&self, span: Span) -> Result {
         let mut inner = self.inner.lock();
+        Self::reserve_locked(&mut inner, span, 0)
+    }
+
+    fn reserve_locked(inner: &mut IoasInner, span: Span, owner: usize) -> Result {
         if areas_in(&inner.areas, span).next().is_some()
             || inner.allowed.iter().any(|a| a.intersects(&span))
         {
@@ -456,17 +644,374 @@ impl Ioas {
             return Err(EADDRINUSE);
         }
         // Sorted by start.
-        let at = inner.reserved.partition_point(|r| r.start <= span.start);
+        let at = inner
+            .reserved
+            .partition_point(|r| r.span.start <= span.start);
+        let entry = Reserved { span, owner };
         inner
             .reserved
-            .insert_within_capacity(at, span)
+            .insert_within_capacity(at, entry)
             .or_else(|_| {
                 inner.reserved.reserve(1, GFP_KERNEL)?;
                 inner
                     .reserved
-                    .insert_within_capacity(at, span)
+                    .insert_within_capacity(at, entry)
                     .map_err(|_| ENOMEM)
             })?;
+        Ok(())
+    }
+
+    /// The largest minimum page size of the domains (1 without domains).
+    fn alignment_of(domains: &[Domain]) -> u64 {
+        domains
+            .iter()
+            .map(|d| d.hw().min_page_size())
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// Attaches `domain`: reserves what is outside its aperture, raises the alignment to
+    /// its page size, and maps every area into it (pinning the pages if it is the first
+    /// domain).
+    ///
+    /// # Errors
+    ///
+    /// `EADDRINUSE` if an area or allowed range lies outside the aperture or is not
+    /// aligned to the domain's page size; `EINVAL` for a page size above the CPU's;
+    /// pinning and mapping errors. Nothing changes on error.
+    pub(crate) fn add_domain(&self, domain: &Domain) -> Result {
+        let hw = domain.hw();
+        let align = hw.min_page_size();
+        if align > PAGE_SIZE {
+            ioasid_dbg!("attach: domain page size {:#x} is above PAGE_SIZE\n", align);
+            return Err(EINVAL);
+        }
+        self.users.fetch_add(1, Relaxed);
+        let mut inner = self.inner.lock();
+        let result = Self::add_domain_locked(&mut inner, domain);
+        drop(inner);
+        if result.is_err() {
+            self.users.fetch_sub(1, Relaxed);
+        }
+        result
+    }
+
+    fn add_domain_locked(inner: &mut IoasInner, domain: &Domain) -> Result {
+        let hw = domain.hw();
+        let align = hw.min_page_size().max(inner.iova_alignment);
+        let mask = align - 1;
+        let all = Span {
+            start: 0,
+            last: u64::MAX,
+        };
+        if let Some(span) = areas_in(&inner.areas, all).find(|s| {
+            let a = inner.areas.get(&s.last);
+            s.start & mask != 0
+                || (s.last - s.start + 1) & mask != 0
+                || a.is_some_and(|a| a.slice.pages.offset_in_page(a.slice.start_byte) & mask != 0)
+        }) {
+            ioasid_dbg!(
+                "attach: area [{:#x}, {:#x}] is not {:#x}-aligned\n",
+                span.start,
+                span.last,
+                align
+            );
+            return Err(EADDRINUSE);
+        }
+        inner.domains.reserve(1, GFP_KERNEL)?;
+        // What the hardware cannot translate becomes reserved, owned by the domain.
+        let aperture = hw.aperture();
+        let tag = domain.owner_tag();
+        let outside = iova::Holes::new(all, core::iter::once(aperture));
+        let mut added = 0;
+        let mut result = Ok(());
+        for span in outside {
+            result = Self::reserve_locked(inner, span, tag);
+            if result.is_err() {
+                ioasid_dbg!(
+                    "attach: [{:#x}, {:#x}] outside the aperture is in use\n",
+                    span.start,
+                    span.last
+                );
+                break;
+            }
+            added += 1;
+        }
+        // Map every area; the first domain pins them.
+        let first_domain = inner.domains.is_empty();
+        let mut filled: KVec<u64> = KVec::new();
+        if result.is_ok() {
+            let mut next = Some(0u64);
+            while let Some(key) = next {
+                let Some(mut cursor) = inner.areas.cursor_lower_bound_mut(&key) else {
+                    break;
+                };
+                let (&last, area) = cursor.current_mut();
+                next = last.checked_add(1);
+                let r = if first_domain {
+                    area.fill(core::slice::from_ref(domain))
+                } else {
+                    area.map_into(hw)
+                };
+                if let Err(e) = r.and_then(|()| Ok(filled.push(last, GFP_KERNEL)?)) {
+                    // A failed push leaves a mapped area behind: undo it too.
+                    if let Some(area) = inner.areas.get_mut(&last) {
+                        Self::undo_domain_area(area, domain, first_domain);
+                    }
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if let Err(e) = result {
+            for last in filled.iter() {
+                if let Some(area) = inner.areas.get_mut(last) {
+                    Self::undo_domain_area(area, domain, first_domain);
+                }
+            }
+            if added > 0 {
+                inner.reserved.retain(|r| r.owner != tag);
+            }
+            return Err(e);
+        }
+        // Capacity reserved above.
+        inner.domains.push(domain.clone(), GFP_KERNEL)?;
+        inner.iova_alignment = align;
+        Ok(())
+    }
+
+    /// Takes one area out of `domain` again (error unwinding of `add_domain_locked`).
+    fn undo_domain_area(area: &mut Area, domain: &Domain, first_domain: bool) {
+        if first_domain {
+            area.unfill(core::slice::from_ref(domain));
+        } else {
+            area.unmap_from(domain.hw());
+        }
+    }
+
+    /// Detaches `domain`: unmaps every area from it (flushed), drops the domain pins when
+    /// it was the last domain, and removes its reserved ranges.
+    pub(crate) fn remove_domain(&self, domain: &Domain) {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        let Some(pos) = inner.domains.iter().position(|d| d.same(domain)) else {
+            return;
+        };
+        let last_domain = inner.domains.len() == 1;
+        let mut next = Some(0u64);
+        while let Some(key) = next {
+            let Some(mut cursor) = inner.areas.cursor_lower_bound_mut(&key) else {
+                break;
+            };
+            let (&last, area) = cursor.current_mut();
+            next = last.checked_add(1);
+            if last_domain {
+                area.unfill(core::slice::from_ref(domain));
+            } else {
+                area.unmap_from(domain.hw());
+            }
+        }
+        let removed = inner.domains.remove(pos);
+        let tag = domain.owner_tag();
+        inner.reserved.retain(|r| r.owner != tag);
+        inner.iova_alignment = Self::alignment_of(&inner.domains);
+        drop(removed);
+        self.users.fetch_sub(1, Relaxed);
+    }
+
+    /// Attaches an in-kernel access (it is told before its pins are unmapped).
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn add_access(&self, access: Arc<Access>) -> Result {
+        let mut inner = self.inner.lock();
+        inner.accesses.push(access, GFP_KERNEL)?;
+        drop(inner);
+        self.users.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Detaches an access (which holds no pins any more).
+    pub(crate) fn remove_access(&self, access: &Access) {
+        let mut inner = self.inner.lock();
+        let Some(pos) = inner
+            .accesses
+            .iter()
+            .position(|a| core::ptr::eq(&**a, access))
+        else {
+            return;
+        };
+        let removed = inner.accesses.remove(pos);
+        drop(inner);
+        drop(removed);
+        self.users.fetch_sub(1, Relaxed);
+    }
+
+    /// Asks every access to release its pins inside `range` (their unmap notification),
+    /// with the IOAS unlocked: accesses take their own lock, then ours.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    fn release_accesses(&self, range: Span) -> Result {
+        let inner = self.inner.lock();
+        let busy = areas_in(&inner.areas, range)
+            .any(|s| inner.areas.get(&s.last).is_some_and(|a| a.accesses > 0));
+        if !busy {
+            return Ok(());
+        }
+        let mut accesses = KVec::with_capacity(inner.accesses.len(), GFP_KERNEL)?;
+        for a in inner.accesses.iter() {
+            accesses.push(a.clone(), GFP_KERNEL)?;
+        }
+        drop(inner);
+        for a in accesses.iter() {
+            a.notify_unmap(self, range);
+        }
+        Ok(())
+    }
+
+    /// Pins `[iova, iova + length)` for an access; `write` asks for write permission.
+    /// Returns the pinned pieces and gives `pages_out` each page in order, with the offset
+    /// and length of the range's bytes in it.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if the range is not fully mapped, `EPERM` for write access to a read-only
+    /// area, pinning errors. Nothing stays pinned on error.
+    pub(crate) fn access_pin(
+        &self,
+        range: Span,
+        write: bool,
+        mut pages_out: impl FnMut(&ffi::PinnedPage, usize, usize) -> Result,
+    ) -> Result<KVec<AccessPin>> {
+        let mut pins = KVec::new();
+        let mut inner = self.inner.lock();
+        let result = (|| {
+            let mut next = Some(range.start);
+            while let Some(cur) = next.filter(|&n| n <= range.last) {
+                let Some(cursor) = inner.areas.cursor_lower_bound_mut(&cur) else {
+                    return Err(ENOENT);
+                };
+                let (&key, area) = cursor.current();
+                if area.span.start > cur {
+                    return Err(ENOENT);
+                }
+                if write && area.prot & IOMMU_IOAS_MAP_WRITEABLE == 0 {
+                    ioasid_dbg!(
+                        "access: write to the read-only area at {:#x}\n",
+                        area.span.start
+                    );
+                    return Err(EPERM);
+                }
+                let last = area.span.last.min(range.last);
+                let pages = area.slice.pages.clone();
+                let b0 = area.slice.start_byte + (cur - area.span.start);
+                let b1 = area.slice.start_byte + (last - area.span.start);
+                let (first_page, last_page) = (pages.index_of(b0), pages.index_of(b1));
+                pins.reserve(1, GFP_KERNEL)?;
+                pages.pin(first_page, last_page)?;
+                let piece = AccessPin {
+                    pages,
+                    first: first_page,
+                    last: last_page,
+                    area_key: key,
+                };
+                let mut b = b0;
+                let walked = piece.pages.with_pinned(first_page, last_page, |_, p| {
+                    let off = piece.pages.offset_in_page(b);
+                    let len = (PAGE_SIZE - off).min(b1 - b + 1);
+                    b += len;
+                    pages_out(p, off as usize, len as usize)
+                });
+                if let Err(e) = walked {
+                    piece.pages.unpin(first_page, last_page);
+                    return Err(e);
+                }
+                if let Some(area) = inner.areas.get_mut(&key) {
+                    area.accesses += 1;
+                }
+                pins.push(piece, GFP_KERNEL)?;
+                next = last.checked_add(1);
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            Self::access_unpin_locked(&mut inner, pins);
+            return Err(e);
+        }
+        Ok(pins)
+    }
+
+    /// Releases what [`Ioas::access_pin`] pinned.
+    pub(crate) fn access_unpin(&self, pins: KVec<AccessPin>) {
+        let mut inner = self.inner.lock();
+        Self::access_unpin_locked(&mut inner, pins);
+    }
+
+    fn access_unpin_locked(inner: &mut IoasInner, mut pins: KVec<AccessPin>) {
+        for piece in pins.drain_all() {
+            if let Some(area) = inner.areas.get_mut(&piece.area_key) {
+                area.accesses = area.accesses.saturating_sub(1);
+            }
+            piece.pages.unpin(piece.first, piece.last);
+        }
+    }
+
+    /// Copies between `buf` and the memory mapped at `iova` (`write`: into the memory),
+    /// pinning each page only for the copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ioas::access_pin`].
+    pub(crate) fn access_rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let range = Span::from_len(iova, buf.len() as u64).map_err(iova_errno)?;
+        let mut done = 0usize;
+        let pins = self.access_pin(range, write, |page, offset, len| {
+            let chunk = buf.get_mut(done..done + len).ok_or(EINVAL)?;
+            if write {
+                page.write(offset, chunk);
+            } else {
+                page.read(offset, chunk);
+            }
+            done += len;
+            Ok(())
+        })?;
+        self.access_unpin(pins);
+        Ok(())
+    }
+
+    /// Every distinct memory of this IOAS, for `IOMMU_IOAS_CHANGE_PROCESS`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if some memory is not from a file (user addresses belong to one process),
+    /// `ENOMEM`.
+    pub(crate) fn all_pages(&self, out: &mut KVec<Arc<Pages>>) -> Result {
+        let inner = self.inner.lock();
+        let all = Span {
+            start: 0,
+            last: u64::MAX,
+        };
+        for span in areas_in(&inner.areas, all) {
+            let Some(area) = inner.areas.get(&span.last) else {
+                continue;
+            };
+            if !area.slice.pages.is_file() {
+                ioasid_dbg!(
+                    "change_process: the area at {:#x} maps user memory\n",
+                    span.start
+                );
+                return Err(EINVAL);
+            }
+            if !out.iter().any(|p| Arc::ptr_eq(p, &area.slice.pages)) {
+                out.push(area.slice.pages.clone(), GFP_KERNEL)?;
+            }
+        }
         Ok(())
     }
 
@@ -580,7 +1125,8 @@ pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         cmd.iova,
     )?;
     let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
-    cmd.iova = ioas.map_user(cmd.user_va, cmd.length, fixed, prot)?;
+    let process = ctx.process()?;
+    cmd.iova = ioas.map_user(cmd.user_va, cmd.length, fixed, prot, process)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
 }
@@ -603,7 +1149,8 @@ pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         return Err(EOVERFLOW);
     }
     let file = ffi::fget(cmd.fd).inspect_err(|_| ioasid_dbg!("map_file: bad fd {}\n", cmd.fd))?;
-    cmd.iova = ioas.map_file(file, cmd.start, cmd.length, fixed, prot)?;
+    let process = ctx.process()?;
+    cmd.iova = ioas.map_file(file, cmd.start, cmd.length, fixed, prot, process)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
 }
@@ -656,6 +1203,39 @@ pub(crate) fn ioctl_unmap(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     };
     cmd.length = unmapped;
     cmd.write(ucmd.bytes_mut());
+    Ok(())
+}
+
+/// `IOMMU_IOAS_CHANGE_PROCESS`: charges every pinned page of every IOAS of the context to
+/// the calling process instead of the one that mapped it. All or nothing.
+pub(crate) fn ioctl_change_process(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+    let cmd = IommuIoasChangeProcess::read(ucmd.bytes());
+    if cmd.reserved != 0 {
+        ioasid_dbg!("change_process: reserved field is {:#x}\n", cmd.reserved);
+        return Err(EOPNOTSUPP);
+    }
+    let mut pages = KVec::new();
+    ctx.objects()
+        .for_each_ioas(|ioas| ioas.all_pages(&mut pages))?;
+    let mut prepared = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
+    for p in pages.iter() {
+        match p.change_process_prepare() {
+            Ok(new) => prepared.push(new, GFP_KERNEL)?,
+            Err(e) => {
+                ioasid_dbg!(
+                    "change_process: the new process cannot be charged: {:?}\n",
+                    e
+                );
+                for (new, n) in prepared.drain_all() {
+                    crate::pages::change_process_abort(new, n);
+                }
+                return Err(e);
+            }
+        }
+    }
+    for (p, (new, n)) in pages.iter().zip(prepared.drain_all()) {
+        drop(p.change_process_commit(new, n));
+    }
     Ok(())
 }
 

@@ -18,11 +18,16 @@ use kernel::{
     prelude::*,
 };
 
+mod access;
 mod context;
+mod device;
 mod dispatch;
+mod domain;
 mod ffi;
+mod hwpt;
 mod ioas;
 mod iova;
+mod mock;
 mod object;
 mod pages;
 mod selftest;

@@ -16,7 +16,10 @@
 //! This module must never drop an object while holding the table's spinlock: dropping can
 //! sleep (unpinning pages, freeing domains), so removed entries are dropped after unlock.
 
-use crate::{context::Context, dispatch::Ucmd, ioas::Ioas, uapi::IommuDestroy};
+use crate::{
+    context::Context, device, device::MockDevice, dispatch::Ucmd, hwpt::Hwpt, ioas::Ioas,
+    uapi::IommuDestroy,
+};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -29,6 +32,12 @@ use kernel::{
 pub(crate) enum Object {
     /// An I/O address space.
     Ioas(Arc<Ioas>),
+    /// A hardware page table.
+    Hwpt(Arc<Hwpt>),
+    /// A bound device (`dev_id`); owned by the object that bound it.
+    Device(Arc<MockDevice>),
+    /// The test interface's mock device object; destroying it unbinds the device.
+    MockDevice(Arc<MockDevice>),
 }
 
 impl Object {
@@ -36,6 +45,10 @@ impl Object {
     fn users(&self) -> u32 {
         match self {
             Object::Ioas(ioas) => ioas.users(),
+            Object::Hwpt(hwpt) => hwpt.users(),
+            // Unbound by destroying the object that bound it.
+            Object::Device(_) => 1,
+            Object::MockDevice(_) => 0,
         }
     }
 
@@ -43,6 +56,9 @@ impl Object {
     fn kind(&self) -> &'static str {
         match self {
             Object::Ioas(_) => "IOAS",
+            Object::Hwpt(_) => "HWPT",
+            Object::Device(_) => "device",
+            Object::MockDevice(_) => "mock device",
         }
     }
 }
@@ -130,7 +146,88 @@ impl ObjectTable {
     pub(crate) fn get_ioas(&self, id: u32) -> Result<Arc<Ioas>> {
         match self.get(id)? {
             Object::Ioas(ioas) => Ok(ioas),
+            _ => Err(ENOENT),
         }
+    }
+
+    /// Looks up HWPT `id`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if there is no object `id` or it is not a HWPT.
+    pub(crate) fn get_hwpt(&self, id: u32) -> Result<Arc<Hwpt>> {
+        match self.get(id)? {
+            Object::Hwpt(hwpt) => Ok(hwpt),
+            _ => Err(ENOENT),
+        }
+    }
+
+    /// Looks up the test interface's mock device object `id`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if there is no object `id` or it is not a mock device.
+    pub(crate) fn get_mock_device(&self, id: u32) -> Result<Arc<MockDevice>> {
+        match self.get(id)? {
+            Object::MockDevice(dev) => Ok(dev),
+            _ => Err(ENOENT),
+        }
+    }
+
+    /// Runs `f` on every IOAS (a snapshot: objects created meanwhile are not visited).
+    ///
+    /// The walk visits IDs in order until it has seen every object, so it costs up to the
+    /// highest ID in use.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`, or the first error of `f`.
+    pub(crate) fn for_each_ioas(&self, mut f: impl FnMut(&Ioas) -> Result) -> Result {
+        let mut all = KVec::new();
+        {
+            let state = self.state.lock();
+            let mut seen = 0;
+            let mut id = 1u32;
+            while seen < state.count && id <= MAX_ID {
+                let guard = self.objects.lock();
+                let obj = guard.get(id as usize).map(|o| (*o).clone());
+                drop(guard);
+                if let Some(obj) = obj {
+                    seen += 1;
+                    if let Object::Ioas(ioas) = obj {
+                        all.push(ioas, GFP_KERNEL)?;
+                    }
+                }
+                id += 1;
+            }
+        }
+        for ioas in all.iter() {
+            f(ioas)?;
+        }
+        Ok(())
+    }
+
+    /// Removes HWPT `id` if it is still `hwpt` (an automatic HWPT whose last device left),
+    /// whatever its users.
+    pub(crate) fn remove_hwpt(&self, id: u32, hwpt: &Arc<Hwpt>) {
+        let mut state = self.state.lock();
+        let mut guard = self.objects.lock();
+        let same = matches!(
+            guard.get(id as usize).map(|o| (*o).clone()),
+            Some(Object::Hwpt(h)) if Arc::ptr_eq(&h, hwpt)
+        );
+        let removed = if same {
+            guard.remove(id as usize)
+        } else {
+            None
+        };
+        drop(guard);
+        if removed.is_some() {
+            // INVARIANT: one object fewer.
+            state.count -= 1;
+        }
+        drop(state);
+        drop(removed);
     }
 
     /// Runs `f` while no object can be added or removed, telling it whether the table
@@ -166,9 +263,35 @@ impl ObjectTable {
         // INVARIANT: one object fewer.
         state.count -= 1;
         drop(state);
-        // Dropped here, with both locks released: dropping can sleep.
+        // Torn down here, with both locks released: dropping can sleep.
+        if let Some(obj) = removed.as_deref() {
+            self.destroyed(obj);
+        }
         drop(removed);
         Ok(())
+    }
+
+    /// What destroying `obj` implies for other objects: a mock device object unbinds its
+    /// device (removing the device's ID) and detaches it.
+    fn destroyed(&self, obj: &Object) {
+        if let Object::MockDevice(dev) = obj {
+            let (attached, idev_id) = dev.unbind();
+            if idev_id != 0 {
+                let mut state = self.state.lock();
+                let mut guard = self.objects.lock();
+                let removed = guard.remove(idev_id as usize);
+                drop(guard);
+                if removed.is_some() {
+                    // INVARIANT: one object fewer.
+                    state.count -= 1;
+                }
+                drop(state);
+                drop(removed);
+            }
+            if let Some(a) = attached {
+                device::release(self, a);
+            }
+        }
     }
 }
 

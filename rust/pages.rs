@@ -10,15 +10,29 @@
 //!
 //! # Storage and pinning
 //!
-//! Pinning arrives with the first user that needs the physical pages (an IOMMU domain or an
-//! in-kernel access). The rule this module will keep then: a page is unpinned only after
-//! every domain that maps it has been unmapped and flushed, and every pin is charged to
-//! `RLIMIT_MEMLOCK` before it is taken and uncharged after it is released.
+//! Pages are pinned only while something needs their physical addresses: the IOMMU
+//! domains of an IOAS (one pin for all of them, taken when the area is mapped into the
+//! first domain) or an in-kernel access. Each page of a `Pages` has a count of such users;
+//! the page is pinned when its count leaves zero and unpinned when it returns there, so a
+//! page is pinned once however many areas, address spaces, domains and accesses use it.
+//! Every pin is charged to the mapping process ([`ffi::Process`]: `RLIMIT_MEMLOCK` per user
+//! or per mm, and `VmPin`) before the call that took it returns, and uncharged when it is
+//! released. A failed pin leaves every count, pin and charge as it was.
+//!
+//! Callers (the IOAS) unmap a range from every domain and flush before they drop its
+//! users here, so a page is never unpinned while a domain still translates to it.
 
+use crate::ffi::{self, PageBatch, PinnedPage, Process};
 use kernel::{
+    alloc::KVVec,
     fs::File,
+    new_mutex,
     prelude::*,
-    sync::{aref::ARef, Arc},
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
 };
 
 /// The CPU page size.
@@ -36,14 +50,28 @@ pub(crate) enum Source {
     /// keeps the file open while any area maps it.
     File {
         /// The file.
-        #[expect(
-            dead_code,
-            reason = "read by the pinning code (memfd_pin_folios) to come"
-        )]
         file: ARef<File>,
         /// The page-aligned start offset in the file.
         base: u64,
     },
+}
+
+/// Largest number of bytes of page pointers one pinning call may use
+/// (`IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` lowers it to exercise the batching).
+pub(crate) static BATCH_MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
+
+/// The pinned pages of a [`Pages`] and who uses them.
+///
+/// # Invariants
+///
+/// `pages` and `users` are empty or both `npages` long; `pages[i]` is `Some` iff
+/// `users[i] > 0`; `npinned` is the number of `Some`s, all of them charged to `process`.
+struct PinState {
+    /// The process that mapped the memory (changed by `IOMMU_IOAS_CHANGE_PROCESS`).
+    process: Process,
+    pages: KVVec<Option<PinnedPage>>,
+    users: KVVec<u32>,
+    npinned: usize,
 }
 
 /// A range of memory handed to `/dev/ioasid`, shared by the areas that map it.
@@ -51,13 +79,20 @@ pub(crate) enum Source {
 /// # Invariants
 ///
 /// The described range (`offset`, and the length its creator checked) does not wrap and
-/// its length fits `usize` with room for page rounding.
+/// its length fits `usize` with room for page rounding; `npages` pages cover it.
+#[pin_data]
 pub(crate) struct Pages {
     source: Source,
     /// Byte offset of the first mapped byte from the start of the first page.
     offset: u64,
+    /// Number of pages from the first to the last mapped byte.
+    npages: usize,
     /// Whether DMA may write this memory (areas asking for write access need it).
     writable: bool,
+    /// Pins, their users and the accounting. Taken after the IOAS's and an access's
+    /// locks, never before; held across pinning (the mm fault path never takes it).
+    #[pin]
+    pins: Mutex<PinState>,
 }
 
 impl Pages {
@@ -66,7 +101,12 @@ impl Pages {
     /// # Errors
     ///
     /// `EOVERFLOW` if the range wraps, `EINVAL` for a zero or too large length, `ENOMEM`.
-    pub(crate) fn new_user(user_va: u64, length: u64, writable: bool) -> Result<Arc<Pages>> {
+    pub(crate) fn new_user(
+        user_va: u64,
+        length: u64,
+        writable: bool,
+        process: Process,
+    ) -> Result<Arc<Pages>> {
         if user_va.checked_add(length).is_none() {
             return Err(EOVERFLOW);
         }
@@ -78,6 +118,7 @@ impl Pages {
             offset,
             length,
             writable,
+            process,
         )
     }
 
@@ -91,6 +132,7 @@ impl Pages {
         start: u64,
         length: u64,
         writable: bool,
+        process: Process,
     ) -> Result<Arc<Pages>> {
         if length == 0 {
             return Err(EINVAL);
@@ -107,23 +149,38 @@ impl Pages {
             offset,
             length,
             writable,
+            process,
         )
     }
 
-    fn new(source: Source, offset: u64, length: u64, writable: bool) -> Result<Arc<Pages>> {
+    fn new(
+        source: Source,
+        offset: u64,
+        length: u64,
+        writable: bool,
+        process: Process,
+    ) -> Result<Arc<Pages>> {
         // The iommu API takes `size_t` lengths; keep the page rounding from overflowing.
         if length == 0 || length > (usize::MAX as u64) - PAGE_SIZE {
             return Err(EINVAL);
         }
-        // INVARIANT: checked above and by the callers (no wrap).
-        Ok(Arc::new(
-            Pages {
+        let npages = (offset + length).div_ceil(PAGE_SIZE) as usize;
+        // INVARIANT: checked above and by the callers (no wrap); nothing pinned yet.
+        Arc::pin_init(
+            pin_init!(Pages {
                 source,
                 offset,
+                npages,
                 writable,
-            },
+                pins <- new_mutex!(PinState {
+                    process,
+                    pages: KVVec::new(),
+                    users: KVVec::new(),
+                    npinned: 0,
+                }),
+            }),
             GFP_KERNEL,
-        )?)
+        )
     }
 
     /// The address a slice starting `start_byte` bytes into this memory would have in its
@@ -138,6 +195,187 @@ impl Pages {
     pub(crate) fn writable(&self) -> bool {
         self.writable
     }
+
+    /// Whether this memory comes from a file (`IOMMU_IOAS_MAP_FILE`).
+    pub(crate) fn is_file(&self) -> bool {
+        matches!(self.source, Source::File { .. })
+    }
+
+    /// The index of the page holding byte `byte` (counted from the first mapped byte).
+    pub(crate) fn index_of(&self, byte: u64) -> usize {
+        ((self.offset + byte) / PAGE_SIZE) as usize
+    }
+
+    /// Offset of byte `byte` inside its page.
+    pub(crate) fn offset_in_page(&self, byte: u64) -> u64 {
+        (self.offset + byte) % PAGE_SIZE
+    }
+
+    /// Adds one user to pages `first..=last`, pinning and charging those that had none.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` (memory, or over `RLIMIT_MEMLOCK`), `EFAULT` (memory not mapped), or the
+    /// errno of the pinning. Nothing changes on error.
+    pub(crate) fn pin(&self, first: usize, last: usize) -> Result {
+        if first > last || last >= self.npages {
+            return Err(EINVAL);
+        }
+        let mut st = self.pins.lock();
+        if st.pages.is_empty() {
+            let mut pages = KVVec::with_capacity(self.npages, GFP_KERNEL)?;
+            let mut users = KVVec::with_capacity(self.npages, GFP_KERNEL)?;
+            for _ in 0..self.npages {
+                pages.push(None, GFP_KERNEL)?;
+                users.push(0u32, GFP_KERNEL)?;
+            }
+            // INVARIANT: both `npages` long, no pins.
+            st.pages = pages;
+            st.users = users;
+        }
+        let mut index = first;
+        let result = self.pin_locked(&mut st, &mut index, last);
+        if result.is_err() && index > first {
+            // `first..index` got their user: take it back.
+            self.unpin_locked(&mut st, first, index - 1);
+        }
+        result
+    }
+
+    /// The body of [`Pages::pin`]: on return `*index` is the first page not handled.
+    fn pin_locked(&self, st: &mut PinState, index: &mut usize, last: usize) -> Result {
+        let limit = BATCH_MEMORY_LIMIT.load(Relaxed) as usize / size_of::<usize>();
+        while *index <= last {
+            let i = *index;
+            if st.users[i] > 0 {
+                // INVARIANT: one more user of an already pinned page.
+                st.users[i] += 1;
+                *index += 1;
+                continue;
+            }
+            // A run of unpinned pages: pin a batch of it.
+            let mut run = 1;
+            while i + run <= last && run < limit.max(1) && st.users[i + run] == 0 {
+                run += 1;
+            }
+            let mut batch = PageBatch::new(run);
+            let addr_or_off = match self.source {
+                Source::User { base } | Source::File { base, .. } => base + (i as u64) * PAGE_SIZE,
+            };
+            let got = match &self.source {
+                Source::User { .. } => st.process.pin(addr_or_off, self.writable, &mut batch),
+                Source::File { file, .. } => ffi::pin_file(file, addr_or_off, &mut batch),
+            }
+            .inspect_err(|e| crate::ioasid_dbg!("pin: page {} of memory: {:?}\n", i, e))?;
+            if got == 0 {
+                crate::ioasid_dbg!("pin: page {} is not mapped\n", i);
+                return Err(EFAULT);
+            }
+            if let Err(e) = st.process.charge(got) {
+                crate::ioasid_dbg!("pin: {} pages over RLIMIT_MEMLOCK\n", got);
+                return Err(e);
+            }
+            for (k, page) in batch.take().enumerate() {
+                // INVARIANT: a new pin with its first user, charged above.
+                st.pages[i + k] = Some(page);
+                st.users[i + k] = 1;
+                st.npinned += 1;
+            }
+            *index = i + got;
+        }
+        Ok(())
+    }
+
+    /// Removes one user from pages `first..=last` (which must have one), unpinning and
+    /// uncharging those that have no user left.
+    pub(crate) fn unpin(&self, first: usize, last: usize) {
+        let mut st = self.pins.lock();
+        self.unpin_locked(&mut st, first, last);
+    }
+
+    fn unpin_locked(&self, st: &mut PinState, first: usize, last: usize) {
+        let last = last.min(st.users.len().saturating_sub(1));
+        let mut released = 0usize;
+        let PinState {
+            pages,
+            users,
+            process,
+            npinned,
+        } = st;
+        let gone = (first..=last).filter_map(|i| {
+            let u = users.get_mut(i)?;
+            if *u == 0 {
+                // A caller bug: never go below zero.
+                return None;
+            }
+            *u -= 1;
+            if *u == 0 {
+                released += 1;
+                pages[i].take()
+            } else {
+                None
+            }
+        });
+        ffi::unpin_pages(gone, self.writable);
+        // INVARIANT: `released` pins gone, uncharged here.
+        *npinned -= released;
+        if released > 0 {
+            process.uncharge(released);
+        }
+    }
+
+    /// Runs `f(index, page)` on pinned pages `first..=last` (each must have a user).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if a page is not pinned (a caller bug), or what `f` returns.
+    pub(crate) fn with_pinned(
+        &self,
+        first: usize,
+        last: usize,
+        mut f: impl FnMut(usize, &PinnedPage) -> Result,
+    ) -> Result {
+        let st = self.pins.lock();
+        for i in first..=last {
+            let page = st.pages.get(i).and_then(Option::as_ref).ok_or(EINVAL)?;
+            f(i, page)?;
+        }
+        Ok(())
+    }
+
+    /// Charges this memory's pins to `process` instead of its current process
+    /// (`IOMMU_IOAS_CHANGE_PROCESS`): `prepare` charges the new one, `commit` uncharges
+    /// the old one and switches.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` over the new process's limit.
+    pub(crate) fn change_process_prepare(&self) -> Result<(Process, usize)> {
+        let st = self.pins.lock();
+        let new = st.process.current_like()?;
+        new.charge(st.npinned)?;
+        Ok((new, st.npinned))
+    }
+
+    /// See [`Pages::change_process_prepare`]; `charged` is what prepare charged. Returns
+    /// the old process (dropped by the caller outside of any lock).
+    pub(crate) fn change_process_commit(&self, new: Process, charged: usize) -> Process {
+        let mut st = self.pins.lock();
+        // Nothing pins or unpins between prepare and commit: the caller holds the IOAS
+        // locks, but keep the books right regardless.
+        if st.npinned > charged {
+            let _ = new.charge(st.npinned - charged);
+        } else if st.npinned < charged {
+            new.uncharge(charged - st.npinned);
+        }
+        st.process.uncharge(st.npinned);
+        core::mem::replace(&mut st.process, new)
+    }
+}
+
+/// Undoes a [`Pages::change_process_prepare`] that will not be committed.
+pub(crate) fn change_process_abort(new: Process, charged: usize) {
+    new.uncharge(charged);
 }
 
 /// A slice of a [`Pages`]: `length` bytes from `start_byte`.

@@ -5,27 +5,89 @@
 //! `/dev/ioasid` too.
 //!
 //! It exists only when the module is loaded with `selftest=1`, which taints the kernel;
-//! otherwise the ioctl number is unknown (`ENOTTY`). Ops implemented so far:
-//! `IOMMU_TEST_OP_ADD_RESERVED`. The others return `EOPNOTSUPP` until the features they
-//! test (mock domains, accesses, ...) exist.
+//! otherwise the ioctl number is unknown (`ENOTTY`). Implemented ops: ADD_RESERVED,
+//! MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
+//! CREATE_ACCESS, DESTROY_ACCESS_PAGES, ACCESS_PAGES, ACCESS_RW, SET_TEMP_MEMORY_LIMIT,
+//! ACCESS_REPLACE_IOAS and DEV_CHECK_CACHE. The others (dirty tracking, IOTLB checks, IOPF,
+//! vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
 
-use crate::{context::Context, dispatch::Ucmd, ioasid_dbg, iova::Span, uapi::IommuTestCmd};
-use kernel::prelude::*;
+use crate::{
+    access::Access,
+    context::Context,
+    device::{self, Attachment, MockDevice},
+    dispatch::Ucmd,
+    domain::Domain,
+    ffi, ioasid_dbg,
+    iova::Span,
+    mock::{MockDomain, MOCK_PAGE_SIZE},
+    object::Object,
+    pages::{BATCH_MEMORY_LIMIT, PAGE_SIZE},
+    uapi::IommuTestCmd,
+};
+use kernel::{
+    alloc::KVVec,
+    prelude::*,
+    sync::{atomic::Relaxed, Arc},
+    uaccess::{UserPtr, UserSlice},
+};
 
-/// `IOMMU_TEST_OP_ADD_RESERVED`: reserve an IOVA range of an IOAS, as a device's reserved
-/// region would.
-const IOMMU_TEST_OP_ADD_RESERVED: u32 = 1;
+const OP_ADD_RESERVED: u32 = 1;
+const OP_MOCK_DOMAIN: u32 = 2;
+const OP_MD_CHECK_MAP: u32 = 3;
+const OP_MD_CHECK_REFS: u32 = 4;
+const OP_CREATE_ACCESS: u32 = 5;
+const OP_DESTROY_ACCESS_PAGES: u32 = 6;
+const OP_ACCESS_PAGES: u32 = 7;
+const OP_ACCESS_RW: u32 = 8;
+const OP_SET_TEMP_MEMORY_LIMIT: u32 = 9;
+const OP_MOCK_DOMAIN_REPLACE: u32 = 10;
+const OP_ACCESS_REPLACE_IOAS: u32 = 11;
+const OP_MOCK_DOMAIN_FLAGS: u32 = 12;
+const OP_DEV_CHECK_CACHE: u32 = 16;
+
+/// `MOCK_FLAGS_DEVICE_*` this mock knows.
+const MOCK_FLAGS_DEVICE_NO_DIRTY: u32 = 1 << 0;
+const MOCK_FLAGS_DEVICE_PASID: u32 = 1 << 2;
+/// `MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES`.
+const ACCESS_CREATE_NEEDS_PIN_PAGES: u32 = 1 << 0;
+/// `MOCK_FLAGS_ACCESS_WRITE`.
+const ACCESS_WRITE: u32 = 1 << 0;
+/// `MOCK_ACCESS_RW_WRITE` and `MOCK_ACCESS_RW_SLOW_PATH` (every copy here takes the
+/// pinning path, so "slow path" changes nothing).
+const ACCESS_RW_WRITE: u32 = 1 << 0;
+const ACCESS_RW_SLOW_PATH: u32 = 1 << 2;
+/// Largest range ACCESS_PAGES and ACCESS_RW take, as upstream.
+const ACCESS_MAX: u64 = 16 * 1024 * 1024;
 
 /// Whether the test interface is enabled (module parameter `selftest`).
 pub(crate) fn enabled() -> bool {
     crate::module_parameters::selftest.value()
 }
 
+/// Reads the `u32` at byte `off` of the command.
+fn rd32(ucmd: &Ucmd, off: usize) -> u32 {
+    let b = ucmd.bytes();
+    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+/// Reads the `u64` at byte `off` of the command.
+fn rd64(ucmd: &Ucmd, off: usize) -> u64 {
+    let b = ucmd.bytes();
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&b[off..off + 8]);
+    u64::from_ne_bytes(v)
+}
+
+/// Writes the `u32` at byte `off` of the command.
+fn wr32(ucmd: &mut Ucmd, off: usize, v: u32) {
+    ucmd.bytes_mut()[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+}
+
 /// `IOMMU_TEST_CMD`.
 pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let cmd = IommuTestCmd::read(ucmd.bytes());
     match cmd.op {
-        IOMMU_TEST_OP_ADD_RESERVED => {
+        OP_ADD_RESERVED => {
             if cmd.length == 0 {
                 ioasid_dbg!("test add_reserved: zero length\n");
                 return Err(EINVAL);
@@ -33,9 +95,266 @@ pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
             let span = Span::from_len(cmd.start, cmd.length).map_err(|_| EOVERFLOW)?;
             ctx.objects().get_ioas(cmd.id)?.add_reserved(span)
         }
+        OP_MOCK_DOMAIN => mock_domain(ctx, ucmd, cmd.id, 0),
+        OP_MOCK_DOMAIN_FLAGS => mock_domain(ctx, ucmd, cmd.id, rd32(ucmd, 28)),
+        OP_MOCK_DOMAIN_REPLACE => mock_domain_replace(ctx, ucmd, cmd.id, rd32(ucmd, 16)),
+        OP_MD_CHECK_MAP => {
+            md_check_map(ctx, cmd.id, rd64(ucmd, 16), rd64(ucmd, 24), rd64(ucmd, 32))
+        }
+        OP_MD_CHECK_REFS => md_check_refs(rd64(ucmd, 16), rd64(ucmd, 24), rd32(ucmd, 32)),
+        OP_CREATE_ACCESS => create_access(ctx, ucmd, cmd.id, rd32(ucmd, 20)),
+        OP_ACCESS_REPLACE_IOAS => {
+            let access = ffi::access_from_fd(cmd.id)?;
+            let ioas = ctx.objects().get_ioas(rd32(ucmd, 16))?;
+            access.replace_ioas(ioas)
+        }
+        OP_DESTROY_ACCESS_PAGES => ffi::access_from_fd(cmd.id)?.unpin(rd32(ucmd, 16)),
+        OP_ACCESS_PAGES => access_pages(ucmd, cmd.id),
+        OP_ACCESS_RW => access_rw(
+            cmd.id,
+            rd64(ucmd, 16),
+            rd64(ucmd, 24),
+            rd64(ucmd, 32),
+            rd32(ucmd, 40),
+        ),
+        OP_SET_TEMP_MEMORY_LIMIT => {
+            let limit = rd32(ucmd, 16);
+            // At least one page pointer per pinning call.
+            if (limit as usize) < size_of::<usize>() + size_of::<u32>() {
+                ioasid_dbg!("test memory limit: {} is too small\n", limit);
+                return Err(EINVAL);
+            }
+            BATCH_MEMORY_LIMIT.store(limit, Relaxed);
+            Ok(())
+        }
+        OP_DEV_CHECK_CACHE => {
+            let dev = match ctx.objects().get(cmd.id)? {
+                Object::Device(d) | Object::MockDevice(d) => d,
+                _ => return Err(EINVAL),
+            };
+            let i = rd32(ucmd, 16) as usize;
+            match dev.cache(i) {
+                Some(v) if v == rd32(ucmd, 20) => Ok(()),
+                Some(_) => Err(EINVAL),
+                None => Err(EINVAL),
+            }
+        }
         op => {
             ioasid_dbg!("test: op {} is not implemented\n", op);
             Err(EOPNOTSUPP)
         }
     }
+}
+
+/// Finds or makes the attachment for `pt_id`: a HWPT as it is, an IOAS through a new
+/// automatic HWPT with a mock domain (added to the table).
+fn attachment_for(ctx: &Context, pt_id: u32) -> Result<Attachment> {
+    match ctx.objects().get(pt_id)? {
+        Object::Hwpt(hwpt) => Ok(Attachment {
+            hwpt,
+            hwpt_id: pt_id,
+        }),
+        Object::Ioas(ioas) => {
+            let domain = Domain::Mock(MockDomain::new()?);
+            let hwpt = crate::hwpt::Hwpt::new(ioas, domain, true)?;
+            let hwpt_id = ctx.objects().insert(Object::Hwpt(hwpt.clone()))?;
+            Ok(Attachment { hwpt, hwpt_id })
+        }
+        _ => {
+            ioasid_dbg!("attach: object {} is neither an IOAS nor a HWPT\n", pt_id);
+            Err(EINVAL)
+        }
+    }
+}
+
+/// `IOMMU_TEST_OP_MOCK_DOMAIN(_FLAGS)`: a new mock device bound to the context and
+/// attached to `pt_id`.
+fn mock_domain(ctx: &Context, ucmd: &mut Ucmd, pt_id: u32, flags: u32) -> Result {
+    if flags & !(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID) != 0 {
+        ioasid_dbg!("mock_domain: unknown device flags {:#x}\n", flags);
+        return Err(EINVAL);
+    }
+    let dev = MockDevice::new(flags)?;
+    let stdev_id = ctx.objects().insert(Object::MockDevice(dev.clone()))?;
+    let result = (|| {
+        let idev_id = ctx.objects().insert(Object::Device(dev.clone()))?;
+        dev.set_idev_id(idev_id);
+        let att = attachment_for(ctx, pt_id)?;
+        let hwpt_id = att.hwpt_id;
+        if let Some(old) = dev.attach(att) {
+            device::release(ctx.objects(), old);
+        }
+        Ok((idev_id, hwpt_id))
+    })();
+    match result {
+        Ok((idev_id, hwpt_id)) => {
+            wr32(ucmd, 16, stdev_id);
+            wr32(ucmd, 20, hwpt_id);
+            wr32(ucmd, 24, idev_id);
+            // Destroying the device object undoes all of it if the reply cannot be written.
+            ucmd.created(stdev_id);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = ctx.objects().destroy(stdev_id);
+            Err(e)
+        }
+    }
+}
+
+/// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: moves mock device `stdev_id` to `pt_id`.
+fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd, stdev_id: u32, pt_id: u32) -> Result {
+    let dev = ctx
+        .objects()
+        .get_mock_device(stdev_id)
+        .map_err(|_| EINVAL)?;
+    if dev.hwpt_id() == Some(pt_id) {
+        return Ok(());
+    }
+    let att = attachment_for(ctx, pt_id)?;
+    let hwpt_id = att.hwpt_id;
+    if let Some(old) = dev.attach(att) {
+        device::release(ctx.objects(), old);
+    }
+    wr32(ucmd, 16, hwpt_id);
+    Ok(())
+}
+
+/// The mock domain of HWPT `id`.
+fn mock_of(ctx: &Context, id: u32) -> Result<Arc<MockDomain>> {
+    let hwpt = match ctx.objects().get(id)? {
+        Object::Hwpt(h) => h,
+        Object::MockDevice(d) | Object::Device(d) => {
+            let hid = d.hwpt_id().ok_or(EINVAL)?;
+            ctx.objects().get_hwpt(hid)?
+        }
+        _ => return Err(EINVAL),
+    };
+    match hwpt.domain() {
+        Domain::Mock(m) => Ok(m.clone()),
+    }
+}
+
+/// `IOMMU_TEST_OP_MD_CHECK_MAP`: every mock page of `[iova, iova + length)` translates to
+/// the physical address behind the same offset of `uptr`.
+fn md_check_map(ctx: &Context, id: u32, iova: u64, length: u64, uptr: u64) -> Result {
+    let mock = mock_of(ctx, id)?;
+    let ps = MOCK_PAGE_SIZE;
+    if iova % ps != 0 || length % ps != 0 || uptr % ps != 0 || uptr.checked_add(length).is_none() {
+        return Err(EINVAL);
+    }
+    let mut off = 0;
+    while off < length {
+        let want = ffi::user_phys(uptr + off)?;
+        let got = crate::domain::HwDomain::iova_to_phys(&*mock, iova + off);
+        if got != Some(want) {
+            ioasid_dbg!(
+                "check_map: IOVA {:#x} gives {:?}, user memory is at {:#x}\n",
+                iova + off,
+                got,
+                want
+            );
+            return Err(EINVAL);
+        }
+        off += ps;
+    }
+    Ok(())
+}
+
+/// `IOMMU_TEST_OP_MD_CHECK_REFS`: every small page of `[uptr, uptr + length)` has `refs`
+/// pins.
+fn md_check_refs(length: u64, uptr: u64, refs: u32) -> Result {
+    if length % PAGE_SIZE != 0 || uptr % PAGE_SIZE != 0 || uptr.checked_add(length).is_none() {
+        return Err(EINVAL);
+    }
+    let mut off = 0;
+    while off < length {
+        if let Some(pins) = ffi::user_page_pins(uptr + off)? {
+            if pins != u64::from(refs) {
+                ioasid_dbg!(
+                    "check_refs: page at {:#x} has {} pins, not {}\n",
+                    uptr + off,
+                    pins,
+                    refs
+                );
+                return Err(EIO);
+            }
+        }
+        off += PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// `IOMMU_TEST_OP_CREATE_ACCESS`: a new access to IOAS `ioas_id`, as a file.
+fn create_access(ctx: &Context, ucmd: &mut Ucmd, ioas_id: u32, flags: u32) -> Result {
+    if flags & !ACCESS_CREATE_NEEDS_PIN_PAGES != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let ioas = ctx.objects().get_ioas(ioas_id)?;
+    let access = Access::new(ioas, flags & ACCESS_CREATE_NEEDS_PIN_PAGES != 0)?;
+    let file = match ffi::NewAccessFile::new(access.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            access.close();
+            return Err(e);
+        }
+    };
+    wr32(ucmd, 16, file.fd() as u32);
+    // The reply is written after this handler returns; the descriptor must not leak if
+    // that fails, so it is installed only on success of the whole ioctl.
+    ucmd.install_on_success(file);
+    Ok(())
+}
+
+/// `IOMMU_TEST_OP_ACCESS_PAGES`: pins a range through an access and, if `uptr` is given,
+/// checks the pages are those behind `uptr`.
+fn access_pages(ucmd: &mut Ucmd, fd: u32) -> Result {
+    let flags = rd32(ucmd, 16);
+    let (iova, length, uptr) = (rd64(ucmd, 24), rd64(ucmd, 32), rd64(ucmd, 40));
+    if length > ACCESS_MAX {
+        return Err(ENOMEM);
+    }
+    if flags & !ACCESS_WRITE != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let access = ffi::access_from_fd(fd)?;
+    let range = Span::from_len(iova, length).map_err(|_| EINVAL)?;
+    let mut user = uptr.wrapping_sub(iova % PAGE_SIZE);
+    let id = access.pin(range, flags & ACCESS_WRITE != 0, |page| {
+        if uptr != 0 {
+            let want = ffi::user_phys(user)?;
+            if want != page.phys() {
+                ioasid_dbg!("access_pages: page at {:#x} is not the one pinned\n", user);
+                return Err(EBADE);
+            }
+            user = user.wrapping_add(PAGE_SIZE);
+        }
+        Ok(())
+    })?;
+    wr32(ucmd, 20, id);
+    ucmd.undo_access_pages(access, id);
+    Ok(())
+}
+
+/// `IOMMU_TEST_OP_ACCESS_RW`: copies through an access.
+fn access_rw(fd: u32, iova: u64, length: u64, uptr: u64, flags: u32) -> Result {
+    if length > ACCESS_MAX {
+        return Err(ENOMEM);
+    }
+    if flags & !(ACCESS_RW_WRITE | ACCESS_RW_SLOW_PATH) != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let access = ffi::access_from_fd(fd)?;
+    let mut buf = KVVec::from_elem(0u8, length as usize, GFP_KERNEL)?;
+    let (mut reader, mut writer) =
+        UserSlice::new(UserPtr::from_addr(uptr as usize), length as usize).reader_writer();
+    let write = flags & ACCESS_RW_WRITE != 0;
+    if write {
+        reader.read_slice(&mut buf)?;
+    }
+    access.rw(iova, &mut buf, write)?;
+    if !write {
+        writer.write_slice(&buf)?;
+    }
+    Ok(())
 }

@@ -212,6 +212,14 @@ uapi_struct! {
     }
 }
 
+uapi_struct! {
+    /// `struct iommu_ioas_change_process`: charge all pins to the calling process.
+    IommuIoasChangeProcess size 8 min 8 {
+        size: u32 = 0,
+        reserved: u32 = 4,
+    }
+}
+
 /// `IOMMU_IOAS_MAP` and `IOMMU_IOAS_COPY` flags.
 pub(crate) const IOMMU_IOAS_MAP_FIXED_IOVA: u32 = 1 << 0;
 /// DMA may write.

@@ -1,14 +1,64 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The C half of ioasid's FFI layer: wrappers of static inline functions and of private
- * helpers of the IOMMU core that Rust cannot call through kernel::bindings. Each is a thin
- * wrapper with no policy of its own; rust/ffi.rs declares them and holds the SAFETY
- * contracts.
+ * The C half of ioasid's FFI layer: wrappers of static inline functions and of helpers
+ * Rust cannot call through kernel::bindings (memory pinning and accounting, anonymous
+ * files). Each is a thin wrapper with no policy of its own; rust/ffi.rs declares them and
+ * holds the SAFETY contracts.
  */
 #ifndef IOASID_SHIM_H
 #define IOASID_SHIM_H
 
+#include <linux/types.h>
+
+struct file;
+struct page;
+struct ioasid_source;
+
 /* Number of PCI devices that are translated by an IOMMU (device_iommu_mapped()). */
 unsigned int ioasid_shim_count_iommu_pci_devices(void);
+
+/*
+ * The process that pins memory: its mm (mmgrab), thread group leader and user, and how
+ * pins are charged (IOASID_ACCOUNT_*). Made for the current task; NULL on ENOMEM.
+ */
+#define IOASID_ACCOUNT_NONE 0
+#define IOASID_ACCOUNT_USER 1
+#define IOASID_ACCOUNT_MM 2
+struct ioasid_source *ioasid_shim_source_new(bool mm_mode);
+struct ioasid_source *ioasid_shim_source_clone_current(const struct ioasid_source *like);
+void ioasid_shim_source_free(struct ioasid_source *src);
+int ioasid_shim_source_mode(const struct ioasid_source *src);
+/* Charges/uncharges npages pinned pages (RLIMIT_MEMLOCK, VmPin, VmLck in mm mode). */
+int ioasid_shim_source_charge(struct ioasid_source *src, unsigned long npages);
+void ioasid_shim_source_uncharge(struct ioasid_source *src, unsigned long npages);
+
+/* Pins npages pages of src's memory at uaddr (FOLL_LONGTERM). Returns pages pinned or -errno. */
+long ioasid_shim_pin_user(struct ioasid_source *src, unsigned long uaddr,
+			  unsigned long npages, bool write, struct page **pages);
+/* Pins npages pages of the memfd from byte start (page aligned), one pin per page. */
+long ioasid_shim_pin_file(struct file *file, u64 start, unsigned long npages,
+			  struct page **pages);
+void ioasid_shim_unpin(struct page **pages, unsigned long npages, bool dirty);
+u64 ioasid_shim_page_phys(struct page *page);
+/* Copies between a page and a kernel buffer; to_page selects the direction. */
+void ioasid_shim_page_copy(struct page *page, size_t offset, void *buf, size_t len,
+			   bool to_page);
+
+/* For the test ops: the page behind a user address of the current process. */
+int ioasid_shim_user_page_phys(unsigned long uaddr, u64 *phys);
+/* Pin count of that page (page_ref_count / GUP_PIN_COUNTING_BIAS), -1 for compound pages. */
+long ioasid_shim_user_page_pins(unsigned long uaddr);
+
+/*
+ * Anonymous "access" files of the test interface. ioasid_shim_access_file_new() makes the
+ * file (private_data = priv) and reserves a descriptor; ioasid_shim_access_install()
+ * publishes it, ioasid_shim_access_abort() undoes both. When the file's last reference
+ * goes, ioasid_access_release(priv) (Rust) runs.
+ */
+int ioasid_shim_access_file_new(void *priv, struct file **filep);
+void ioasid_shim_access_install(int fd, struct file *file);
+void ioasid_shim_access_abort(int fd, struct file *file);
+void *ioasid_shim_access_priv(struct file *file);
+void ioasid_access_release(void *priv);
 
 #endif

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Devices bound to a context.
+//!
+//! For now the only devices are the mock devices of the test interface
+//! (`IOMMU_TEST_OP_MOCK_DOMAIN`): Rust objects that bind, attach, replace and detach as a
+//! PCI device will, with the mock IOMMU's aperture and page size. A mock device has two
+//! IDs, like upstream's: the test object ("stdev", destroying it unbinds the device) and
+//! the device ("idev", what `dev_id` arguments name).
+
+use crate::{hwpt::Hwpt, object::ObjectTable};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
+
+/// Number of cache entries of a mock device (`MOCK_DEV_CACHE_NUM`).
+pub(crate) const MOCK_DEV_CACHE_NUM: usize = 4;
+/// Their initial value (`IOMMU_TEST_DEV_CACHE_DEFAULT`).
+pub(crate) const MOCK_DEV_CACHE_DEFAULT: u32 = 0xbaddad;
+
+/// What a device is attached to: the HWPT and its ID.
+pub(crate) struct Attachment {
+    pub(crate) hwpt: Arc<Hwpt>,
+    pub(crate) hwpt_id: u32,
+}
+
+/// The fields of [`MockDevice`] under its lock.
+struct DeviceInner {
+    attached: Option<Attachment>,
+    /// The idev ID, 0 until bound.
+    idev_id: u32,
+}
+
+/// A mock device.
+#[pin_data]
+pub(crate) struct MockDevice {
+    /// `MOCK_FLAGS_DEVICE_*` given at creation (kept for the PASID and dirty-tracking
+    /// features, which read them).
+    #[allow(dead_code)]
+    flags: u32,
+    /// The device's cache entries (for invalidation tests; all default until a vIOMMU).
+    cache: [u32; MOCK_DEV_CACHE_NUM],
+    /// Serializes attach, replace and detach; protects the attachment.
+    #[pin]
+    inner: Mutex<DeviceInner>,
+}
+
+impl MockDevice {
+    /// A new, unattached mock device.
+    pub(crate) fn new(flags: u32) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(MockDevice {
+                flags,
+                cache: [MOCK_DEV_CACHE_DEFAULT; MOCK_DEV_CACHE_NUM],
+                inner <- new_mutex!(DeviceInner { attached: None, idev_id: 0 }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Cache entry `i`.
+    pub(crate) fn cache(&self, i: usize) -> Option<u32> {
+        self.cache.get(i).copied()
+    }
+
+    /// Records the idev ID.
+    pub(crate) fn set_idev_id(&self, id: u32) {
+        self.inner.lock().idev_id = id;
+    }
+
+    /// Attaches to (or replaces the current attachment with) `new`; returns the previous
+    /// attachment, which the caller releases with [`release`] after this returns. The new
+    /// domain is fully mapped before the switch, so there is no window without
+    /// translation.
+    pub(crate) fn attach(&self, new: Attachment) -> Option<Attachment> {
+        new.hwpt.get_device();
+        let mut inner = self.inner.lock();
+        inner.attached.replace(new)
+    }
+
+    /// The current attachment's HWPT ID.
+    pub(crate) fn hwpt_id(&self) -> Option<u32> {
+        self.inner.lock().attached.as_ref().map(|a| a.hwpt_id)
+    }
+
+    /// Detaches and unbinds: returns the old attachment and the idev ID for the caller to
+    /// release.
+    pub(crate) fn unbind(&self) -> (Option<Attachment>, u32) {
+        let mut inner = self.inner.lock();
+        (inner.attached.take(), core::mem::take(&mut inner.idev_id))
+    }
+}
+
+/// Releases an attachment a device let go of: an automatic HWPT with no device left is
+/// removed from the table (and dropped, which unmaps its domain).
+pub(crate) fn release(objects: &ObjectTable, old: Attachment) {
+    let left = old.hwpt.put_device();
+    if left == 0 && old.hwpt.is_auto() {
+        objects.remove_hwpt(old.hwpt_id, &old.hwpt);
+    }
+    drop(old);
+}
