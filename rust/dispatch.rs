@@ -14,7 +14,7 @@ use crate::{
     access::Access,
     context::{self, Context},
     ffi::NewAccessFile,
-    ioas, ioasid_dbg, object, selftest,
+    hwpt, ioas, ioasid_dbg, object, selftest,
     uapi::*,
     ucmd::{self, UcmdError},
 };
@@ -152,6 +152,7 @@ static OPS: &[Op] = &[
     op!(0x85, "ioas_map", IommuIoasMap, ioas::ioctl_map),
     op!(0x86, "ioas_unmap", IommuIoasUnmap, ioas::ioctl_unmap),
     op!(0x87, "option", IommuOption, context::ioctl_option),
+    op!(0x89, "hwpt_alloc", IommuHwptAlloc, hwpt::ioctl_alloc),
     op!(
         0x8f,
         "ioas_map_file",

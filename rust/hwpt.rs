@@ -88,3 +88,77 @@ impl Drop for Hwpt {
         self.ioas.remove_domain(&self.domain);
     }
 }
+
+/// `IOMMU_HWPT_ALLOC` flag: the HWPT may be a nesting parent.
+const IOMMU_HWPT_ALLOC_NEST_PARENT: u32 = 1 << 0;
+/// `IOMMU_HWPT_ALLOC` flag: dirty tracking enforced on attach.
+const IOMMU_HWPT_ALLOC_DIRTY_TRACKING: u32 = 1 << 1;
+/// `IOMMU_HWPT_ALLOC` flag: `fault_id` is valid.
+const IOMMU_HWPT_FAULT_ID_VALID: u32 = 1 << 2;
+/// `IOMMU_HWPT_ALLOC` flag: the domain may be attached to PASIDs.
+const IOMMU_HWPT_ALLOC_PASID: u32 = 1 << 3;
+
+/// `IOMMU_HWPT_ALLOC`: a paging HWPT on an IOAS for device `dev_id`'s IOMMU.
+///
+/// Devices are mock devices for now, so the domain is a mock domain (which can be a
+/// nesting parent and serve PASIDs). Nested HWPTs (`pt_id` a HWPT), driver data, dirty
+/// tracking and fault queues come with those features and give `EOPNOTSUPP` until then.
+pub(crate) fn ioctl_alloc(
+    ctx: &crate::context::Context,
+    ucmd: &mut crate::dispatch::Ucmd,
+) -> Result {
+    use crate::{ioasid_dbg, object::Object, uapi::IommuHwptAlloc};
+    let mut cmd = IommuHwptAlloc::read(ucmd.bytes());
+    if cmd.reserved != 0 || cmd.reserved2 != 0 {
+        ioasid_dbg!("hwpt_alloc: reserved field set\n");
+        return Err(EOPNOTSUPP);
+    }
+    if (cmd.data_type == 0) != (cmd.data_len == 0) {
+        ioasid_dbg!("hwpt_alloc: data_type and data_len disagree\n");
+        return Err(EINVAL);
+    }
+    let known = IOMMU_HWPT_ALLOC_NEST_PARENT
+        | IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+        | IOMMU_HWPT_FAULT_ID_VALID
+        | IOMMU_HWPT_ALLOC_PASID;
+    if cmd.flags & !known != 0 {
+        ioasid_dbg!("hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
+        return Err(EOPNOTSUPP);
+    }
+    match ctx.objects().get(cmd.dev_id)? {
+        Object::Device(_) => {}
+        _ => {
+            ioasid_dbg!("hwpt_alloc: {} is not a device\n", cmd.dev_id);
+            return Err(ENOENT);
+        }
+    }
+    let ioas = match ctx.objects().get(cmd.pt_id).map_err(|_| EINVAL)? {
+        Object::Ioas(ioas) => ioas,
+        Object::Hwpt(_) => {
+            ioasid_dbg!("hwpt_alloc: nested HWPTs are not supported yet\n");
+            return Err(EOPNOTSUPP);
+        }
+        _ => {
+            ioasid_dbg!("hwpt_alloc: {} is neither an IOAS nor a HWPT\n", cmd.pt_id);
+            return Err(EINVAL);
+        }
+    };
+    if cmd.data_type != 0 {
+        ioasid_dbg!(
+            "hwpt_alloc: driver data type {:#x} is not supported\n",
+            cmd.data_type
+        );
+        return Err(EOPNOTSUPP);
+    }
+    if cmd.flags & (IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_FAULT_ID_VALID) != 0 {
+        ioasid_dbg!("hwpt_alloc: dirty tracking and fault queues are not supported yet\n");
+        return Err(EOPNOTSUPP);
+    }
+    let domain = Domain::Mock(crate::mock::MockDomain::new()?);
+    let hwpt = Hwpt::new(ioas, domain, false)?;
+    let id = ctx.objects().insert(Object::Hwpt(hwpt))?;
+    ucmd.created(id);
+    cmd.out_hwpt_id = id;
+    cmd.write(ucmd.bytes_mut());
+    Ok(())
+}

@@ -661,13 +661,14 @@ impl Ioas {
         Ok(())
     }
 
-    /// The largest minimum page size of the domains (1 without domains).
-    fn alignment_of(domains: &[Domain]) -> u64 {
+    /// The alignment areas need: the largest minimum page size of the domains, and the
+    /// CPU page size without huge pages (1 otherwise).
+    fn alignment_of(domains: &[Domain], huge_pages: bool) -> u64 {
+        let base = if huge_pages { 1 } else { PAGE_SIZE };
         domains
             .iter()
             .map(|d| d.hw().min_page_size())
-            .max()
-            .unwrap_or(1)
+            .fold(base, u64::max)
     }
 
     /// Attaches `domain`: reserves what is outside its aperture, raises the alignment to
@@ -699,25 +700,11 @@ impl Ioas {
     fn add_domain_locked(inner: &mut IoasInner, domain: &Domain) -> Result {
         let hw = domain.hw();
         let align = hw.min_page_size().max(inner.iova_alignment);
-        let mask = align - 1;
+        Self::check_alignment(inner, align)?;
         let all = Span {
             start: 0,
             last: u64::MAX,
         };
-        if let Some(span) = areas_in(&inner.areas, all).find(|s| {
-            let a = inner.areas.get(&s.last);
-            s.start & mask != 0
-                || (s.last - s.start + 1) & mask != 0
-                || a.is_some_and(|a| a.slice.pages.offset_in_page(a.slice.start_byte) & mask != 0)
-        }) {
-            ioasid_dbg!(
-                "attach: area [{:#x}, {:#x}] is not {:#x}-aligned\n",
-                span.start,
-                span.last,
-                align
-            );
-            return Err(EADDRINUSE);
-        }
         inner.domains.reserve(1, GFP_KERNEL)?;
         // What the hardware cannot translate becomes reserved, owned by the domain.
         let aperture = hw.aperture();
@@ -814,7 +801,7 @@ impl Ioas {
         let removed = inner.domains.remove(pos);
         let tag = domain.owner_tag();
         inner.reserved.retain(|r| r.owner != tag);
-        inner.iova_alignment = Self::alignment_of(&inner.domains);
+        inner.iova_alignment = Self::alignment_of(&inner.domains, inner.huge_pages);
         drop(removed);
         self.users.fetch_sub(1, Relaxed);
     }
@@ -1020,9 +1007,43 @@ impl Ioas {
         self.inner.lock().huge_pages
     }
 
-    /// Enables or disables huge IOPTEs.
-    pub(crate) fn set_huge_pages(&self, on: bool) {
-        self.inner.lock().huge_pages = on;
+    /// Enables or disables huge IOPTEs. Without them every area must be CPU-page aligned
+    /// (as in iommufd), so the alignment rises to `PAGE_SIZE`.
+    ///
+    /// # Errors
+    ///
+    /// `EADDRINUSE` if an existing area is not aligned to the new alignment.
+    pub(crate) fn set_huge_pages(&self, on: bool) -> Result {
+        let mut inner = self.inner.lock();
+        let align = Self::alignment_of(&inner.domains, on);
+        Self::check_alignment(&inner, align)?;
+        inner.huge_pages = on;
+        inner.iova_alignment = align;
+        Ok(())
+    }
+
+    /// `EADDRINUSE` unless every area's IOVA, length and page offset are `align`-aligned.
+    fn check_alignment(inner: &IoasInner, align: u64) -> Result {
+        let mask = align - 1;
+        let all = Span {
+            start: 0,
+            last: u64::MAX,
+        };
+        if let Some(span) = areas_in(&inner.areas, all).find(|s| {
+            let a = inner.areas.get(&s.last);
+            s.start & mask != 0
+                || (s.last - s.start + 1) & mask != 0
+                || a.is_some_and(|a| a.slice.pages.offset_in_page(a.slice.start_byte) & mask != 0)
+        }) {
+            ioasid_dbg!(
+                "alignment: area [{:#x}, {:#x}] is not {:#x}-aligned\n",
+                span.start,
+                span.last,
+                align
+            );
+            return Err(EADDRINUSE);
+        }
+        Ok(())
     }
 }
 
@@ -1247,10 +1268,7 @@ pub(crate) fn option_huge_pages(ctx: &Context, cmd: &mut IommuOption) -> Result 
             cmd.val64 = u64::from(ioas.huge_pages());
             Ok(())
         }
-        IOMMU_OPTION_OP_SET if cmd.val64 <= 1 => {
-            ioas.set_huge_pages(cmd.val64 == 1);
-            Ok(())
-        }
+        IOMMU_OPTION_OP_SET if cmd.val64 <= 1 => ioas.set_huge_pages(cmd.val64 == 1),
         IOMMU_OPTION_OP_SET => {
             ioasid_dbg!("option: huge pages value {} is not 0 or 1\n", cmd.val64);
             Err(EINVAL)

@@ -213,6 +213,23 @@ uapi_struct! {
 }
 
 uapi_struct! {
+    /// `struct iommu_hwpt_alloc`: allocate a hardware page table.
+    IommuHwptAlloc size 48 min 24 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        dev_id: u32 = 8,
+        pt_id: u32 = 12,
+        out_hwpt_id: u32 = 16,
+        reserved: u32 = 20,
+        data_type: u32 = 24,
+        data_len: u32 = 28,
+        data_uptr: u64 = 32,
+        fault_id: u32 = 40,
+        reserved2: u32 = 44,
+    }
+}
+
+uapi_struct! {
     /// `struct iommu_ioas_change_process`: charge all pins to the calling process.
     IommuIoasChangeProcess size 8 min 8 {
         size: u32 = 0,

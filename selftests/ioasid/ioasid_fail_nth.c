@@ -195,6 +195,65 @@ TEST_F(fail_nth, ioas_map_file_leaves_nothing_mapped_on_failure)
 	close(mfd);
 }
 
+/* With a (mock) domain, a failed map leaves no page pinned and nothing charged. */
+TEST_F(fail_nth, ioas_map_with_a_domain_leaves_nothing_pinned_on_failure)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd), .flags = RW, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 4 * self->page,
+	};
+	long pinned0 = proc_status_kb(getpid(), "VmPin");
+	unsigned int points;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, test_mock_domain(self->fd, self->ioas, NULL, NULL));
+	memset(self->buf, 1, 4 * self->page);
+#define CHECK_MAP_PINNED(ok)							\
+	do {									\
+		CHECK_MAP(ok);							\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 0)); \
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+	} while (0)
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_IOAS_MAP, &cmd), CHECK_MAP_PINNED);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(3, points);
+}
+
+/* A failed attach of the first domain leaves the mapped pages unpinned and no HWPT. */
+TEST_F(fail_nth, mock_domain_attach_leaves_nothing_on_failure)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 4 * self->page,
+	};
+	long pinned0 = proc_status_kb(getpid(), "VmPin");
+	__u32 stdev = 0;
+	unsigned int points;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	memset(self->buf, 1, 4 * self->page);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+#define CHECK_ATTACH(ok)							\
+	do {									\
+		if (ok) {							\
+			struct iommu_destroy d = { .size = sizeof(d), .id = stdev }; \
+			ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+			ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY, &d));	\
+		}								\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 0)); \
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+	} while (0)
+	points = FOR_EACH_FAILURE(test_mock_domain(self->fd, self->ioas, &stdev, NULL),
+				  CHECK_ATTACH);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(3, points);
+	/* No failed attach left a HWPT or device holding the IOAS. */
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY,
+			   &(struct iommu_destroy){ .size = 8, .id = self->ioas }));
+}
+
 TEST_F(fail_nth, ioas_copy_leaves_the_destination_unchanged_on_failure)
 {
 	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };

@@ -13,73 +13,13 @@
 
 #include "kselftest_harness.h"
 #include "ioasid_utils.h"
+#include "ioasid_ioas_utils.h"
 
 #define MiB (1UL << 20)
 #define GiB (1UL << 30)
 #define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 
 static long page_size;
-
-static int ioas_alloc(int fd, __u32 *id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-	int ret = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
-
-	if (!ret)
-		*id = cmd.out_ioas_id;
-	return ret;
-}
-
-static int ioas_map(int fd, __u32 ioas, void *va, __u64 length, __u64 *iova, __u32 flags)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = length,
-		.iova = *iova,
-	};
-	int ret = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
-
-	if (!ret)
-		*iova = cmd.iova;
-	return ret;
-}
-
-static int ioas_unmap(int fd, __u32 ioas, __u64 iova, __u64 length, __u64 *unmapped)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas,
-		.iova = iova,
-		.length = length,
-	};
-	int ret = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
-
-	if (!ret && unmapped)
-		*unmapped = cmd.length;
-	return ret;
-}
-
-static int ioas_copy(int fd, __u32 dst, __u32 src, __u64 src_iova, __u64 length,
-		     __u64 *dst_iova, __u32 flags)
-{
-	struct iommu_ioas_copy cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.dst_ioas_id = dst,
-		.src_ioas_id = src,
-		.length = length,
-		.dst_iova = *dst_iova,
-		.src_iova = src_iova,
-	};
-	int ret = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
-
-	if (!ret)
-		*dst_iova = cmd.dst_iova;
-	return ret;
-}
 
 static int option(int fd, __u32 option_id, __u16 op, __u32 object, __u64 *val)
 {
@@ -611,24 +551,6 @@ TEST_F(ioas, map_and_unmap_one_gib)
 
 /* --- MAP_FILE ------------------------------------------------------------------------- */
 
-static int ioas_map_file(int fd, __u32 ioas, int mfd, __u64 start, __u64 length, __u64 *iova,
-			 __u32 flags)
-{
-	struct iommu_ioas_map_file cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.ioas_id = ioas,
-		.fd = mfd,
-		.start = start,
-		.length = length,
-		.iova = *iova,
-	};
-	int ret = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
-
-	if (!ret)
-		*iova = cmd.iova;
-	return ret;
-}
 
 TEST_F(ioas, map_file_of_a_memfd_keeps_the_file_after_close)
 {

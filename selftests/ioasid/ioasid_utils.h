@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,10 +93,28 @@ static inline int for_each_pci_device(unsigned int vendor, unsigned int device,
 
 /*
  * IOMMU_TEST_CMD, with the layout of struct iommu_test_cmd of upstream's iommufd_test.h
- * (72 bytes, `last` at offset 64); only the members ioasid implements are named.
+ * (72 bytes, `last` at offset 64) and its op numbers; only the members the ioasid tests
+ * use are named.
  */
 #define IOMMU_TEST_CMD _IO(';', 0x80 + 32)
-#define IOMMU_TEST_OP_ADD_RESERVED 1
+enum {
+	IOMMU_TEST_OP_ADD_RESERVED = 1,
+	IOMMU_TEST_OP_MOCK_DOMAIN,
+	IOMMU_TEST_OP_MD_CHECK_MAP,
+	IOMMU_TEST_OP_MD_CHECK_REFS,
+	IOMMU_TEST_OP_CREATE_ACCESS,
+	IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+	IOMMU_TEST_OP_ACCESS_PAGES,
+	IOMMU_TEST_OP_ACCESS_RW,
+	IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+	IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+};
+/* The mock IOMMU's aperture (upstream's MOCK_APERTURE_START/LAST). */
+#define MOCK_APERTURE_START (1ULL << 24)
+#define MOCK_APERTURE_LAST ((1ULL << 31) - 1)
+#define MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES 1
+#define MOCK_FLAGS_ACCESS_WRITE 1
+#define MOCK_ACCESS_RW_WRITE 1
 
 struct ioasid_test_cmd {
 	__u32 size;
@@ -107,22 +126,122 @@ struct ioasid_test_cmd {
 			__aligned_u64 start;
 			__aligned_u64 length;
 		} add_reserved;
+		struct {
+			__u32 out_stdev_id;
+			__u32 out_hwpt_id;
+			__u32 out_idev_id;
+		} mock_domain;
+		struct {
+			__u32 pt_id;
+		} mock_domain_replace;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+		} check_map;
+		struct {
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__u32 refs;
+		} check_refs;
+		struct {
+			__u32 out_access_fd;
+			__u32 flags;
+		} create_access;
+		struct {
+			__u32 access_pages_id;
+		} destroy_access_pages;
+		struct {
+			__u32 flags;
+			__u32 out_access_pages_id;
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+		} access_pages;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__u32 flags;
+		} access_rw;
 		__u8 union_bytes[48];
 	};
 	__u32 last;
 	__u32 padding;
 };
 
+static inline int test_cmd(int fd, struct ioasid_test_cmd *cmd)
+{
+	cmd->size = sizeof(*cmd);
+	return ioctl(fd, IOMMU_TEST_CMD, cmd);
+}
+
 static inline int test_add_reserved(int fd, __u32 ioas, __u64 start, __u64 length)
 {
 	struct ioasid_test_cmd cmd = {
-		.size = sizeof(cmd),
 		.op = IOMMU_TEST_OP_ADD_RESERVED,
 		.id = ioas,
 		.add_reserved = { .start = start, .length = length },
 	};
 
-	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	return test_cmd(fd, &cmd);
+}
+
+/* A mock device attached to pt_id (an IOAS or a HWPT); returns 0 or -1 with errno. */
+static inline int test_mock_domain(int fd, __u32 pt_id, __u32 *stdev, __u32 *hwpt)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = pt_id };
+	int rc = test_cmd(fd, &cmd);
+
+	if (!rc && stdev)
+		*stdev = cmd.mock_domain.out_stdev_id;
+	if (!rc && hwpt)
+		*hwpt = cmd.mock_domain.out_hwpt_id;
+	return rc;
+}
+
+/* Every page of [ptr, ptr + len) has `refs` pins (FOLL_PIN count). */
+static inline int test_check_refs(int fd, void *ptr, size_t len, unsigned int refs)
+{
+	struct ioasid_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+		.check_refs = { .length = len, .uptr = (uintptr_t)ptr, .refs = refs },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+/* The mock domain of hwpt translates [iova, iova + len) to the memory at ptr. */
+static inline int test_check_map(int fd, __u32 hwpt, __u64 iova, void *ptr, size_t len)
+{
+	struct ioasid_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt,
+		.check_map = { .iova = iova, .length = len, .uptr = (uintptr_t)ptr },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+/* The calling process's VmPin (or another field of /proc/<pid>/status) in kB, or -1. */
+static inline long proc_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t flen = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, flen) && line[flen] == ':') {
+			kb = strtol(line + flen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
 }
 
 #endif

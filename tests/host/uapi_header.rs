@@ -85,7 +85,7 @@ fn header_constants_match_the_rust_side() {
 /// A mirror's C name, size and `(field, offset)` list.
 type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
 
-fn mirrors() -> [Mirror; 10] {
+fn mirrors() -> [Mirror; 12] {
     use crate::uapi::*;
     [
         ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
@@ -126,6 +126,16 @@ fn mirrors() -> [Mirror; 10] {
             IommuIoasMapFile::LAYOUT,
         ),
         ("iommu_option", IommuOption::SIZE, IommuOption::LAYOUT),
+        (
+            "iommu_hwpt_alloc",
+            IommuHwptAlloc::SIZE,
+            IommuHwptAlloc::LAYOUT,
+        ),
+        (
+            "iommu_ioas_change_process",
+            IommuIoasChangeProcess::SIZE,
+            IommuIoasChangeProcess::LAYOUT,
+        ),
     ]
 }
 
@@ -135,7 +145,11 @@ fn layout_program() -> String {
     for (name, _, fields) in mirrors() {
         body += &format!("printf(\"%zu\", sizeof(struct {name}));");
         for (f, _) in fields {
-            let c = if *f == "reserved" { "__reserved" } else { f };
+            let c = if f.starts_with("reserved") {
+                format!("__{f}")
+            } else {
+                f.to_string()
+            };
             body += &format!("printf(\" %zu\", offsetof(struct {name}, {c}));");
         }
         body += "printf(\"\\n\");";

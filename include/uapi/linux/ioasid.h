@@ -65,9 +65,31 @@
  * IOMMU_TEST_CMD, _IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32), exists only when ioasid.ko is
  * loaded with selftest=1 (which taints the kernel; otherwise it is ENOTTY). Its structure
  * and op numbers are those of upstream iommufd's drivers/iommu/iommufd/iommufd_test.h,
- * which is not uAPI and not repeated here. Implemented ops: IOMMU_TEST_OP_ADD_RESERVED
- * (EINVAL for a zero length, EOVERFLOW, ENOENT, EADDRINUSE over a mapping or an allowed
- * range); the others return EOPNOTSUPP.
+ * which is not uAPI and not repeated here. The ops run against ioasid's software mock
+ * IOMMU (aperture [1 << 24, (1 << 31) - 1], 2 KiB IOPTEs) and its in-kernel access API:
+ *  - ADD_RESERVED: reserve an IOVA range of IOAS @id (EINVAL for a zero length,
+ *    EOVERFLOW, ENOENT, EADDRINUSE over a mapping or an allowed range);
+ *  - MOCK_DOMAIN, MOCK_DOMAIN_FLAGS: bind a mock device and attach it to IOAS or HWPT @id
+ *    (an IOAS gets an automatic HWPT with a mock domain, destroyed with its last device);
+ *    returns the mock device object (destroying it unbinds), HWPT and device IDs;
+ *    EINVAL for unknown device flags or an @id of another type, ENOENT, the errors of
+ *    filling the domain (EADDRINUSE for misaligned areas, ENOMEM over RLIMIT_MEMLOCK);
+ *  - MOCK_DOMAIN_REPLACE: move mock device @id to another IOAS or HWPT, no window
+ *    without translation;
+ *  - MD_CHECK_MAP: EINVAL unless the mock domain of HWPT @id translates each 2 KiB of the
+ *    IOVA range to the page behind the same offset of the user pointer;
+ *  - MD_CHECK_REFS: EIO unless every page of the user range has exactly refs pins;
+ *  - CREATE_ACCESS: an access to IOAS @id, returned as a new file descriptor (closing it
+ *    releases everything); EOPNOTSUPP for unknown flags;
+ *  - ACCESS_PAGES / DESTROY_ACCESS_PAGES: pin / release an IOVA range through access fd
+ *    @id (ENOENT for unmapped IOVAs or an unknown range ID, EPERM writing read-only
+ *    memory, EBADE if the pages are not those behind the user pointer, EOPNOTSUPP for an
+ *    access created without NEEDS_PIN_PAGES); an unmap releases the ranges it touches;
+ *  - ACCESS_RW: copy to or from IOVAs through access fd @id;
+ *  - ACCESS_REPLACE_IOAS: move access fd @id to another IOAS, releasing its pins;
+ *  - SET_TEMP_MEMORY_LIMIT: bound the memory of one pinning batch (EINVAL below 12);
+ *  - DEV_CHECK_CACHE: EINVAL unless the mock device's cache entry has the value.
+ * EBADFD for an @id that is not an access file. Other ops return EOPNOTSUPP.
  */
 
 enum {
@@ -79,7 +101,9 @@ enum {
 	IOMMUFD_CMD_IOAS_MAP = 0x85,
 	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
 	IOMMUFD_CMD_OPTION = 0x87,
+	IOMMUFD_CMD_HWPT_ALLOC = 0x89,
 	IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f,
+	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
 };
 
 /**
@@ -205,13 +229,18 @@ enum iommufd_ioas_map_flags {
  * Maps @length bytes of the caller's memory at an IOVA. A kernel-chosen IOVA is the
  * lowest free one that lies in the allowed ranges, avoids reserved ranges, is never 0,
  * and has the alignment of @user_va up to the huge page size (so huge pages can become
- * huge IOPTEs). Pages are pinned when a domain or an in-kernel user needs them.
+ * huge IOPTEs). Pages are pinned when a domain or an in-kernel user needs them: at map
+ * time if the IOAS has a domain, once however many domains and address spaces use them
+ * (FOLL_LONGTERM, writable if WRITEABLE), charged to RLIMIT_MEMLOCK (per user, or per
+ * process in IOMMU_OPTION_RLIMIT_MODE 1; no limit with CAP_IPC_LOCK in per-user mode) and
+ * shown in VmPin; a failure leaves nothing pinned or charged.
  *
  * Errors: EOPNOTSUPP for unknown @flags or non-zero @__reserved; EINVAL without
  * READABLE/WRITEABLE, for a zero @length, a misaligned IOVA or length, or a fixed range
  * that touches a reserved range; EOVERFLOW when @iova, @length or @user_va + @length
  * overflow; ENOENT for an unknown @ioas_id; EEXIST when a fixed range overlaps an existing
- * mapping; ENOSPC when no free range is large enough.
+ * mapping; ENOSPC when no free range is large enough; ENOMEM over RLIMIT_MEMLOCK; EFAULT
+ * (or the pinning's errno) when the memory cannot be pinned for a domain.
  */
 struct iommu_ioas_map {
 	__u32 size;
@@ -295,8 +324,12 @@ struct iommu_ioas_copy {
  * before it in IOVA order that lay fully inside the range are unmapped). @iova 0 with
  * @length UINT64_MAX unmaps everything and succeeds on an empty IOAS.
  *
+ * Pages are removed from every domain (and the IOTLB flushed) before they are unpinned;
+ * in-kernel accesses that pinned pages in the range are told to release them first.
+ *
  * Errors: ENOENT for an unknown @ioas_id, when nothing is mapped in the range, or when
- * the range cuts a mapping; EINVAL for a zero @length; EOVERFLOW when the range wraps.
+ * the range cuts a mapping; EINVAL for a zero @length; EOVERFLOW when the range wraps;
+ * EBUSY if an access pinned the range again while it was being released.
  */
 struct iommu_ioas_unmap {
 	__u32 size;
@@ -311,7 +344,9 @@ struct iommu_ioas_unmap {
  * @IOMMU_OPTION_RLIMIT_MODE: RLIMIT_MEMLOCK accounting of pinned pages: 0 (default) per
  *    user, 1 per process. Global: @object_id must be 0; setting it needs CAP_SYS_RESOURCE.
  * @IOMMU_OPTION_HUGE_PAGES: 1 (default) lets contiguous pages map as huge IOPTEs, 0 maps
- *    everything with PAGE_SIZE entries. Per IOAS: @object_id is the IOAS.
+ *    everything with PAGE_SIZE entries, so IOVAs, lengths and memory offsets must then be
+ *    PAGE_SIZE aligned (EADDRINUSE setting 0 while a mapping is not). Per IOAS:
+ *    @object_id is the IOAS.
  */
 enum iommufd_option {
 	IOMMU_OPTION_RLIMIT_MODE = 0,
@@ -351,5 +386,79 @@ struct iommu_option {
 	__aligned_u64 val64;
 };
 #define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
+
+/**
+ * enum iommufd_hwpt_alloc_flags - flags of IOMMU_HWPT_ALLOC
+ * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT can be the parent of a nested HWPT
+ * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: dirty tracking enforced on attach (not supported yet)
+ * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id is valid (not supported yet)
+ * @IOMMU_HWPT_ALLOC_PASID: the domain can be attached to PASIDs
+ */
+enum iommufd_hwpt_alloc_flags {
+	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
+	IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1,
+	IOMMU_HWPT_FAULT_ID_VALID = 1 << 2,
+	IOMMU_HWPT_ALLOC_PASID = 1 << 3,
+};
+
+/**
+ * struct iommu_hwpt_alloc - ioctl(IOMMU_HWPT_ALLOC)
+ * @size: sizeof(struct iommu_hwpt_alloc)
+ * @flags: enum iommufd_hwpt_alloc_flags
+ * @dev_id: the device whose IOMMU the HWPT is for
+ * @pt_id: the IOAS the HWPT maps (a HWPT, for a nested HWPT: not supported yet)
+ * @out_hwpt_id: the new HWPT's ID
+ * @__reserved: must be 0
+ * @data_type: driver data type; only 0 (none) for now
+ * @data_len: length of the driver data, 0 with @data_type 0
+ * @data_uptr: the driver data
+ * @fault_id: a fault queue, with IOMMU_HWPT_FAULT_ID_VALID
+ * @__reserved2: must be 0
+ *
+ * Allocates a paging domain for @dev_id's IOMMU and keeps it filled with every mapping of
+ * IOAS @pt_id (pinning the pages when it is the IOAS's first domain), ready for devices
+ * to attach. The IOAS's alignment rises to the domain's smallest page and what lies
+ * outside the domain's aperture becomes reserved. The devices that exist today are the
+ * test interface's mock devices, whose domain is ioasid's mock IOMMU.
+ *
+ * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, DIRTY_TRACKING,
+ * FAULT_ID_VALID, driver data or a HWPT @pt_id; EINVAL when @data_type and @data_len
+ * disagree or @pt_id is not an IOAS; ENOENT when @dev_id is not a device; EADDRINUSE when
+ * a mapping is misaligned for the domain or outside its aperture; ENOMEM (also over
+ * RLIMIT_MEMLOCK).
+ */
+struct iommu_hwpt_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pt_id;
+	__u32 out_hwpt_id;
+	__u32 __reserved;
+	__u32 data_type;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	__u32 fault_id;
+	__u32 __reserved2;
+};
+#define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+
+/**
+ * struct iommu_ioas_change_process - ioctl(IOMMU_IOAS_CHANGE_PROCESS)
+ * @size: sizeof(struct iommu_ioas_change_process)
+ * @__reserved: must be 0
+ *
+ * Charges the pinned pages of every mapping of every IOAS of this file to the calling
+ * process (RLIMIT_MEMLOCK, VmPin, VmLck in per-process mode) instead of the process that
+ * made them, for handing a device over to another process. Only mappings made with
+ * IOMMU_IOAS_MAP_FILE can move: user addresses belong to one process. All or nothing.
+ *
+ * Errors: EOPNOTSUPP for non-zero @__reserved; EINVAL if a mapping is not from a file;
+ * ENOMEM when the calling process's limit cannot take the pages.
+ */
+struct iommu_ioas_change_process {
+	__u32 size;
+	__u32 __reserved;
+};
+#define IOMMU_IOAS_CHANGE_PROCESS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS)
 
 #endif /* _UAPI_LINUX_IOASID_H */

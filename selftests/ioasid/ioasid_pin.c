@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pinning and accounting through /dev/ioasid, with the module's mock IOMMU (test
+ * interface, selftest=1): pages are pinned once for all domains and accesses, charged to
+ * RLIMIT_MEMLOCK and VmPin, released on unmap, fd close, process exit; an over-limit map
+ * changes nothing; IOMMU_IOAS_CHANGE_PROCESS moves the charge.
+ */
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "ioasid_utils.h"
+#include "ioasid_ioas_utils.h"
+
+#define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+#define NPAGES 16
+
+static long psz;
+
+static long vm_pinned(void)
+{
+	return proc_status_kb(getpid(), "VmPin");
+}
+
+/* Drops CAP_IPC_LOCK from the effective set, so RLIMIT_MEMLOCK applies. */
+static int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, data);
+}
+
+FIXTURE(pin)
+{
+	int fd;
+	__u32 ioas;
+	__u32 stdev, hwpt;
+	char *buf;
+	long pinned0;
+};
+
+FIXTURE_VARIANT(pin)
+{
+	/* Attach a mock device (and so a mock domain) before mapping. */
+	bool domain;
+};
+
+FIXTURE_VARIANT_ADD(pin, domain)
+{
+	.domain = true,
+};
+
+FIXTURE_VARIANT_ADD(pin, no_domain)
+{
+	.domain = false,
+};
+
+FIXTURE_SETUP(pin)
+{
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	psz = sysconf(_SC_PAGESIZE);
+	self->fd = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
+	if (variant->domain)
+		ASSERT_EQ(0, test_mock_domain(self->fd, self->ioas, &self->stdev, &self->hwpt));
+	self->buf = mmap(NULL, NPAGES * psz, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	memset(self->buf, 0x5a, NPAGES * psz);
+	self->pinned0 = vm_pinned();
+	ASSERT_LE(0, self->pinned0);
+}
+
+FIXTURE_TEARDOWN(pin)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->buf && self->buf != MAP_FAILED)
+		munmap(self->buf, NPAGES * psz);
+}
+
+/* With a domain, mapping pins and charges every page once; unmapping releases them. */
+TEST_F(pin, map_pins_only_with_a_domain_and_unmap_releases)
+{
+	__u64 iova = 0;
+	long want = variant->domain ? NPAGES * psz / 1024 : 0;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, NPAGES * psz, &iova, RW));
+	EXPECT_EQ(self->pinned0 + want, vm_pinned());
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, variant->domain));
+	if (variant->domain) {
+		EXPECT_LE(MOCK_APERTURE_START, iova);
+		/* The mock's page table translates each IOVA to the page behind the address. */
+		EXPECT_EQ(0, test_check_map(self->fd, self->hwpt, iova, self->buf, NPAGES * psz));
+	}
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, NPAGES * psz, NULL));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+	if (variant->domain) {
+		errno = 0;
+		EXPECT_EQ(-1, test_check_map(self->fd, self->hwpt, iova, self->buf, psz));
+		EXPECT_EQ(EINVAL, errno);
+	}
+}
+
+/* Attaching the first domain pins what is mapped; detaching the last releases it. */
+TEST_F(pin, attach_pins_existing_areas_and_detach_unpins)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	__u32 stdev, hwpt;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, NPAGES * psz, &iova,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	ASSERT_EQ(0, test_mock_domain(self->fd, self->ioas, &stdev, &hwpt));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 1));
+	EXPECT_EQ(0, test_check_map(self->fd, hwpt, iova, self->buf, NPAGES * psz));
+	/* The IOAS is in use by the HWPT: it cannot be destroyed. */
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_DESTROY,
+			    &(struct iommu_destroy){ .size = 8, .id = self->ioas }));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY, &(struct iommu_destroy){ .size = 8, .id = stdev }));
+	/* The automatic HWPT went with its last device. */
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_DESTROY, &(struct iommu_destroy){ .size = 8, .id = hwpt }));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, variant->domain));
+	EXPECT_EQ(self->pinned0 + (variant->domain ? NPAGES * psz / 1024 : 0), vm_pinned());
+}
+
+/* Two domains, and a copy into a second IOAS with its own domain: still one pin. */
+TEST_F(pin, domains_and_copies_share_one_pin)
+{
+	__u64 iova = MOCK_APERTURE_START, dst = MOCK_APERTURE_START;
+	__u32 ioas2, hwpt2, hwpt3;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, NPAGES * psz, &iova,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	ASSERT_EQ(0, test_mock_domain(self->fd, self->ioas, NULL, &hwpt2));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, test_mock_domain(self->fd, ioas2, NULL, &hwpt3));
+	ASSERT_EQ(0, ioas_copy(self->fd, ioas2, self->ioas, iova, NPAGES * psz, &dst,
+			       RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 1));
+	EXPECT_EQ(self->pinned0 + NPAGES * psz / 1024, vm_pinned());
+	EXPECT_EQ(0, test_check_map(self->fd, hwpt2, iova, self->buf, NPAGES * psz));
+	EXPECT_EQ(0, test_check_map(self->fd, hwpt3, dst, self->buf, NPAGES * psz));
+	/* Unmapping the source keeps the copy's pages pinned and mapped. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, NPAGES * psz, NULL));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 1));
+	EXPECT_EQ(0, test_check_map(self->fd, hwpt3, dst, self->buf, NPAGES * psz));
+	ASSERT_EQ(0, ioas_unmap(self->fd, ioas2, dst, NPAGES * psz, NULL));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+}
+
+/* Over RLIMIT_MEMLOCK: ENOMEM, and nothing pinned or charged stays behind. */
+TEST_F(pin, rlimit_memlock_exceeded_is_enomem_and_changes_nothing)
+{
+	struct rlimit lim = { .rlim_cur = 4 * psz, .rlim_max = 4 * psz };
+	__u64 iova = 0;
+	__u32 stdev;
+	int fd2;
+
+	/* Each test runs in its own process: the limit and the capability stay here. */
+	ASSERT_EQ(0, drop_cap_ipc_lock());
+	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &lim));
+	/* A new file: the fixture's was opened before the capability was dropped, but the
+	 * mode is chosen at map time anyway. */
+	fd2 = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, ioas_alloc(fd2, &self->ioas));
+	if (variant->domain) {
+		ASSERT_EQ(0, test_mock_domain(fd2, self->ioas, &stdev, NULL));
+		errno = 0;
+		EXPECT_EQ(-1, ioas_map(fd2, self->ioas, self->buf, 8 * psz, &iova, RW));
+		EXPECT_EQ(ENOMEM, errno);
+		EXPECT_EQ(self->pinned0, vm_pinned());
+		EXPECT_EQ(0, test_check_refs(fd2, self->buf, NPAGES * psz, 0));
+		ASSERT_EQ(0, ioas_map(fd2, self->ioas, self->buf, 4 * psz, &iova, RW));
+		EXPECT_EQ(self->pinned0 + 4 * psz / 1024, vm_pinned());
+		errno = 0;
+		iova = 0;
+		EXPECT_EQ(-1, ioas_map(fd2, self->ioas, self->buf + 4 * psz, psz, &iova, RW));
+		EXPECT_EQ(ENOMEM, errno);
+		EXPECT_EQ(0, test_check_refs(fd2, self->buf + 4 * psz, psz, 0));
+	} else {
+		/* Without a domain the map pins nothing; attaching the domain must fail. */
+		ASSERT_EQ(0, ioas_map(fd2, self->ioas, self->buf, 8 * psz, &iova, RW));
+		errno = 0;
+		EXPECT_EQ(-1, test_mock_domain(fd2, self->ioas, &stdev, NULL));
+		EXPECT_EQ(ENOMEM, errno);
+		EXPECT_EQ(self->pinned0, vm_pinned());
+		EXPECT_EQ(0, test_check_refs(fd2, self->buf, NPAGES * psz, 0));
+	}
+	close(fd2);
+	EXPECT_EQ(self->pinned0, vm_pinned());
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+}
+
+/* Per-mm mode (IOMMU_OPTION_RLIMIT_MODE=1) charges VmLck as well. */
+TEST_F(pin, rlimit_mode_mm_charges_vmlck)
+{
+	struct iommu_option opt = {
+		.size = sizeof(opt),
+		.option_id = IOMMU_OPTION_RLIMIT_MODE,
+		.op = IOMMU_OPTION_OP_SET,
+		.val64 = 1,
+	};
+	long lck0 = proc_status_kb(getpid(), "VmLck");
+	__u64 iova = 0;
+	__u32 ioas;
+	int fd2 = open(IOASID_DEV, O_RDWR);
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, ioctl(fd2, IOMMU_OPTION, &opt));
+	ASSERT_EQ(0, ioas_alloc(fd2, &ioas));
+	ASSERT_EQ(0, test_mock_domain(fd2, ioas, NULL, NULL));
+	ASSERT_EQ(0, ioas_map(fd2, ioas, self->buf, NPAGES * psz, &iova, RW));
+	EXPECT_EQ(lck0 + NPAGES * psz / 1024, proc_status_kb(getpid(), "VmLck"));
+	EXPECT_EQ(self->pinned0 + NPAGES * psz / 1024, vm_pinned());
+	close(fd2);
+	EXPECT_EQ(lck0, proc_status_kb(getpid(), "VmLck"));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+}
+
+/* Closing the file with live mappings releases every pin and charge. */
+TEST_F(pin, close_with_live_mappings_releases_everything)
+{
+	__u64 iova = 0;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, NPAGES * psz, &iova, RW));
+	close(self->fd);
+	self->fd = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+}
+
+/* A process that exits with live mappings leaves no pins on (shared) memory. */
+TEST_F(pin, exit_with_live_mappings_leaves_no_pins)
+{
+	int pipefd[2];
+	pid_t child;
+	char c;
+	int status;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		__u64 iova = 0;
+		__u32 ioas;
+		int fd = open(IOASID_DEV, O_RDWR);
+
+		if (fd < 0 || ioas_alloc(fd, &ioas) || test_mock_domain(fd, ioas, NULL, NULL) ||
+		    ioas_map(fd, ioas, self->buf, NPAGES * psz, &iova, RW) ||
+		    test_check_refs(fd, self->buf, NPAGES * psz, 1))
+			_exit(1);
+		c = 'm';
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(2);
+		_exit(0); /* no close, no unmap */
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+	close(pipefd[0]);
+}
+
+/* A forked child shares the file: its exit changes nothing, the parent's unmap does. */
+TEST_F(pin, fork_child_exit_keeps_the_parents_pins)
+{
+	__u64 iova = 0;
+	pid_t child;
+	int status;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, NPAGES * psz, &iova, RW));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(0);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, variant->domain));
+	EXPECT_EQ(self->pinned0 + (variant->domain ? NPAGES * psz / 1024 : 0), vm_pinned());
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, NPAGES * psz, NULL));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+}
+
+/* CHANGE_PROCESS: only file mappings; the charge moves to the caller. */
+TEST_F(pin, change_process_moves_the_charge)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+	long want = variant->domain ? NPAGES * psz / 1024 : 0;
+	int mfd = memfd_create("pin", 0);
+	pid_t parent = getpid(), child;
+	__u64 iova = 0;
+	int status;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, NPAGES * psz));
+	/* A user-memory mapping belongs to this process: refused. */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, psz, &iova, RW));
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, psz, NULL));
+	iova = 0;
+	ASSERT_EQ(0, ioas_map_file(self->fd, self->ioas, mfd, 0, NPAGES * psz, &iova, RW));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
+	EXPECT_EQ(self->pinned0 + want, vm_pinned());
+	/* Reserved field. */
+	cmd.__reserved = 1;
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	cmd.__reserved = 0;
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		long before = proc_status_kb(getpid(), "VmPin");
+
+		if (ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd))
+			_exit(1);
+		if (proc_status_kb(getpid(), "VmPin") != before + want)
+			_exit(2);
+		if (proc_status_kb(parent, "VmPin") != self->pinned0)
+			_exit(3);
+		/* Give it back before exiting. */
+		_exit(0);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
+	EXPECT_EQ(self->pinned0 + want, vm_pinned());
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(self->pinned0, vm_pinned());
+	close(mfd);
+}
+
+static int create_access(int fd, __u32 ioas, __u32 flags)
+{
+	struct ioasid_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_CREATE_ACCESS,
+		.id = ioas,
+		.create_access = { .flags = flags },
+	};
+
+	return test_cmd(fd, &cmd) ? -1 : (int)cmd.create_access.out_access_fd;
+}
+
+/* An access pins a range once; unmapping tells it to let go first. */
+TEST_F(pin, access_pins_and_unmap_releases_them)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_ACCESS_PAGES };
+	__u64 iova = 0;
+	int afd;
+
+	afd = create_access(self->fd, self->ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, NPAGES * psz, &iova, RW));
+	cmd.id = afd;
+	cmd.access_pages.iova = iova + psz;
+	cmd.access_pages.length = 2 * psz;
+	cmd.access_pages.uptr = (uintptr_t)self->buf + psz;
+	cmd.access_pages.flags = MOCK_FLAGS_ACCESS_WRITE;
+	ASSERT_EQ(0, test_cmd(self->fd, &cmd));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf + psz, 2 * psz, 1));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf + 3 * psz, psz, variant->domain));
+	/* An IOAS with an access cannot be destroyed. */
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_DESTROY,
+			    &(struct iommu_destroy){ .size = 8, .id = self->ioas }));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, NPAGES * psz, NULL));
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+	/* The unmap released the pinned range: its ID is gone. */
+	cmd.op = IOMMU_TEST_OP_DESTROY_ACCESS_PAGES;
+	cmd.destroy_access_pages.access_pages_id = cmd.access_pages.out_access_pages_id;
+	errno = 0;
+	EXPECT_EQ(-1, test_cmd(self->fd, &cmd));
+	EXPECT_EQ(ENOENT, errno);
+	/* Pinning an unmapped range is ENOENT. */
+	cmd.op = IOMMU_TEST_OP_ACCESS_PAGES;
+	cmd.access_pages.iova = iova;
+	cmd.access_pages.length = psz;
+	cmd.access_pages.uptr = 0;
+	errno = 0;
+	EXPECT_EQ(-1, test_cmd(self->fd, &cmd));
+	EXPECT_EQ(ENOENT, errno);
+	close(afd);
+}
+
+/* ACCESS_RW reads and writes the process's memory through IOVAs, across pages. */
+TEST_F(pin, access_rw_reads_and_writes_the_memory)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_ACCESS_RW };
+	char out[64], in[64];
+	__u64 iova = 0;
+	int afd = create_access(self->fd, self->ioas, 0);
+
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, NPAGES * psz, &iova, RW));
+	memset(in, 0xa5, sizeof(in));
+	cmd.id = afd;
+	cmd.access_rw.iova = iova + psz - 32; /* straddles a page boundary */
+	cmd.access_rw.length = sizeof(in);
+	cmd.access_rw.uptr = (uintptr_t)in;
+	cmd.access_rw.flags = MOCK_ACCESS_RW_WRITE;
+	ASSERT_EQ(0, test_cmd(self->fd, &cmd));
+	EXPECT_EQ(0, memcmp(self->buf + psz - 32, in, sizeof(in)));
+	self->buf[psz] = 0x11;
+	cmd.access_rw.uptr = (uintptr_t)out;
+	cmd.access_rw.flags = 0;
+	ASSERT_EQ(0, test_cmd(self->fd, &cmd));
+	EXPECT_EQ(0x11, out[32]);
+	EXPECT_EQ((char)0xa5, out[0]);
+	/* Nothing stays pinned after a copy. */
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, variant->domain));
+	/* An access that does not pin cannot ACCESS_PAGES. */
+	cmd.op = IOMMU_TEST_OP_ACCESS_PAGES;
+	cmd.access_pages.flags = 0;
+	cmd.access_pages.iova = iova;
+	cmd.access_pages.length = psz;
+	cmd.access_pages.uptr = 0;
+	errno = 0;
+	EXPECT_EQ(-1, test_cmd(self->fd, &cmd));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(afd);
+}
+
+TEST_HARNESS_MAIN
