@@ -74,6 +74,17 @@ struct PinState {
     npinned: usize,
 }
 
+impl Drop for PinState {
+    fn drop(&mut self) {
+        // Every user unpins before the memory goes away; if one did not, the pins are
+        // still released (by `PinnedPage`'s drop) and uncharged here, and it is reported.
+        if self.npinned != 0 {
+            kernel::warn_on!(true);
+            self.process.uncharge(self.npinned);
+        }
+    }
+}
+
 /// A range of memory handed to `/dev/ioasid`, shared by the areas that map it.
 ///
 /// # Invariants
