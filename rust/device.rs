@@ -74,8 +74,8 @@ impl MockDevice {
     /// attachment, which the caller releases with [`release`] after this returns. The new
     /// domain is fully mapped before the switch, so there is no window without
     /// translation.
+    /// The caller has counted the device in the new HWPT already.
     pub(crate) fn attach(&self, new: Attachment) -> Option<Attachment> {
-        new.hwpt.get_device();
         let mut inner = self.inner.lock();
         inner.attached.replace(new)
     }
@@ -97,8 +97,8 @@ impl MockDevice {
 /// removed from the table (and dropped, which unmaps its domain).
 pub(crate) fn release(objects: &ObjectTable, old: Attachment) {
     let left = old.hwpt.put_device();
-    if left == 0 && old.hwpt.is_auto() {
-        objects.remove_hwpt(old.hwpt_id, &old.hwpt);
+    if left == 0 && old.hwpt.is_auto() && objects.remove_hwpt(old.hwpt_id, &old.hwpt) {
+        old.hwpt.ioas().forget_auto_hwpt(old.hwpt_id);
     }
     drop(old);
 }

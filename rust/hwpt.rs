@@ -60,6 +60,11 @@ impl Hwpt {
         &self.domain
     }
 
+    /// The IOAS.
+    pub(crate) fn ioas(&self) -> &Arc<Ioas> {
+        &self.ioas
+    }
+
     /// Whether the HWPT was made by an attach to an IOAS.
     pub(crate) fn is_auto(&self) -> bool {
         self.auto

@@ -209,6 +209,8 @@ struct IoasInner {
     domains: KVec<Domain>,
     /// The in-kernel accesses attached to this IOAS (told before their pages are unmapped).
     accesses: KVec<Arc<Access>>,
+    /// IDs of the automatic HWPTs on this IOAS (reused by the next attach).
+    auto_hwpts: KVec<u32>,
     /// Alignment every area's IOVA and length must have (1 until a domain raises it).
     iova_alignment: u64,
     /// Whether contiguous pages may be combined into huge IOPTEs.
@@ -269,6 +271,7 @@ impl Ioas {
                     reserved: KVec::new(),
                     domains: KVec::new(),
                     accesses: KVec::new(),
+                    auto_hwpts: KVec::new(),
                     iova_alignment: 1,
                     huge_pages: true,
                 }),
@@ -804,6 +807,34 @@ impl Ioas {
         inner.iova_alignment = Self::alignment_of(&inner.domains, inner.huge_pages);
         drop(removed);
         self.users.fetch_sub(1, Relaxed);
+    }
+
+    /// Records automatic HWPT `id` of this IOAS.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn remember_auto_hwpt(&self, id: u32) -> Result {
+        Ok(self.inner.lock().auto_hwpts.push(id, GFP_KERNEL)?)
+    }
+
+    /// Forgets automatic HWPT `id` (removed from the table).
+    pub(crate) fn forget_auto_hwpt(&self, id: u32) {
+        self.inner.lock().auto_hwpts.retain(|h| *h != id);
+    }
+
+    /// The automatic HWPTs of this IOAS, by ID.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn auto_hwpts(&self) -> Result<KVec<u32>> {
+        let inner = self.inner.lock();
+        let mut out = KVec::with_capacity(inner.auto_hwpts.len(), GFP_KERNEL)?;
+        for id in inner.auto_hwpts.iter() {
+            out.push(*id, GFP_KERNEL)?;
+        }
+        Ok(out)
     }
 
     /// Attaches an in-kernel access (it is told before its pins are unmapped).

@@ -207,14 +207,28 @@ impl ObjectTable {
         Ok(())
     }
 
-    /// Removes HWPT `id` if it is still `hwpt` (an automatic HWPT whose last device left),
-    /// whatever its users.
-    pub(crate) fn remove_hwpt(&self, id: u32, hwpt: &Arc<Hwpt>) {
+    /// Looks up HWPT `id` and counts a device attaching to it, atomically with respect
+    /// to [`ObjectTable::remove_hwpt`] (so an automatic HWPT is never removed from the
+    /// table while a device attaches to it).
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if there is no HWPT `id`.
+    pub(crate) fn attach_hwpt(&self, id: u32) -> Result<Arc<Hwpt>> {
+        let _state = self.state.lock();
+        let hwpt = self.get_hwpt(id)?;
+        hwpt.get_device();
+        Ok(hwpt)
+    }
+
+    /// Removes HWPT `id` if it is still `hwpt` and no device uses it (an automatic HWPT
+    /// whose last device left); returns whether it did.
+    pub(crate) fn remove_hwpt(&self, id: u32, hwpt: &Arc<Hwpt>) -> bool {
         let mut state = self.state.lock();
         let mut guard = self.objects.lock();
         let same = matches!(
             guard.get(id as usize).map(|o| (*o).clone()),
-            Some(Object::Hwpt(h)) if Arc::ptr_eq(&h, hwpt)
+            Some(Object::Hwpt(h)) if Arc::ptr_eq(&h, hwpt) && h.users() == 0
         );
         let removed = if same {
             guard.remove(id as usize)
@@ -222,12 +236,14 @@ impl ObjectTable {
             None
         };
         drop(guard);
-        if removed.is_some() {
+        let done = removed.is_some();
+        if done {
             // INVARIANT: one object fewer.
             state.count -= 1;
         }
         drop(state);
         drop(removed);
+        done
     }
 
     /// Runs `f` while no object can be added or removed, telling it whether the table

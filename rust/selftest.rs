@@ -148,16 +148,37 @@ pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 
 /// Finds or makes the attachment for `pt_id`: a HWPT as it is, an IOAS through a new
 /// automatic HWPT with a mock domain (added to the table).
+///
+/// As iommufd's automatic domains, an IOAS's existing automatic HWPT is reused (every mock
+/// domain is compatible with every mock device). The returned attachment has the device
+/// counted in its HWPT.
 fn attachment_for(ctx: &Context, pt_id: u32) -> Result<Attachment> {
     match ctx.objects().get(pt_id)? {
-        Object::Hwpt(hwpt) => Ok(Attachment {
-            hwpt,
-            hwpt_id: pt_id,
-        }),
+        Object::Hwpt(_) => {
+            let hwpt = ctx.objects().attach_hwpt(pt_id)?;
+            Ok(Attachment {
+                hwpt,
+                hwpt_id: pt_id,
+            })
+        }
         Object::Ioas(ioas) => {
+            for id in ioas.auto_hwpts()?.iter() {
+                if let Ok(hwpt) = ctx.objects().attach_hwpt(*id) {
+                    if Arc::ptr_eq(hwpt.ioas(), &ioas) {
+                        return Ok(Attachment { hwpt, hwpt_id: *id });
+                    }
+                    hwpt.put_device();
+                }
+            }
             let domain = Domain::Mock(MockDomain::new()?);
-            let hwpt = crate::hwpt::Hwpt::new(ioas, domain, true)?;
+            let hwpt = crate::hwpt::Hwpt::new(ioas.clone(), domain, true)?;
+            hwpt.get_device();
             let hwpt_id = ctx.objects().insert(Object::Hwpt(hwpt.clone()))?;
+            if let Err(e) = ioas.remember_auto_hwpt(hwpt_id) {
+                hwpt.put_device();
+                ctx.objects().remove_hwpt(hwpt_id, &hwpt);
+                return Err(e);
+            }
             Ok(Attachment { hwpt, hwpt_id })
         }
         _ => {

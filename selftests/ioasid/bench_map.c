@@ -4,9 +4,13 @@
  * and a single page in a loop, through the iommufd-compatible ioctls of the node given on
  * the command line (/dev/ioasid or /dev/iommu), and prints one BENCH line per case:
  *
- *   BENCH node=/dev/ioasid case=4k-chunks ops=524288 seconds=... ops_per_s=... gib_per_s=...
+ *   BENCH node=/dev/ioasid domain=none case=4k-chunks ops=524288 seconds=... ops_per_s=... gib_per_s=...
  *
- * Usage: bench_map NODE [GiB]
+ * Usage: bench_map NODE [GiB [domain]]
+ * With "domain", a mock device is attached first (IOMMU_TEST_CMD MOCK_DOMAIN, which both
+ * nodes implement with the same ABI: upstream's CONFIG_IOMMUFD_TEST mock and ioasid's with
+ * selftest=1), so every map pins, charges and fills an IOMMU page table, and every unmap
+ * clears it and unpins; the lines then say domain=mock.
  * qemu-test/bench runs it against both nodes in one boot and prints the ratios.
  */
 #include <errno.h>
@@ -25,6 +29,9 @@
 #define GiB (1UL << 30)
 
 static const char *node;
+static const char *domain = "none";
+/* Where the chunks are mapped: inside the mock aperture with a domain. */
+static __u64 base_iova = 1ULL << 32;
 
 static double now(void)
 {
@@ -68,8 +75,8 @@ static void unmap(int fd, __u32 ioas, __u64 len, __u64 iova)
 
 static void report(const char *name, unsigned long ops, unsigned long bytes, double secs)
 {
-	printf("BENCH node=%s case=%s ops=%lu seconds=%.3f ops_per_s=%.0f gib_per_s=%.3f\n",
-	       node, name, ops, secs, ops / secs, bytes / secs / GiB);
+	printf("BENCH node=%s domain=%s case=%s ops=%lu seconds=%.3f ops_per_s=%.0f gib_per_s=%.3f\n",
+	       node, domain, name, ops, secs, ops / secs, bytes / secs / GiB);
 	fflush(stdout);
 }
 
@@ -77,7 +84,7 @@ static void report(const char *name, unsigned long ops, unsigned long bytes, dou
 static void chunks(int fd, __u32 ioas, char *buf, unsigned long total, unsigned long chunk,
 		   const char *name)
 {
-	const __u64 base = 1UL << 32;
+	const __u64 base = base_iova;
 	unsigned long off;
 	double t = now();
 
@@ -108,6 +115,15 @@ int main(int argc, char **argv)
 		die("open");
 	if (ioctl(fd, IOMMU_IOAS_ALLOC, &alloc))
 		die("IOMMU_IOAS_ALLOC");
+	if (argc > 3 && !strcmp(argv[3], "domain")) {
+		/* struct iommu_test_cmd: size, op, id, __reserved, union (48 bytes), last. */
+		__u32 cmd[18] = { sizeof(cmd), 2 /* IOMMU_TEST_OP_MOCK_DOMAIN */, alloc.out_ioas_id };
+
+		if (ioctl(fd, _IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32), cmd))
+			die("IOMMU_TEST_OP_MOCK_DOMAIN");
+		domain = "mock";
+		base_iova = 1ULL << 24; /* MOCK_APERTURE_START */
+	}
 
 	/* 2 MiB-aligned, THP-eligible memory. */
 	buf = mmap(NULL, total + 2 * MiB, PROT_READ | PROT_WRITE,
@@ -122,8 +138,8 @@ int main(int argc, char **argv)
 
 	t = now();
 	for (i = 0; i < n; i++) {
-		map(fd, alloc.out_ioas_id, buf, page, 1UL << 32);
-		unmap(fd, alloc.out_ioas_id, page, 1UL << 32);
+		map(fd, alloc.out_ioas_id, buf, page, base_iova);
+		unmap(fd, alloc.out_ioas_id, page, base_iova);
 	}
 	report("single-page", 2 * n, 2 * n * page, now() - t);
 	close(fd);

@@ -224,8 +224,9 @@ TEST_F(fail_nth, ioas_map_with_a_domain_leaves_nothing_pinned_on_failure)
 TEST_F(fail_nth, mock_domain_attach_leaves_nothing_on_failure)
 {
 	struct iommu_ioas_map map = {
-		.size = sizeof(map), .flags = RW, .ioas_id = self->ioas,
+		.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = self->ioas,
 		.user_va = (uintptr_t)self->buf, .length = 4 * self->page,
+		.iova = MOCK_APERTURE_START, /* inside the mock domain's aperture */
 	};
 	long pinned0 = proc_status_kb(getpid(), "VmPin");
 	__u32 stdev = 0;
