@@ -85,6 +85,22 @@ impl MockDevice {
         self.inner.lock().attached.as_ref().map(|a| a.hwpt_id)
     }
 
+    /// DMA by the mock device: `buf.len()` bytes at `iova` through its attached domain
+    /// (`write`: into memory).
+    ///
+    /// # Errors
+    ///
+    /// `ENXIO` when not attached; otherwise as [`crate::mock::MockDomain::dma`].
+    pub(crate) fn dma(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+        let domain = match self.inner.lock().attached.as_ref() {
+            Some(a) => a.hwpt.domain().clone(),
+            None => return Err(ENXIO),
+        };
+        match domain {
+            crate::domain::Domain::Mock(m) => m.dma(iova, buf, write),
+        }
+    }
+
     /// Detaches and unbinds: returns the old attachment and the idev ID for the caller to
     /// release.
     pub(crate) fn unbind(&self) -> (Option<Attachment>, u32) {

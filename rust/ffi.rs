@@ -107,6 +107,12 @@ mod shim {
             len: usize,
             to_page: bool,
         );
+        pub(super) fn ioasid_shim_phys_copy(
+            phys: u64,
+            buf: *mut c_void,
+            len: usize,
+            to_mem: bool,
+        ) -> c_int;
         pub(super) fn ioasid_shim_user_page_phys(uaddr: c_ulong, phys: *mut u64) -> c_int;
         pub(super) fn ioasid_shim_user_page_pins(uaddr: c_ulong) -> c_long;
         pub(super) fn ioasid_shim_access_file_new(
@@ -500,4 +506,26 @@ pub(crate) unsafe extern "C" fn ioasid_access_release(raw: *mut kernel::ffi::c_v
     // SAFETY: By the function's contract we take back the file's reference, once.
     let access = unsafe { Arc::<Access>::from_raw(raw.cast::<Access>()) };
     access.close();
+}
+
+/// Copies between `buf` and physical memory at `phys` (`to_mem`: into memory); the range
+/// must not cross a page.
+///
+/// Used by the mock IOMMU's DMA, whose page table only ever holds addresses of pages that
+/// the IOAS pinned and keeps pinned until the entry is cleared: the caller holds the
+/// table lock, so the page cannot be unpinned during the copy. A physical address that is
+/// not RAM (which that rule excludes) is refused rather than touched.
+///
+/// # Errors
+///
+/// `EFAULT` if `phys` is not RAM.
+pub(crate) fn copy_pinned_phys(phys: u64, buf: &mut [u8], to_mem: bool) -> Result {
+    let page_size = kernel::page::PAGE_SIZE as u64;
+    let off = phys % page_size;
+    let len = (buf.len() as u64).min(page_size - off) as usize;
+    // SAFETY: The shim checks `pfn_valid` before touching the page; `buf` is valid for
+    // `len` bytes in the direction used; by this function's contract the page is pinned
+    // for the duration of the call.
+    let rc = unsafe { shim::ioasid_shim_phys_copy(phys, buf.as_mut_ptr().cast(), len, to_mem) };
+    count_or_errno(rc as c_long).map(|_| ())
 }

@@ -10,6 +10,7 @@
 //! block and its permissions; translations are real, so the test ops can check that an IOVA
 //! reaches the page the process mapped.
 
+use crate::ffi;
 use crate::{
     domain::{HwDomain, PROT_READ, PROT_WRITE},
     iova::Span,
@@ -92,6 +93,42 @@ impl MockDomain {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// A mock device's DMA: copies between `buf` and the memory that `iova` translates
+    /// to (`write`: into memory), IOPTE by IOPTE, as hardware would.
+    ///
+    /// The table lock is held across the copy, so an unmap (which must clear the IOPTEs
+    /// before the pages are unpinned) waits for it: the pages stay pinned while they are
+    /// read or written.
+    ///
+    /// # Errors
+    ///
+    /// `EFAULT` (a DMA fault) at the first IOVA that is not mapped, `EPERM` at the first
+    /// IOPTE without the needed permission; bytes before it have been copied.
+    pub(crate) fn dma(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+        let t = self.table.lock();
+        let mut done = 0usize;
+        while done < buf.len() {
+            let cur = iova.checked_add(done as u64).ok_or(EFAULT)?;
+            if !(MOCK_APERTURE_START..=MOCK_APERTURE_LAST).contains(&cur) {
+                return Err(EFAULT);
+            }
+            let e = t.entry((cur / MOCK_PAGE_SIZE) as usize).ok_or(EFAULT)?;
+            let need = if write { PTE_WRITE } else { PTE_READ };
+            if e & need == 0 {
+                return Err(EPERM);
+            }
+            let off = cur % MOCK_PAGE_SIZE;
+            let len = ((MOCK_PAGE_SIZE - off) as usize).min(buf.len() - done);
+            let phys = (e & PTE_ADDR) + off;
+            let chunk = &mut buf[done..done + len];
+            // The entry maps a pinned page (the IOAS maps only pinned pages and unpins
+            // only after clearing the entry, which our lock prevents meanwhile).
+            ffi::copy_pinned_phys(phys, chunk, write)?;
+            done += len;
+        }
+        Ok(())
     }
 
     fn check(&self, iova: u64, len: u64) -> Result<(usize, usize)> {

@@ -44,6 +44,10 @@ const OP_MOCK_DOMAIN_REPLACE: u32 = 10;
 const OP_ACCESS_REPLACE_IOAS: u32 = 11;
 const OP_MOCK_DOMAIN_FLAGS: u32 = 12;
 const OP_DEV_CHECK_CACHE: u32 = 16;
+/// ioasid's own op (beyond upstream's numbers): DMA by a mock device through its domain.
+const IOASID_TEST_OP_MOCK_DMA: u32 = 0x10000;
+/// `IOASID_TEST_OP_MOCK_DMA` flag: write into memory.
+const MOCK_DMA_WRITE: u32 = 1 << 0;
 
 /// `MOCK_FLAGS_DEVICE_*` this mock knows.
 const MOCK_FLAGS_DEVICE_NO_DIRTY: u32 = 1 << 0;
@@ -139,6 +143,14 @@ pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
                 None => Err(EINVAL),
             }
         }
+        IOASID_TEST_OP_MOCK_DMA => mock_dma(
+            ctx,
+            cmd.id,
+            rd64(ucmd, 16),
+            rd64(ucmd, 24),
+            rd64(ucmd, 32),
+            rd32(ucmd, 40),
+        ),
         op => {
             ioasid_dbg!("test: op {} is not implemented\n", op);
             Err(EOPNOTSUPP)
@@ -354,6 +366,34 @@ fn access_pages(ucmd: &mut Ucmd, fd: u32) -> Result {
     })?;
     wr32(ucmd, 20, id);
     ucmd.undo_access_pages(access, id);
+    Ok(())
+}
+
+/// `IOASID_TEST_OP_MOCK_DMA`: mock device `id` reads or writes `length` bytes at `iova`
+/// through its domain, to or from the user buffer at `uptr`.
+fn mock_dma(ctx: &Context, id: u32, iova: u64, length: u64, uptr: u64, flags: u32) -> Result {
+    if length > ACCESS_MAX {
+        return Err(ENOMEM);
+    }
+    if flags & !MOCK_DMA_WRITE != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let dev = match ctx.objects().get(id)? {
+        Object::Device(d) | Object::MockDevice(d) => d,
+        _ => return Err(EINVAL),
+    };
+    let mut buf = KVVec::from_elem(0u8, length as usize, GFP_KERNEL)?;
+    let (mut reader, mut writer) =
+        UserSlice::new(UserPtr::from_addr(uptr as usize), length as usize).reader_writer();
+    let write = flags & MOCK_DMA_WRITE != 0;
+    if write {
+        reader.read_slice(&mut buf)?;
+    }
+    dev.dma(iova, &mut buf, write)
+        .inspect_err(|e| ioasid_dbg!("mock DMA at {:#x}+{:#x} faulted: {:?}\n", iova, length, e))?;
+    if !write {
+        writer.write_slice(&buf)?;
+    }
     Ok(())
 }
 

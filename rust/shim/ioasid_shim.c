@@ -217,6 +217,16 @@ void ioasid_shim_page_copy(struct page *page, size_t offset, void *buf, size_t l
 	kunmap_local(va);
 }
 
+int ioasid_shim_phys_copy(u64 phys, void *buf, size_t len, bool to_mem)
+{
+	unsigned long pfn = PHYS_PFN(phys);
+
+	if (!pfn_valid(pfn) || offset_in_page(phys) + len > PAGE_SIZE)
+		return -EFAULT;
+	ioasid_shim_page_copy(pfn_to_page(pfn), offset_in_page(phys), buf, len, to_mem);
+	return 0;
+}
+
 int ioasid_shim_user_page_phys(unsigned long uaddr, u64 *phys)
 {
 	struct page *page;

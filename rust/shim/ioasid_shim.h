@@ -44,6 +44,12 @@ u64 ioasid_shim_page_phys(struct page *page);
 void ioasid_shim_page_copy(struct page *page, size_t offset, void *buf, size_t len,
 			   bool to_page);
 
+/*
+ * Copies len bytes between buf and the RAM page at phys (to_mem: into it), not crossing a
+ * page; -EFAULT if phys is not RAM. The caller keeps the page pinned.
+ */
+int ioasid_shim_phys_copy(u64 phys, void *buf, size_t len, bool to_mem);
+
 /* For the test ops: the page behind a user address of the current process. */
 int ioasid_shim_user_page_phys(unsigned long uaddr, u64 *phys);
 /* Pin count of that page (page_ref_count / GUP_PIN_COUNTING_BIAS), -1 for compound pages. */

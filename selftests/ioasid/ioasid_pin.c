@@ -454,4 +454,78 @@ TEST_F(pin, access_rw_reads_and_writes_the_memory)
 	close(afd);
 }
 
+static int mock_dma(int fd, __u32 dev, __u64 iova, void *buf, size_t len, bool write)
+{
+	struct ioasid_test_cmd cmd = {
+		.op = IOASID_TEST_OP_MOCK_DMA,
+		.id = dev,
+		.access_rw = { .iova = iova, .length = len, .uptr = (uintptr_t)buf,
+			       .flags = write ? IOASID_MOCK_DMA_WRITE : 0 },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+/*
+ * A mock device's DMA goes through its domain's page table: it reaches the mapped memory,
+ * faults once unmapped (memory untouched), honours read-only IOPTEs, and follows a
+ * replacement to another address space with other memory at the same IOVA.
+ */
+TEST_F(pin, mock_dma_goes_through_the_domain)
+{
+	const __u64 iova = MOCK_APERTURE_START + 0x100000;
+	char *other = mmap(NULL, NPAGES * psz, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char pattern[5000], back[5000];
+	__u64 at = iova;
+	__u32 dev, ioas2;
+	struct ioasid_test_cmd replace = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
+
+	ASSERT_NE(MAP_FAILED, other);
+	memset(other, 0x77, NPAGES * psz);
+	ASSERT_EQ(0, test_mock_domain(self->fd, self->ioas, &dev, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, NPAGES * psz, &at,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (char)(i * 7 + 1);
+	/* Device to memory, across a page boundary, then memory to device. */
+	ASSERT_EQ(0, mock_dma(self->fd, dev, iova + 100, pattern, sizeof(pattern), true));
+	EXPECT_EQ(0, memcmp(self->buf + 100, pattern, sizeof(pattern)));
+	EXPECT_EQ(0x5a, self->buf[99]);
+	self->buf[100] = 0x42;
+	ASSERT_EQ(0, mock_dma(self->fd, dev, iova + 100, back, sizeof(back), false));
+	EXPECT_EQ(0x42, back[0]);
+	EXPECT_EQ(0, memcmp(back + 1, pattern + 1, sizeof(pattern) - 1));
+
+	/* A second IOAS maps other memory at the same IOVA: replacing follows it. */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	at = iova;
+	ASSERT_EQ(0, ioas_map(self->fd, ioas2, other, NPAGES * psz, &at,
+			      IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA));
+	replace.id = dev;
+	replace.mock_domain_replace.pt_id = ioas2;
+	ASSERT_EQ(0, test_cmd(self->fd, &replace));
+	ASSERT_EQ(0, mock_dma(self->fd, dev, iova, back, 16, false));
+	EXPECT_EQ(0x77, back[0]);
+	/* That mapping is read-only: a DMA write is refused and changes nothing. */
+	errno = 0;
+	EXPECT_EQ(-1, mock_dma(self->fd, dev, iova, pattern, 16, true));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0x77, other[0]);
+	/* And back. */
+	replace.mock_domain_replace.pt_id = self->ioas;
+	ASSERT_EQ(0, test_cmd(self->fd, &replace));
+	ASSERT_EQ(0, mock_dma(self->fd, dev, iova + 100, back, 1, false));
+	EXPECT_EQ(0x42, back[0]);
+
+	/* Unmapped: the DMA faults and the old memory is not modified. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, NPAGES * psz, NULL));
+	errno = 0;
+	EXPECT_EQ(-1, mock_dma(self->fd, dev, iova + 100, pattern + 1, 16, true));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(0x42, self->buf[100]);
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+	munmap(other, NPAGES * psz);
+}
+
 TEST_HARNESS_MAIN

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,9 @@ enum {
 	IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
 	IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
 };
+/* ioasid's own test op (outside upstream's numbers): DMA by a mock device. */
+#define IOASID_TEST_OP_MOCK_DMA 0x10000
+#define IOASID_MOCK_DMA_WRITE 1
 /* The mock IOMMU's aperture (upstream's MOCK_APERTURE_START/LAST). */
 #define MOCK_APERTURE_START (1ULL << 24)
 #define MOCK_APERTURE_LAST ((1ULL << 31) - 1)

@@ -89,6 +89,11 @@
  *  - ACCESS_REPLACE_IOAS: move access fd @id to another IOAS, releasing its pins;
  *  - SET_TEMP_MEMORY_LIMIT: bound the memory of one pinning batch (EINVAL below 12);
  *  - DEV_CHECK_CACHE: EINVAL unless the mock device's cache entry has the value.
+ *  - IOASID_TEST_OP_MOCK_DMA (0x10000, ioasid's own, laid out as ACCESS_RW: iova, length,
+ *    uptr, flags bit 0 = write to memory): mock device @id reads or writes memory through
+ *    the page table of the domain it is attached to, as a device's DMA would: EFAULT at
+ *    an unmapped IOVA (a DMA fault), EPERM without the IOPTE's permission, ENXIO when
+ *    the device is not attached.
  * EBADFD for an @id that is not an access file. Other ops return EOPNOTSUPP.
  */
 
