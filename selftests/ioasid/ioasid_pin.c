@@ -6,6 +6,8 @@
  * changes nothing; IOMMU_IOAS_CHANGE_PROCESS moves the charge.
  */
 #include <linux/capability.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -526,6 +528,82 @@ TEST_F(pin, mock_dma_goes_through_the_domain)
 	EXPECT_EQ(0x42, self->buf[100]);
 	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
 	munmap(other, NPAGES * psz);
+}
+
+struct stress {
+	int fd, afd;
+	__u32 ioas, dev;
+	char *buf;
+	long psz;
+	int thread;
+	time_t end;
+	long ops, errors;
+};
+
+/*
+ * One thread: map its own page of the buffer at its own IOVA, DMA to it through the mock
+ * device, pin it through the shared access, then unmap (which must first make the access
+ * let go), over and over.
+ */
+static void *stress_thread(void *arg)
+{
+	struct stress *s = arg;
+	const __u64 iova = MOCK_APERTURE_START + 0x100000ULL * s->thread;
+	char *mine = s->buf + s->thread * s->psz;
+
+	while (time(NULL) < s->end) {
+		struct ioasid_test_cmd pin = {
+			.op = IOMMU_TEST_OP_ACCESS_PAGES,
+			.id = s->afd,
+			.access_pages = { .iova = iova, .length = s->psz },
+		};
+		__u64 at = iova, unmapped = 0;
+		char v = (char)(s->ops + s->thread), back = 0;
+
+		if (ioas_map(s->fd, s->ioas, mine, s->psz, &at, RW | IOMMU_IOAS_MAP_FIXED_IOVA)) {
+			s->errors++;
+			continue;
+		}
+		if (mock_dma(s->fd, s->dev, iova + 8, &v, 1, true) ||
+		    mock_dma(s->fd, s->dev, iova + 8, &back, 1, false) || back != v || mine[8] != v)
+			s->errors++;
+		if (test_cmd(s->fd, &pin))
+			s->errors++;
+		if (ioas_unmap(s->fd, s->ioas, iova, s->psz, &unmapped) || unmapped != s->psz)
+			s->errors++;
+		s->ops += 5;
+	}
+	return NULL;
+}
+
+/* 8 threads on one IOAS with a domain and an access, 10 s: no error, nothing left pinned. */
+TEST_F(pin, concurrent_map_dma_pin_unmap_from_8_threads)
+{
+	enum { N = 8 };
+	struct stress s[N];
+	pthread_t t[N];
+	long ops = 0;
+	__u32 dev;
+	int i, afd;
+
+	afd = create_access(self->fd, self->ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, test_mock_domain(self->fd, self->ioas, &dev, NULL));
+	for (i = 0; i < N; i++) {
+		s[i] = (struct stress){ .fd = self->fd, .afd = afd, .ioas = self->ioas, .dev = dev,
+					.buf = self->buf, .psz = psz, .thread = i,
+					.end = time(NULL) + 10 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, stress_thread, &s[i]));
+	}
+	for (i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, s[i].errors) TH_LOG("thread %d", i);
+		ops += s[i].ops;
+	}
+	TH_LOG("%ld operations in 10 s", ops);
+	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+	close(afd);
 }
 
 TEST_HARNESS_MAIN
