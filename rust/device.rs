@@ -20,6 +20,74 @@ pub(crate) const MOCK_DEV_CACHE_NUM: usize = 4;
 /// Their initial value (`IOMMU_TEST_DEV_CACHE_DEFAULT`).
 pub(crate) const MOCK_DEV_CACHE_DEFAULT: u32 = 0xbaddad;
 
+/// `MOCK_FLAGS_DEVICE_PASID`: the mock device supports PASIDs.
+pub(crate) const MOCK_FLAGS_DEVICE_PASID: u32 = 1 << 2;
+/// The PASID width of such a device (`MOCK_PASID_WIDTH`).
+const MOCK_PASID_WIDTH: u8 = 20;
+/// `IOMMU_HW_INFO_TYPE_SELFTEST`: the data type of the mock IOMMU's information.
+const IOMMU_HW_INFO_TYPE_SELFTEST: u32 = 0xfeed_beef;
+/// `IOMMU_HW_INFO_TYPE_DEFAULT`: whatever the device's IOMMU reports.
+const IOMMU_HW_INFO_TYPE_DEFAULT: u32 = 0;
+/// `IOMMU_HW_INFO_FLAG_INPUT_TYPE`: `data_type` is an input.
+const IOMMU_HW_INFO_FLAG_INPUT_TYPE: u32 = 1 << 0;
+/// The mock IOMMU's register value in its information (`IOMMU_HW_INFO_SELFTEST_REGVAL`).
+const MOCK_HW_INFO_REGVAL: u32 = 0xdead_beef;
+
+/// `IOMMU_GET_HW_INFO`: the IOMMU's information about device `dev_id`: its data (for the
+/// mock IOMMU, `struct iommu_test_hw_info`: flags 0 and a register value), copied up to
+/// `data_len` bytes with the rest of the user buffer zeroed, its true length, type, PASID
+/// width and capabilities (none yet: no dirty tracking).
+pub(crate) fn ioctl_get_hw_info(
+    ctx: &crate::context::Context,
+    ucmd: &mut crate::dispatch::Ucmd,
+) -> Result {
+    use crate::{ioasid_dbg, object::Object, uapi::IommuHwInfo};
+    use kernel::uaccess::{UserPtr, UserSlice};
+    let mut cmd = IommuHwInfo::read(ucmd.bytes());
+    if cmd.flags & !IOMMU_HW_INFO_FLAG_INPUT_TYPE != 0 {
+        ioasid_dbg!("get_hw_info: unknown flags {:#x}\n", cmd.flags);
+        return Err(EOPNOTSUPP);
+    }
+    if ucmd.bytes()[29..32].iter().any(|&b| b != 0) {
+        ioasid_dbg!("get_hw_info: reserved bytes set\n");
+        return Err(EOPNOTSUPP);
+    }
+    let dev = match ctx.objects().get(cmd.dev_id)? {
+        Object::Device(d) => d,
+        _ => {
+            ioasid_dbg!("get_hw_info: {} is not a device\n", cmd.dev_id);
+            return Err(ENOENT);
+        }
+    };
+    let wanted = if cmd.flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE != 0 {
+        cmd.out_data_type
+    } else {
+        IOMMU_HW_INFO_TYPE_DEFAULT
+    };
+    if wanted != IOMMU_HW_INFO_TYPE_DEFAULT && wanted != IOMMU_HW_INFO_TYPE_SELFTEST {
+        ioasid_dbg!("get_hw_info: the IOMMU has no data of type {:#x}\n", wanted);
+        return Err(EOPNOTSUPP);
+    }
+    let mut data = [0u8; 8];
+    data[4..8].copy_from_slice(&MOCK_HW_INFO_REGVAL.to_ne_bytes());
+    let room = cmd.data_len as usize;
+    let copy = room.min(data.len());
+    let mut out = UserSlice::new(UserPtr::from_addr(cmd.data_uptr as usize), room).writer();
+    out.write_slice(&data[..copy])?;
+    // Zero the rest of the caller's buffer, a chunk at a time.
+    let zeros = [0u8; 64];
+    while !out.is_empty() {
+        let n = out.len().min(zeros.len());
+        out.write_slice(&zeros[..n])?;
+    }
+    cmd.data_len = data.len() as u32;
+    cmd.out_data_type = IOMMU_HW_INFO_TYPE_SELFTEST;
+    cmd.out_max_pasid_log2 = dev.max_pasid_log2();
+    cmd.out_capabilities = 0;
+    cmd.write(ucmd.bytes_mut());
+    Ok(())
+}
+
 /// What a device is attached to: the HWPT and its ID.
 pub(crate) struct Attachment {
     pub(crate) hwpt: Arc<Hwpt>,
@@ -36,9 +104,7 @@ struct DeviceInner {
 /// A mock device.
 #[pin_data]
 pub(crate) struct MockDevice {
-    /// `MOCK_FLAGS_DEVICE_*` given at creation (kept for the PASID and dirty-tracking
-    /// features, which read them).
-    #[allow(dead_code)]
+    /// `MOCK_FLAGS_DEVICE_*` given at creation.
     flags: u32,
     /// The device's cache entries (for invalidation tests; all default until a vIOMMU).
     cache: [u32; MOCK_DEV_CACHE_NUM],
@@ -58,6 +124,15 @@ impl MockDevice {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Width of the device's PASIDs (0: none), as its IOMMU reports it.
+    pub(crate) fn max_pasid_log2(&self) -> u8 {
+        if self.flags & MOCK_FLAGS_DEVICE_PASID != 0 {
+            MOCK_PASID_WIDTH
+        } else {
+            0
+        }
     }
 
     /// Cache entry `i`.

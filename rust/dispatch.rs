@@ -13,6 +13,7 @@
 use crate::{
     access::Access,
     context::{self, Context},
+    device,
     ffi::NewAccessFile,
     hwpt, ioas, ioasid_dbg, object, selftest,
     uapi::*,
@@ -153,6 +154,7 @@ static OPS: &[Op] = &[
     op!(0x86, "ioas_unmap", IommuIoasUnmap, ioas::ioctl_unmap),
     op!(0x87, "option", IommuOption, context::ioctl_option),
     op!(0x89, "hwpt_alloc", IommuHwptAlloc, hwpt::ioctl_alloc),
+    op!(0x8a, "get_hw_info", IommuHwInfo, device::ioctl_get_hw_info),
     op!(
         0x8f,
         "ioas_map_file",

@@ -34,7 +34,7 @@ macro_rules! impl_field {
         }
     )*};
 }
-impl_field!(u16, u32, i32, u64);
+impl_field!(u8, u16, u32, i32, u64);
 
 /// Declares a mirror: the struct, its compile-time layout checks against the sizes and
 /// offsets of the C header, and its conversions. `min` is where the last mandatory field
@@ -209,6 +209,22 @@ uapi_struct! {
         union_56: u64 = 56,
         last: u32 = 64,
         tail_padding: u32 = 68,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_hw_info`: the IOMMU's information about a device. `reserved` is the
+    /// first of the three `__reserved` bytes (29 to 31); the handler checks all three.
+    IommuHwInfo size 40 min 32 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        dev_id: u32 = 8,
+        data_len: u32 = 12,
+        data_uptr: u64 = 16,
+        out_data_type: u32 = 24,
+        out_max_pasid_log2: u8 = 28,
+        reserved: u8 = 29,
+        out_capabilities: u64 = 32,
     }
 }
 

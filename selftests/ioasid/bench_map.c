@@ -6,7 +6,7 @@
  *
  *   BENCH node=/dev/ioasid domain=none case=4k-chunks ops=524288 seconds=... ops_per_s=... gib_per_s=...
  *
- * Usage: bench_map NODE [GiB [domain]]
+ * Usage: bench_map NODE [SIZE [domain]]   (SIZE in GiB, or MiB with an M suffix)
  * With "domain", a mock device is attached first (IOMMU_TEST_CMD MOCK_DOMAIN, which both
  * nodes implement with the same ABI: upstream's CONFIG_IOMMUFD_TEST mock and ioasid's with
  * selftest=1), so every map pins, charges and fills an IOMMU page table, and every unmap
@@ -109,7 +109,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	node = argv[1];
-	total = (argc > 2 ? strtoul(argv[2], NULL, 0) : 1) * GiB;
+	if (argc > 2) {
+		char *end;
+
+		total = strtoul(argv[2], &end, 0);
+		total *= (*end == 'M' || *end == 'm') ? MiB : GiB;
+	} else {
+		total = GiB;
+	}
 	fd = open(node, O_RDWR);
 	if (fd < 0)
 		die("open");

@@ -530,6 +530,56 @@ TEST_F(pin, mock_dma_goes_through_the_domain)
 	munmap(other, NPAGES * psz);
 }
 
+/* GET_HW_INFO on a mock device: the mock IOMMU's data, truncated and zero-extended. */
+TEST_F(pin, get_hw_info_reports_the_mock_iommu)
+{
+	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = self->ioas };
+	__u32 data[4] = { 1, 2, 3, 4 };
+	struct iommu_hw_info info = {
+		.size = sizeof(info),
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)data,
+	};
+
+	ASSERT_EQ(0, test_cmd(self->fd, &md));
+	info.dev_id = md.mock_domain.out_idev_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
+	EXPECT_EQ(0xfeedbeef, info.out_data_type);
+	EXPECT_EQ(8, info.data_len);
+	EXPECT_EQ(0, data[0]);
+	EXPECT_EQ(0xdeadbeef, data[1]);
+	EXPECT_EQ(0, data[2]); /* the rest of the buffer is zeroed */
+	EXPECT_EQ(0, data[3]);
+	EXPECT_EQ(0, info.out_max_pasid_log2);
+	EXPECT_EQ(0, info.out_capabilities);
+	/* Only 4 bytes of room: the flags only, data_len still says 8. */
+	data[1] = 7;
+	info.data_len = 4;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
+	EXPECT_EQ(7, data[1]);
+	EXPECT_EQ(8, info.data_len);
+	/* Another type than the IOMMU's, unknown flags, a mock device object, no device. */
+	info.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE;
+	info.in_data_type = 0xfeedbeef + 1;
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	info.flags = 2;
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	info.flags = 0;
+	info.dev_id = md.mock_domain.out_stdev_id;
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
+	EXPECT_EQ(ENOENT, errno);
+	/* The device ID belongs to the mock device object: it cannot be destroyed alone. */
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_DESTROY,
+			    &(struct iommu_destroy){ .size = 8, .id = md.mock_domain.out_idev_id }));
+	EXPECT_EQ(EBUSY, errno);
+}
+
 struct stress {
 	int fd, afd;
 	__u32 ioas, dev;

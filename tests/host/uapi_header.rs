@@ -19,7 +19,7 @@ fn run_c(body: &str) -> String {
     run_c_with(
         "#include <linux/ioasid.h>",
         &[repo().join("include/uapi")],
-        &["-std=c99", "-pedantic"],
+        &["-std=c11", "-pedantic"],
         body,
     )
 }
@@ -59,7 +59,7 @@ fn run_c_with(includes: &str, dirs: &[PathBuf], std: &[&str], body: &str) -> Str
 }
 
 #[test]
-fn header_compiles_on_its_own_with_pedantic_c99() {
+fn header_compiles_on_its_own_with_pedantic_c11() {
     run_c("");
 }
 
@@ -85,7 +85,7 @@ fn header_constants_match_the_rust_side() {
 /// A mirror's C name, size and `(field, offset)` list.
 type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
 
-fn mirrors() -> [Mirror; 12] {
+fn mirrors() -> [Mirror; 13] {
     use crate::uapi::*;
     [
         ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
@@ -126,6 +126,7 @@ fn mirrors() -> [Mirror; 12] {
             IommuIoasMapFile::LAYOUT,
         ),
         ("iommu_option", IommuOption::SIZE, IommuOption::LAYOUT),
+        ("iommu_hw_info", IommuHwInfo::SIZE, IommuHwInfo::LAYOUT),
         (
             "iommu_hwpt_alloc",
             IommuHwptAlloc::SIZE,

@@ -107,6 +107,7 @@ enum {
 	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
 	IOMMUFD_CMD_OPTION = 0x87,
 	IOMMUFD_CMD_HWPT_ALLOC = 0x89,
+	IOMMUFD_CMD_GET_HW_INFO = 0x8a,
 	IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f,
 	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
 };
@@ -446,6 +447,71 @@ struct iommu_hwpt_alloc {
 	__u32 __reserved2;
 };
 #define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+
+/**
+ * enum iommu_hw_info_flags - flags of IOMMU_GET_HW_INFO
+ * @IOMMU_HW_INFO_FLAG_INPUT_TYPE: @in_data_type names the data type wanted
+ */
+enum iommu_hw_info_flags {
+	IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1 << 0,
+};
+
+/**
+ * enum iommu_hw_info_type - data types of IOMMU_GET_HW_INFO
+ * @IOMMU_HW_INFO_TYPE_DEFAULT: (input) whatever the device's IOMMU reports
+ * @IOMMU_HW_INFO_TYPE_NONE: (output) the IOMMU reports no data
+ */
+enum iommu_hw_info_type {
+	IOMMU_HW_INFO_TYPE_DEFAULT = 0,
+	IOMMU_HW_INFO_TYPE_NONE = 0,
+};
+
+/**
+ * enum iommufd_hw_capabilities - capabilities in IOMMU_GET_HW_INFO
+ * @IOMMU_HW_CAP_DIRTY_TRACKING: the IOMMU can track dirty IOPTEs (never reported yet)
+ */
+enum iommufd_hw_capabilities {
+	IOMMU_HW_CAP_DIRTY_TRACKING = 1 << 0,
+};
+
+/**
+ * struct iommu_hw_info - ioctl(IOMMU_GET_HW_INFO)
+ * @size: sizeof(struct iommu_hw_info)
+ * @flags: enum iommu_hw_info_flags
+ * @dev_id: a device bound to this file
+ * @data_len: in: size of the buffer at @data_uptr; out: size of the IOMMU's data
+ * @data_uptr: buffer for the IOMMU-specific data
+ * @in_data_type: with IOMMU_HW_INFO_FLAG_INPUT_TYPE, the data type wanted
+ * @out_data_type: the type of the data returned
+ * @out_max_pasid_log2: width of the device's PASIDs, 0 without PASID support
+ * @__reserved: must be 0
+ * @out_capabilities: enum iommufd_hw_capabilities
+ *
+ * Reports what the IOMMU behind @dev_id offers. Up to @data_len bytes of its data are
+ * copied to @data_uptr and the rest of that buffer is zeroed; @data_len then gives the
+ * data's full size. The devices that exist today are the test interface's mock devices:
+ * their IOMMU reports type IOMMU_HW_INFO_TYPE_SELFTEST (0xfeedbeef) with 8 bytes of data
+ * (flags 0, register 0xdeadbeef), a PASID width of 20 for mock devices made with the
+ * PASID flag, and no capabilities.
+ *
+ * Errors: EOPNOTSUPP for unknown @flags, reserved bytes set, or a data type the IOMMU
+ * does not have; ENOENT when @dev_id is not a device; EFAULT.
+ */
+struct iommu_hw_info {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	union {
+		__u32 in_data_type;
+		__u32 out_data_type;
+	};
+	__u8 out_max_pasid_log2;
+	__u8 __reserved[3];
+	__aligned_u64 out_capabilities;
+};
+#define IOMMU_GET_HW_INFO _IO(IOMMUFD_TYPE, IOMMUFD_CMD_GET_HW_INFO)
 
 /**
  * struct iommu_ioas_change_process - ioctl(IOMMU_IOAS_CHANGE_PROCESS)
