@@ -10,8 +10,10 @@ use crate::{dispatch, dispatch::Ucmd, ffi, ioas, ioasid_dbg, object::ObjectTable
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
+    new_mutex,
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
+    sync::{Arc, Mutex},
 };
 
 /// How pinned pages are charged against `RLIMIT_MEMLOCK` (`IOMMU_OPTION_RLIMIT_MODE`).
@@ -32,6 +34,10 @@ pub(crate) struct Context {
     /// The [`AccountMode`], as its discriminant; changed only while `objects` is empty
     /// (checked under the table's lock).
     account_mode: Atomic<u32>,
+    /// The last process that mapped memory through this file, reused while the same
+    /// process maps in the same accounting mode (one identity for many mappings).
+    #[pin]
+    process_cache: Mutex<Option<Arc<ffi::Process>>>,
 }
 
 impl Context {
@@ -46,8 +52,15 @@ impl Context {
     /// # Errors
     ///
     /// `ENOMEM`.
-    pub(crate) fn process(&self) -> Result<ffi::Process> {
-        ffi::Process::current(self.account_mode() == AccountMode::Mm)
+    pub(crate) fn process(&self) -> Result<Arc<ffi::Process>> {
+        let mm_mode = self.account_mode() == AccountMode::Mm;
+        let mut cache = self.process_cache.lock();
+        if let Some(p) = cache.as_ref().filter(|p| p.is_current(mm_mode)) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(ffi::Process::current(mm_mode)?, GFP_KERNEL)?;
+        *cache = Some(p.clone());
+        Ok(p)
     }
 
     /// How this context charges pinned pages.
@@ -69,6 +82,7 @@ impl MiscDevice for Context {
             try_pin_init!(Context {
                 objects <- ObjectTable::new(),
                 account_mode: Atomic::new(AccountMode::User as u32),
+                process_cache <- new_mutex!(None),
             }),
             GFP_KERNEL,
         )

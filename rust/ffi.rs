@@ -83,6 +83,10 @@ mod shim {
             like: *const IoasidSource,
         ) -> *mut IoasidSource;
         pub(super) fn ioasid_shim_source_free(src: *mut IoasidSource);
+        pub(super) fn ioasid_shim_source_is_current(
+            src: *const IoasidSource,
+            mm_mode: bool,
+        ) -> bool;
         pub(super) fn ioasid_shim_source_charge(src: *mut IoasidSource, npages: c_ulong) -> c_int;
         pub(super) fn ioasid_shim_source_uncharge(src: *mut IoasidSource, npages: c_ulong);
         pub(super) fn ioasid_shim_pin_user(
@@ -164,6 +168,13 @@ impl Process {
         let ptr = unsafe { shim::ioasid_shim_source_new(mm_mode) };
         // INVARIANT: non-null results are new sources owned by us.
         NonNull::new(ptr).map(|ptr| Self { ptr }).ok_or(ENOMEM)
+    }
+
+    /// Whether this is the calling process (same mm, thread group and user) and would be
+    /// made with the same accounting mode now (`CAP_IPC_LOCK` can change).
+    pub(crate) fn is_current(&self, mm_mode: bool) -> bool {
+        // SAFETY: `self.ptr` is valid (type invariant); process context.
+        unsafe { shim::ioasid_shim_source_is_current(self.ptr.as_ptr(), mm_mode) }
     }
 
     /// The calling process, with the accounting mode of `self`.

@@ -339,7 +339,7 @@ impl Ioas {
         length: u64,
         fixed_iova: Option<u64>,
         prot: u32,
-        process: ffi::Process,
+        process: Arc<ffi::Process>,
     ) -> Result<u64> {
         let pages = Pages::new_user(
             user_va,
@@ -370,7 +370,7 @@ impl Ioas {
         length: u64,
         fixed_iova: Option<u64>,
         prot: u32,
-        process: ffi::Process,
+        process: Arc<ffi::Process>,
     ) -> Result<u64> {
         let pages = Pages::new_file(
             file,

@@ -68,7 +68,7 @@ pub(crate) static BATCH_MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
 /// `users[i] > 0`; `npinned` is the number of `Some`s, all of them charged to `process`.
 struct PinState {
     /// The process that mapped the memory (changed by `IOMMU_IOAS_CHANGE_PROCESS`).
-    process: Process,
+    process: Arc<Process>,
     pages: KVVec<Option<PinnedPage>>,
     users: KVVec<u32>,
     npinned: usize,
@@ -116,7 +116,7 @@ impl Pages {
         user_va: u64,
         length: u64,
         writable: bool,
-        process: Process,
+        process: Arc<Process>,
     ) -> Result<Arc<Pages>> {
         if user_va.checked_add(length).is_none() {
             return Err(EOVERFLOW);
@@ -143,7 +143,7 @@ impl Pages {
         start: u64,
         length: u64,
         writable: bool,
-        process: Process,
+        process: Arc<Process>,
     ) -> Result<Arc<Pages>> {
         if length == 0 {
             return Err(EINVAL);
@@ -169,7 +169,7 @@ impl Pages {
         offset: u64,
         length: u64,
         writable: bool,
-        process: Process,
+        process: Arc<Process>,
     ) -> Result<Arc<Pages>> {
         // The iommu API takes `size_t` lengths; keep the page rounding from overflowing.
         if length == 0 || length > (usize::MAX as u64) - PAGE_SIZE {
@@ -361,16 +361,16 @@ impl Pages {
     /// # Errors
     ///
     /// `ENOMEM` over the new process's limit.
-    pub(crate) fn change_process_prepare(&self) -> Result<(Process, usize)> {
+    pub(crate) fn change_process_prepare(&self) -> Result<(Arc<Process>, usize)> {
         let st = self.pins.lock();
-        let new = st.process.current_like()?;
+        let new = Arc::new(st.process.current_like()?, GFP_KERNEL)?;
         new.charge(st.npinned)?;
         Ok((new, st.npinned))
     }
 
     /// See [`Pages::change_process_prepare`]; `charged` is what prepare charged. Returns
     /// the old process (dropped by the caller outside of any lock).
-    pub(crate) fn change_process_commit(&self, new: Process, charged: usize) -> Process {
+    pub(crate) fn change_process_commit(&self, new: Arc<Process>, charged: usize) -> Arc<Process> {
         let mut st = self.pins.lock();
         // Nothing pins or unpins between prepare and commit: the caller holds the IOAS
         // locks, but keep the books right regardless.
@@ -385,7 +385,7 @@ impl Pages {
 }
 
 /// Undoes a [`Pages::change_process_prepare`] that will not be committed.
-pub(crate) fn change_process_abort(new: Process, charged: usize) {
+pub(crate) fn change_process_abort(new: Arc<Process>, charged: usize) {
     new.uncharge(charged);
 }
 

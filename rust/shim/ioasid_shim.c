@@ -60,14 +60,23 @@ static struct ioasid_source *source_current(int mode)
 	return src;
 }
 
+static int account_mode(bool mm_mode)
+{
+	/* As iommufd: CAP_IPC_LOCK lifts the limit in the per-user mode. */
+	if (mm_mode)
+		return IOASID_ACCOUNT_MM;
+	return capable(CAP_IPC_LOCK) ? IOASID_ACCOUNT_NONE : IOASID_ACCOUNT_USER;
+}
+
 struct ioasid_source *ioasid_shim_source_new(bool mm_mode)
 {
-	int mode = mm_mode ? IOASID_ACCOUNT_MM : IOASID_ACCOUNT_USER;
+	return source_current(account_mode(mm_mode));
+}
 
-	/* As iommufd: CAP_IPC_LOCK lifts the limit in the per-user mode. */
-	if (!mm_mode && capable(CAP_IPC_LOCK))
-		mode = IOASID_ACCOUNT_NONE;
-	return source_current(mode);
+bool ioasid_shim_source_is_current(const struct ioasid_source *src, bool mm_mode)
+{
+	return src->mm == current->mm && src->task == current->group_leader &&
+	       src->user == current_user() && src->mode == account_mode(mm_mode);
 }
 
 struct ioasid_source *ioasid_shim_source_clone_current(const struct ioasid_source *like)

@@ -27,6 +27,8 @@ unsigned int ioasid_shim_count_iommu_pci_devices(void);
 struct ioasid_source *ioasid_shim_source_new(bool mm_mode);
 struct ioasid_source *ioasid_shim_source_clone_current(const struct ioasid_source *like);
 void ioasid_shim_source_free(struct ioasid_source *src);
+/* Whether src is the current process, with the mode ioasid_shim_source_new() would pick. */
+bool ioasid_shim_source_is_current(const struct ioasid_source *src, bool mm_mode);
 int ioasid_shim_source_mode(const struct ioasid_source *src);
 /* Charges/uncharges npages pinned pages (RLIMIT_MEMLOCK, VmPin, VmLck in mm mode). */
 int ioasid_shim_source_charge(struct ioasid_source *src, unsigned long npages);
