@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 		if (ioctl(fd, _IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32), cmd))
 			die("IOMMU_TEST_OP_MOCK_DOMAIN");
 		domain = "mock";
+		n /= 10; /* every single-page op pins, maps, unmaps and unpins */
 		base_iova = 1ULL << 24; /* MOCK_APERTURE_START */
 	}
 
