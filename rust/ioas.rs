@@ -258,6 +258,9 @@ pub(crate) struct Ioas {
     /// Number of other objects that depend on this IOAS (`IOMMU_DESTROY` gives `EBUSY`
     /// while non-zero). Atomic because the object table reads it under its spinlock.
     users: Atomic<u32>,
+    /// Sum of the areas' access pins (changed under `inner`; read without it by unmap to
+    /// skip the access notification when no access pinned anything).
+    access_pins: Atomic<u32>,
 }
 
 impl Ioas {
@@ -276,6 +279,7 @@ impl Ioas {
                     huge_pages: true,
                 }),
                 users: Atomic::new(0),
+                access_pins: Atomic::new(0),
             }),
             GFP_KERNEL,
         )
@@ -490,10 +494,14 @@ impl Ioas {
             return Err(EINVAL);
         }
 
-        // Build (and, with domains, pin and map) every area before inserting any.
-        let mut areas = KVec::with_capacity(slices.len(), GFP_KERNEL)?;
+        // Insert the areas one by one (with domains: pinned and mapped first); the lock is
+        // held throughout, so nobody sees a partial result, and a failure removes the
+        // areas inserted so far.
         let mut iova = span.start;
-        for slice in slices {
+        for (k, slice) in slices.iter().enumerate() {
+            let Some(reservation) = reservations.next() else {
+                break;
+            };
             // INVARIANT: the slices add up to `length`, so each area's span is its slice's
             // length, inside `span`.
             let area_span = Span {
@@ -501,34 +509,30 @@ impl Ioas {
                 last: iova + (slice.length - 1),
             };
             iova = iova.wrapping_add(slice.length);
-            // Within the capacity reserved above: does not allocate.
-            areas.push(
-                Area {
-                    span: area_span,
-                    slice: slice.clone(),
-                    prot,
-                    domain_pinned: false,
-                    accesses: 0,
-                },
-                GFP_KERNEL,
-            )?;
-            let filled = match areas.last_mut() {
-                Some(area) if !inner.domains.is_empty() => area.fill(&inner.domains),
-                _ => Ok(()),
+            let mut area = Area {
+                span: area_span,
+                slice: slice.clone(),
+                prot,
+                domain_pinned: false,
+                accesses: 0,
             };
-            if let Err(e) = filled {
-                for mut a in areas.drain_all() {
-                    a.unfill(&inner.domains);
+            if !inner.domains.is_empty() {
+                if let Err(e) = area.fill(&inner.domains) {
+                    let inner = &mut *inner;
+                    let mut undo = span.start;
+                    for done in &slices[..k] {
+                        let last = undo + (done.length - 1);
+                        if let Some(mut a) = inner.areas.remove(&last) {
+                            a.unfill(&inner.domains);
+                        }
+                        undo = undo.wrapping_add(done.length);
+                    }
+                    return Err(e);
                 }
-                return Err(e);
             }
-        }
-        for area in areas.drain_all() {
-            let Some(reservation) = reservations.next() else {
-                break;
-            };
-            let key = area.span.last;
-            inner.areas.insert(reservation.into_node(key, area));
+            inner
+                .areas
+                .insert(reservation.into_node(area_span.last, area));
         }
         Ok(span.start)
     }
@@ -873,6 +877,10 @@ impl Ioas {
     ///
     /// `ENOMEM`.
     fn release_accesses(&self, range: Span) -> Result {
+        // Most unmaps happen with no access pin anywhere: no need to look.
+        if self.access_pins.load(Relaxed) == 0 {
+            return Ok(());
+        }
         let inner = self.inner.lock();
         let busy = areas_in(&inner.areas, range)
             .any(|s| inner.areas.get(&s.last).is_some_and(|a| a.accesses > 0));
@@ -949,6 +957,7 @@ impl Ioas {
                 }
                 if let Some(area) = inner.areas.get_mut(&key) {
                     area.accesses += 1;
+                    self.access_pins.fetch_add(1, Relaxed);
                 }
                 pins.push(piece, GFP_KERNEL)?;
                 next = last.checked_add(1);
@@ -956,7 +965,7 @@ impl Ioas {
             Ok(())
         })();
         if let Err(e) = result {
-            Self::access_unpin_locked(&mut inner, pins);
+            self.access_unpin_locked(&mut inner, pins);
             return Err(e);
         }
         Ok(pins)
@@ -965,13 +974,16 @@ impl Ioas {
     /// Releases what [`Ioas::access_pin`] pinned.
     pub(crate) fn access_unpin(&self, pins: KVec<AccessPin>) {
         let mut inner = self.inner.lock();
-        Self::access_unpin_locked(&mut inner, pins);
+        self.access_unpin_locked(&mut inner, pins);
     }
 
-    fn access_unpin_locked(inner: &mut IoasInner, mut pins: KVec<AccessPin>) {
+    fn access_unpin_locked(&self, inner: &mut IoasInner, mut pins: KVec<AccessPin>) {
         for piece in pins.drain_all() {
             if let Some(area) = inner.areas.get_mut(&piece.area_key) {
-                area.accesses = area.accesses.saturating_sub(1);
+                if area.accesses > 0 {
+                    area.accesses -= 1;
+                    self.access_pins.fetch_sub(1, Relaxed);
+                }
             }
             piece.pages.unpin(piece.first, piece.last);
         }
