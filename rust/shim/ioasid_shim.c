@@ -259,7 +259,8 @@ long ioasid_shim_user_page_pins(unsigned long uaddr)
 		return rc;
 	if (rc != 1)
 		return -EFAULT;
-	rc = PageCompound(page) ? -1 : page_ref_count(page) / GUP_PIN_COUNTING_BIAS;
+	/* GUP_PIN_COUNTING_BIAS is unsigned: keep the -1 of compound pages a long -1. */
+	rc = PageCompound(page) ? -1L : (long)(page_ref_count(page) / GUP_PIN_COUNTING_BIAS);
 	put_page(page);
 	return rc;
 }
