@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Devices bound to a context.
+//! Devices bound to a context: what every kind of device shares (attachments to HWPTs,
+//! `IOMMU_GET_HW_INFO`) and the mock devices of the test interface.
 //!
-//! For now the only devices are the mock devices of the test interface
-//! (`IOMMU_TEST_OP_MOCK_DOMAIN`): Rust objects that bind, attach, replace and detach as a
-//! PCI device will, with the mock IOMMU's aperture and page size. A mock device has two
-//! IDs, like upstream's: the test object ("stdev", destroying it unbinds the device) and
-//! the device ("idev", what `dev_id` arguments name).
+//! PCI devices are in [`crate::pcidev`]. Mock devices (`IOMMU_TEST_OP_MOCK_DOMAIN`) are
+//! Rust objects that bind, attach, replace and detach as a PCI device does, with the mock
+//! IOMMU's aperture and page size. A mock device has two IDs, like upstream's: the test
+//! object ("stdev", destroying it unbinds the device) and the device ("idev", what
+//! `dev_id` arguments name).
 
-use crate::{hwpt::Hwpt, object::ObjectTable};
+use crate::{
+    context::Context,
+    domain::Domain,
+    hwpt::Hwpt,
+    ioasid_dbg,
+    object::{Object, ObjectTable},
+    pcidev::PciDevice,
+};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -33,15 +41,30 @@ const IOMMU_HW_INFO_FLAG_INPUT_TYPE: u32 = 1 << 0;
 /// The mock IOMMU's register value in its information (`IOMMU_HW_INFO_SELFTEST_REGVAL`).
 const MOCK_HW_INFO_REGVAL: u32 = 0xdead_beef;
 
-/// `IOMMU_GET_HW_INFO`: the IOMMU's information about device `dev_id`: its data (for the
-/// mock IOMMU, `struct iommu_test_hw_info`: flags 0 and a register value), copied up to
-/// `data_len` bytes with the rest of the user buffer zeroed, its true length, type, PASID
-/// width and capabilities (none yet: no dirty tracking).
-pub(crate) fn ioctl_get_hw_info(
-    ctx: &crate::context::Context,
-    ucmd: &mut crate::dispatch::Ucmd,
-) -> Result {
-    use crate::{ioasid_dbg, object::Object, uapi::IommuHwInfo};
+/// A bound device of either kind, as a `dev_id` names it.
+pub(crate) enum DeviceRef {
+    Mock(Arc<MockDevice>),
+    Pci(Arc<PciDevice>),
+}
+
+/// Looks up device `id` (`ENOENT` if it is not a device).
+pub(crate) fn get_device(ctx: &Context, id: u32, what: &str) -> Result<DeviceRef> {
+    match ctx.objects().get(id)? {
+        Object::Device(d) => Ok(DeviceRef::Mock(d)),
+        Object::PciDevice(d) => Ok(DeviceRef::Pci(d)),
+        _ => {
+            ioasid_dbg!("{}: {} is not a device\n", what, id);
+            Err(ENOENT)
+        }
+    }
+}
+
+/// `IOMMU_GET_HW_INFO`: the IOMMU's information about device `dev_id`: its data (the
+/// driver's registers for a PCI device; `struct iommu_test_hw_info` for a mock device),
+/// copied up to `data_len` bytes with the rest of the user buffer zeroed, its true length,
+/// type, PASID width and capabilities.
+pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd) -> Result {
+    use crate::uapi::IommuHwInfo;
     use kernel::uaccess::{UserPtr, UserSlice};
     let mut cmd = IommuHwInfo::read(ucmd.bytes());
     if cmd.flags & !IOMMU_HW_INFO_FLAG_INPUT_TYPE != 0 {
@@ -52,40 +75,130 @@ pub(crate) fn ioctl_get_hw_info(
         ioasid_dbg!("get_hw_info: reserved bytes set\n");
         return Err(EOPNOTSUPP);
     }
-    let dev = match ctx.objects().get(cmd.dev_id)? {
-        Object::Device(d) => d,
-        _ => {
-            ioasid_dbg!("get_hw_info: {} is not a device\n", cmd.dev_id);
-            return Err(ENOENT);
-        }
-    };
     let wanted = if cmd.flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE != 0 {
         cmd.out_data_type
     } else {
         IOMMU_HW_INFO_TYPE_DEFAULT
     };
-    if wanted != IOMMU_HW_INFO_TYPE_DEFAULT && wanted != IOMMU_HW_INFO_TYPE_SELFTEST {
-        ioasid_dbg!("get_hw_info: the IOMMU has no data of type {:#x}\n", wanted);
-        return Err(EOPNOTSUPP);
-    }
-    let mut data = [0u8; 8];
-    data[4..8].copy_from_slice(&MOCK_HW_INFO_REGVAL.to_ne_bytes());
+    let info = match get_device(ctx, cmd.dev_id, "get_hw_info")? {
+        DeviceRef::Mock(dev) => {
+            if wanted != IOMMU_HW_INFO_TYPE_DEFAULT && wanted != IOMMU_HW_INFO_TYPE_SELFTEST {
+                ioasid_dbg!("get_hw_info: the IOMMU has no data of type {:#x}\n", wanted);
+                return Err(EOPNOTSUPP);
+            }
+            let mut data = KVec::new();
+            data.extend_from_slice(&0u32.to_ne_bytes(), GFP_KERNEL)?;
+            data.extend_from_slice(&MOCK_HW_INFO_REGVAL.to_ne_bytes(), GFP_KERNEL)?;
+            crate::ffi_iommu::HwInfo {
+                kind: IOMMU_HW_INFO_TYPE_SELFTEST,
+                data,
+                capabilities: 0,
+                max_pasid_log2: dev.max_pasid_log2(),
+            }
+        }
+        DeviceRef::Pci(dev) => dev.hw_info(wanted)?,
+    };
     let room = cmd.data_len as usize;
-    let copy = room.min(data.len());
+    let copy = room.min(info.data.len());
     let mut out = UserSlice::new(UserPtr::from_addr(cmd.data_uptr as usize), room).writer();
-    out.write_slice(&data[..copy])?;
+    out.write_slice(&info.data[..copy])?;
     // Zero the rest of the caller's buffer, a chunk at a time.
     let zeros = [0u8; 64];
     while !out.is_empty() {
         let n = out.len().min(zeros.len());
         out.write_slice(&zeros[..n])?;
     }
-    cmd.data_len = data.len() as u32;
-    cmd.out_data_type = IOMMU_HW_INFO_TYPE_SELFTEST;
-    cmd.out_max_pasid_log2 = dev.max_pasid_log2();
-    cmd.out_capabilities = 0;
+    cmd.data_len = u32::try_from(info.data.len()).map_err(|_| EOVERFLOW)?;
+    cmd.out_data_type = info.kind;
+    cmd.out_max_pasid_log2 = info.max_pasid_log2;
+    cmd.out_capabilities = info.capabilities;
     cmd.write(ucmd.bytes_mut());
     Ok(())
+}
+
+/// Finds or makes the HWPT a device attaches to for `pt_id`, and switches the device to
+/// it with `switch`; returns the attachment, with the device counted in the HWPT.
+///
+/// `pt_id` names a HWPT (used if `accepts` its domain, `EINVAL` otherwise) or an IOAS: an
+/// automatic HWPT of that IOAS whose domain `accepts` and on which `switch` succeeds
+/// (`EINVAL` from `switch` means "incompatible, try the next", as iommufd does), or else
+/// a new automatic HWPT with a domain from `new_domain`, destroyed again if `switch`
+/// fails. On error nothing changed.
+pub(crate) fn attach_to(
+    ctx: &Context,
+    pt_id: u32,
+    accepts: impl Fn(&Domain) -> bool,
+    new_domain: impl FnOnce() -> Result<Domain>,
+    mut switch: impl FnMut(&Attachment) -> Result,
+) -> Result<Attachment> {
+    let objects = ctx.objects();
+    let ioas = match objects.get(pt_id)? {
+        Object::Hwpt(_) => {
+            let hwpt = objects.attach_hwpt(pt_id)?;
+            let att = Attachment {
+                hwpt,
+                hwpt_id: pt_id,
+            };
+            if !accepts(att.hwpt.domain()) {
+                ioasid_dbg!("attach: HWPT {}'s domain cannot serve this device\n", pt_id);
+                release(objects, att);
+                return Err(EINVAL);
+            }
+            return match switch(&att) {
+                Ok(()) => Ok(att),
+                Err(e) => {
+                    release(objects, att);
+                    Err(e)
+                }
+            };
+        }
+        Object::Ioas(ioas) => ioas,
+        _ => {
+            ioasid_dbg!("attach: object {} is neither an IOAS nor a HWPT\n", pt_id);
+            return Err(EINVAL);
+        }
+    };
+    for id in ioas.auto_hwpts()?.iter() {
+        let Ok(hwpt) = objects.attach_hwpt(*id) else {
+            continue;
+        };
+        let att = Attachment { hwpt, hwpt_id: *id };
+        if !Arc::ptr_eq(att.hwpt.ioas(), &ioas) || !accepts(att.hwpt.domain()) {
+            release(objects, att);
+            continue;
+        }
+        match switch(&att) {
+            Ok(()) => return Ok(att),
+            Err(e) => {
+                release(objects, att);
+                if e != EINVAL {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true)?;
+    hwpt.get_device();
+    let hwpt_id = match objects.insert(Object::Hwpt(hwpt.clone())) {
+        Ok(id) => id,
+        Err(e) => {
+            hwpt.put_device();
+            return Err(e);
+        }
+    };
+    let att = Attachment { hwpt, hwpt_id };
+    if let Err(e) = ioas.remember_auto_hwpt(hwpt_id) {
+        att.hwpt.put_device();
+        objects.remove_hwpt(hwpt_id, &att.hwpt);
+        return Err(e);
+    }
+    match switch(&att) {
+        Ok(()) => Ok(att),
+        Err(e) => {
+            release(objects, att);
+            Err(e)
+        }
+    }
 }
 
 /// What a device is attached to: the HWPT and its ID.
@@ -172,7 +285,8 @@ impl MockDevice {
             None => return Err(ENXIO),
         };
         match domain {
-            crate::domain::Domain::Mock(m) => m.dma(iova, buf, write),
+            Domain::Mock(m) => m.dma(iova, buf, write),
+            Domain::Real(_) => Err(EINVAL),
         }
     }
 

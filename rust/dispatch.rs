@@ -15,7 +15,7 @@ use crate::{
     context::{self, Context},
     device,
     ffi::NewAccessFile,
-    hwpt, ioas, ioasid_dbg, object, selftest,
+    hwpt, ioas, ioasid_dbg, object, pcidev, selftest,
     uapi::*,
     ucmd::{self, UcmdError},
 };
@@ -168,6 +168,9 @@ static OPS: &[Op] = &[
         ioas::ioctl_change_process
     ),
     op!(0xa0, "test_cmd", IommuTestCmd, selftest::ioctl_test_cmd).test_only(),
+    op!(0xc0, "device_bind", IoasidDeviceBind, pcidev::ioctl_bind),
+    op!(0xc1, "device_attach", IoasidDeviceAttach, pcidev::ioctl_attach),
+    op!(0xc2, "device_detach", IoasidDeviceDetach, pcidev::ioctl_detach),
 ];
 
 fn errno(e: UcmdError) -> Error {

@@ -3,11 +3,11 @@
 //! The boundary between the object model and IOMMU hardware.
 //!
 //! An IOAS fills every domain attached to it through [`HwDomain`]; it never knows what is
-//! behind. Two implementations are planned: a real `iommu_domain` (through the FFI layer,
-//! with the devices feature) and [`crate::mock::MockDomain`], a page table in plain Rust
-//! that never touches the IOMMU core, for the test interface.
+//! behind: a real `iommu_domain` ([`crate::iommu::RealDomain`], through the FFI layer) or
+//! [`crate::mock::MockDomain`], a page table in plain Rust that never touches the IOMMU
+//! core, for the test interface.
 
-use crate::{iova::Span, mock::MockDomain};
+use crate::{iommu::RealDomain, iova::Span, mock::MockDomain};
 use kernel::{prelude::*, sync::Arc};
 
 /// IOPTE permission: DMA may read.
@@ -43,6 +43,8 @@ pub(crate) trait HwDomain {
 pub(crate) enum Domain {
     /// The software mock of the test interface.
     Mock(Arc<MockDomain>),
+    /// A paging domain of a real IOMMU.
+    Real(Arc<RealDomain>),
 }
 
 impl Domain {
@@ -50,6 +52,7 @@ impl Domain {
     pub(crate) fn hw(&self) -> &dyn HwDomain {
         match self {
             Domain::Mock(m) => &**m,
+            Domain::Real(r) => &**r,
         }
     }
 
@@ -57,6 +60,8 @@ impl Domain {
     pub(crate) fn same(&self, other: &Domain) -> bool {
         match (self, other) {
             (Domain::Mock(a), Domain::Mock(b)) => Arc::ptr_eq(a, b),
+            (Domain::Real(a), Domain::Real(b)) => Arc::ptr_eq(a, b),
+            _ => false,
         }
     }
 
@@ -64,6 +69,7 @@ impl Domain {
     pub(crate) fn owner_tag(&self) -> usize {
         match self {
             Domain::Mock(m) => Arc::as_ptr(m) as usize,
+            Domain::Real(r) => Arc::as_ptr(r) as usize,
         }
     }
 }

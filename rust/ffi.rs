@@ -68,6 +68,18 @@ pub(crate) fn taint_test() {
     };
 }
 
+/// Marks the kernel as running with a user-requested unsafe setting (`TAINT_USER`), as
+/// binding a device without isolated MSIs does.
+pub(crate) fn taint_user() {
+    // SAFETY: As in `taint_test`.
+    unsafe {
+        kernel::bindings::add_taint(
+            kernel::bindings::TAINT_USER,
+            kernel::bindings::lockdep_ok_LOCKDEP_STILL_OK,
+        )
+    };
+}
+
 mod shim {
     use kernel::ffi::{c_int, c_long, c_ulong, c_void};
 

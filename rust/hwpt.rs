@@ -105,14 +105,16 @@ const IOMMU_HWPT_ALLOC_PASID: u32 = 1 << 3;
 
 /// `IOMMU_HWPT_ALLOC`: a paging HWPT on an IOAS for device `dev_id`'s IOMMU.
 ///
-/// Devices are mock devices for now, so the domain is a mock domain (which can be a
-/// nesting parent and serve PASIDs). Nested HWPTs (`pt_id` a HWPT), driver data, dirty
-/// tracking and fault queues come with those features and give `EOPNOTSUPP` until then.
+/// A PCI device gets a paging domain of its IOMMU driver, which sees the flags
+/// (NEST_PARENT, DIRTY_TRACKING, PASID) and whose refusal is returned as it is. A mock
+/// device gets a mock domain (which can be a nesting parent and serve PASIDs). Nested
+/// HWPTs (`pt_id` a HWPT), driver data, the mock's dirty tracking and fault queues come
+/// with those features and give `EOPNOTSUPP` until then.
 pub(crate) fn ioctl_alloc(
     ctx: &crate::context::Context,
     ucmd: &mut crate::dispatch::Ucmd,
 ) -> Result {
-    use crate::{ioasid_dbg, object::Object, uapi::IommuHwptAlloc};
+    use crate::{device::DeviceRef, ioasid_dbg, object::Object, uapi::IommuHwptAlloc};
     let mut cmd = IommuHwptAlloc::read(ucmd.bytes());
     if cmd.reserved != 0 || cmd.reserved2 != 0 {
         ioasid_dbg!("hwpt_alloc: reserved field set\n");
@@ -130,13 +132,7 @@ pub(crate) fn ioctl_alloc(
         ioasid_dbg!("hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
         return Err(EOPNOTSUPP);
     }
-    match ctx.objects().get(cmd.dev_id)? {
-        Object::Device(_) => {}
-        _ => {
-            ioasid_dbg!("hwpt_alloc: {} is not a device\n", cmd.dev_id);
-            return Err(ENOENT);
-        }
-    }
+    let dev = crate::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
     let ioas = match ctx.objects().get(cmd.pt_id).map_err(|_| EINVAL)? {
         Object::Ioas(ioas) => ioas,
         Object::Hwpt(_) => {
@@ -155,11 +151,20 @@ pub(crate) fn ioctl_alloc(
         );
         return Err(EOPNOTSUPP);
     }
-    if cmd.flags & (IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_FAULT_ID_VALID) != 0 {
-        ioasid_dbg!("hwpt_alloc: dirty tracking and fault queues are not supported yet\n");
+    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
+        ioasid_dbg!("hwpt_alloc: fault queues are not supported yet\n");
         return Err(EOPNOTSUPP);
     }
-    let domain = Domain::Mock(crate::mock::MockDomain::new()?);
+    let domain = match dev {
+        DeviceRef::Pci(dev) => dev.new_domain(cmd.flags)?,
+        DeviceRef::Mock(_) => {
+            if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 {
+                ioasid_dbg!("hwpt_alloc: the mock IOMMU has no dirty tracking yet\n");
+                return Err(EOPNOTSUPP);
+            }
+            Domain::Mock(crate::mock::MockDomain::new()?)
+        }
+    };
     let hwpt = Hwpt::new(ioas, domain, false)?;
     let id = ctx.objects().insert(Object::Hwpt(hwpt))?;
     ucmd.created(id);

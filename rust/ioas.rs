@@ -639,6 +639,28 @@ impl Ioas {
         Self::reserve_locked(&mut inner, span, 0)
     }
 
+    /// Reserves every span of `spans` for `owner` (a device's reserved regions), all or
+    /// nothing; [`Ioas::unreserve`] with the same owner removes them.
+    ///
+    /// # Errors
+    ///
+    /// `EADDRINUSE` if an area or an allowed range intersects one of them; `ENOMEM`.
+    pub(crate) fn reserve(&self, owner: usize, spans: &[Span]) -> Result {
+        let mut inner = self.inner.lock();
+        for span in spans {
+            if let Err(e) = Self::reserve_locked(&mut inner, *span, owner) {
+                inner.reserved.retain(|r| r.owner != owner);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the ranges `owner` reserved.
+    pub(crate) fn unreserve(&self, owner: usize) {
+        self.inner.lock().reserved.retain(|r| r.owner != owner);
+    }
+
     fn reserve_locked(inner: &mut IoasInner, span: Span, owner: usize) -> Result {
         if areas_in(&inner.areas, span).next().is_some()
             || inner.allowed.iter().any(|a| a.intersects(&span))

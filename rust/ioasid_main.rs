@@ -24,12 +24,15 @@ mod device;
 mod dispatch;
 mod domain;
 mod ffi;
+mod ffi_iommu;
 mod hwpt;
+mod iommu;
 mod ioas;
 mod iova;
 mod mock;
 mod object;
 mod pages;
+mod pcidev;
 mod selftest;
 mod uapi;
 mod ucmd;
@@ -50,6 +53,10 @@ module! {
         debug: bool {
             default: false,
             description: "Log the reason of every refused request at KERN_DEBUG",
+        },
+        allow_unsafe_interrupts: bool {
+            default: false,
+            description: "Bind devices whose MSIs are not isolated (unsafe; taints the kernel)",
         },
         selftest: bool {
             default: false,
@@ -72,6 +79,8 @@ pub(crate) use ioasid_dbg;
 
 #[pin_data]
 struct IoasidModule {
+    /// The `ioasid-pci` driver (unregistered first at exit).
+    pci: ffi_iommu::PciDriver,
     #[pin]
     miscdev: MiscDeviceRegistration<context::Context>,
 }
@@ -80,6 +89,7 @@ impl kernel::InPlaceModule for IoasidModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let options = MiscDeviceOptions { name: c"ioasid" };
         try_pin_init!(Self {
+            pci: ffi_iommu::PciDriver::register()?,
             miscdev <- MiscDeviceRegistration::register(options),
         })
         .pin_chain(|_| {

@@ -18,7 +18,7 @@
 
 use crate::{
     context::Context, device, device::MockDevice, dispatch::Ucmd, hwpt::Hwpt, ioas::Ioas,
-    uapi::IommuDestroy,
+    pcidev::PciDevice, uapi::IommuDestroy,
 };
 use kernel::{
     new_mutex,
@@ -38,6 +38,8 @@ pub(crate) enum Object {
     Device(Arc<MockDevice>),
     /// The test interface's mock device object; destroying it unbinds the device.
     MockDevice(Arc<MockDevice>),
+    /// A bound PCI device (`dev_id`); destroying it unbinds the device.
+    PciDevice(Arc<PciDevice>),
 }
 
 impl Object {
@@ -48,7 +50,7 @@ impl Object {
             Object::Hwpt(hwpt) => hwpt.users(),
             // Unbound by destroying the object that bound it.
             Object::Device(_) => 1,
-            Object::MockDevice(_) => 0,
+            Object::MockDevice(_) | Object::PciDevice(_) => 0,
         }
     }
 
@@ -59,6 +61,7 @@ impl Object {
             Object::Hwpt(_) => "HWPT",
             Object::Device(_) => "device",
             Object::MockDevice(_) => "mock device",
+            Object::PciDevice(_) => "PCI device",
         }
     }
 }
@@ -287,9 +290,14 @@ impl ObjectTable {
         Ok(())
     }
 
-    /// What destroying `obj` implies for other objects: a mock device object unbinds its
-    /// device (removing the device's ID) and detaches it.
+    /// What destroying `obj` implies for other objects: a device is unbound and detached
+    /// (a mock device object also removes its device's ID).
     fn destroyed(&self, obj: &Object) {
+        if let Object::PciDevice(dev) = obj {
+            if let Some(a) = dev.unbind() {
+                device::release(self, a);
+            }
+        }
         if let Object::MockDevice(dev) = obj {
             let (attached, idev_id) = dev.unbind();
             if idev_id != 0 {

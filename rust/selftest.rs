@@ -158,46 +158,15 @@ pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     }
 }
 
-/// Finds or makes the attachment for `pt_id`: a HWPT as it is, an IOAS through a new
-/// automatic HWPT with a mock domain (added to the table).
-///
-/// As iommufd's automatic domains, an IOAS's existing automatic HWPT is reused (every mock
-/// domain is compatible with every mock device). The returned attachment has the device
-/// counted in its HWPT.
+/// Finds or makes the HWPT a mock device attaches to for `pt_id` (mock domains only).
 fn attachment_for(ctx: &Context, pt_id: u32) -> Result<Attachment> {
-    match ctx.objects().get(pt_id)? {
-        Object::Hwpt(_) => {
-            let hwpt = ctx.objects().attach_hwpt(pt_id)?;
-            Ok(Attachment {
-                hwpt,
-                hwpt_id: pt_id,
-            })
-        }
-        Object::Ioas(ioas) => {
-            for id in ioas.auto_hwpts()?.iter() {
-                if let Ok(hwpt) = ctx.objects().attach_hwpt(*id) {
-                    if Arc::ptr_eq(hwpt.ioas(), &ioas) {
-                        return Ok(Attachment { hwpt, hwpt_id: *id });
-                    }
-                    hwpt.put_device();
-                }
-            }
-            let domain = Domain::Mock(MockDomain::new()?);
-            let hwpt = crate::hwpt::Hwpt::new(ioas.clone(), domain, true)?;
-            hwpt.get_device();
-            let hwpt_id = ctx.objects().insert(Object::Hwpt(hwpt.clone()))?;
-            if let Err(e) = ioas.remember_auto_hwpt(hwpt_id) {
-                hwpt.put_device();
-                ctx.objects().remove_hwpt(hwpt_id, &hwpt);
-                return Err(e);
-            }
-            Ok(Attachment { hwpt, hwpt_id })
-        }
-        _ => {
-            ioasid_dbg!("attach: object {} is neither an IOAS nor a HWPT\n", pt_id);
-            Err(EINVAL)
-        }
-    }
+    device::attach_to(
+        ctx,
+        pt_id,
+        |d| matches!(d, Domain::Mock(_)),
+        || Ok(Domain::Mock(MockDomain::new()?)),
+        |_| Ok(()),
+    )
 }
 
 /// `IOMMU_TEST_OP_MOCK_DOMAIN(_FLAGS)`: a new mock device bound to the context and
@@ -265,6 +234,7 @@ fn mock_of(ctx: &Context, id: u32) -> Result<Arc<MockDomain>> {
     };
     match hwpt.domain() {
         Domain::Mock(m) => Ok(m.clone()),
+        Domain::Real(_) => Err(EINVAL),
     }
 }
 

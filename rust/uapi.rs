@@ -253,6 +253,41 @@ uapi_struct! {
     }
 }
 
+uapi_struct! {
+    /// `struct ioasid_device_bind`: bind the device opened as `dev_fd` to the context.
+    IoasidDeviceBind size 16 min 16 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        dev_fd: i32 = 8,
+        out_dev_id: u32 = 12,
+    }
+}
+
+uapi_struct! {
+    /// `struct ioasid_device_attach`: attach a bound device to an IOAS or a HWPT.
+    IoasidDeviceAttach size 24 min 16 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        dev_id: u32 = 8,
+        pt_id: u32 = 12,
+        pasid: u32 = 16,
+        reserved: u32 = 20,
+    }
+}
+
+uapi_struct! {
+    /// `struct ioasid_device_detach`: detach a bound device.
+    IoasidDeviceDetach size 16 min 12 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        dev_id: u32 = 8,
+        pasid: u32 = 12,
+    }
+}
+
+/// `IOASID_DEVICE_ATTACH`/`DETACH` flag: the operation is on `pasid` (not yet supported).
+pub(crate) const IOASID_DEVICE_PASID: u32 = 1 << 0;
+
 /// `IOMMU_IOAS_MAP` and `IOMMU_IOAS_COPY` flags.
 pub(crate) const IOMMU_IOAS_MAP_FIXED_IOVA: u32 = 1 << 0;
 /// DMA may write.

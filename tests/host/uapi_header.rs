@@ -137,6 +137,21 @@ fn mirrors() -> [Mirror; 13] {
             IommuIoasChangeProcess::SIZE,
             IommuIoasChangeProcess::LAYOUT,
         ),
+        (
+            "ioasid_device_bind",
+            IoasidDeviceBind::SIZE,
+            IoasidDeviceBind::LAYOUT,
+        ),
+        (
+            "ioasid_device_attach",
+            IoasidDeviceAttach::SIZE,
+            IoasidDeviceAttach::LAYOUT,
+        ),
+        (
+            "ioasid_device_detach",
+            IoasidDeviceDetach::SIZE,
+            IoasidDeviceDetach::LAYOUT,
+        ),
     ]
 }
 

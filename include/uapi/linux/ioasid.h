@@ -460,18 +460,62 @@ enum iommu_hw_info_flags {
  * enum iommu_hw_info_type - data types of IOMMU_GET_HW_INFO
  * @IOMMU_HW_INFO_TYPE_DEFAULT: (input) whatever the device's IOMMU reports
  * @IOMMU_HW_INFO_TYPE_NONE: (output) the IOMMU reports no data
+ * @IOMMU_HW_INFO_TYPE_INTEL_VTD: struct iommu_hw_info_vtd
+ * @IOMMU_HW_INFO_TYPE_ARM_SMMUV3: struct iommu_hw_info_arm_smmuv3
+ * @IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV: NVIDIA Tegra241 CMDQV (SMMUv3 extension)
+ * @IOMMU_HW_INFO_TYPE_AMD: AMD IOMMU
  */
 enum iommu_hw_info_type {
 	IOMMU_HW_INFO_TYPE_DEFAULT = 0,
 	IOMMU_HW_INFO_TYPE_NONE = 0,
+	IOMMU_HW_INFO_TYPE_INTEL_VTD = 1,
+	IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2,
+	IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV = 3,
+	IOMMU_HW_INFO_TYPE_AMD = 4,
+};
+
+/**
+ * struct iommu_hw_info_vtd - Intel VT-d data of IOMMU_GET_HW_INFO
+ * @flags: driver flags (errata)
+ * @__reserved: 0
+ * @cap_reg: the unit's Capability Register
+ * @ecap_reg: the unit's Extended Capability Register
+ */
+struct iommu_hw_info_vtd {
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 cap_reg;
+	__aligned_u64 ecap_reg;
+};
+
+/**
+ * struct iommu_hw_info_arm_smmuv3 - Arm SMMUv3 data of IOMMU_GET_HW_INFO
+ * @flags: 0
+ * @__reserved: 0
+ * @idr: the SMMU's IDR0..IDR5 registers
+ * @iidr: its IIDR register
+ * @aidr: its AIDR register
+ */
+struct iommu_hw_info_arm_smmuv3 {
+	__u32 flags;
+	__u32 __reserved;
+	__u32 idr[6];
+	__u32 iidr;
+	__u32 aidr;
 };
 
 /**
  * enum iommufd_hw_capabilities - capabilities in IOMMU_GET_HW_INFO
- * @IOMMU_HW_CAP_DIRTY_TRACKING: the IOMMU can track dirty IOPTEs (never reported yet)
+ * @IOMMU_HW_CAP_DIRTY_TRACKING: the IOMMU can track dirty IOPTEs
+ * @IOMMU_HW_CAP_PCI_PASID_EXEC: the device's PASID capability has Execute enabled
+ * @IOMMU_HW_CAP_PCI_PASID_PRIV: the device's PASID capability has Privileged enabled
+ * @IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED: ATS is not supported or cannot be used
  */
 enum iommufd_hw_capabilities {
 	IOMMU_HW_CAP_DIRTY_TRACKING = 1 << 0,
+	IOMMU_HW_CAP_PCI_PASID_EXEC = 1 << 1,
+	IOMMU_HW_CAP_PCI_PASID_PRIV = 1 << 2,
+	IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 1 << 3,
 };
 
 /**
@@ -489,13 +533,16 @@ enum iommufd_hw_capabilities {
  *
  * Reports what the IOMMU behind @dev_id offers. Up to @data_len bytes of its data are
  * copied to @data_uptr and the rest of that buffer is zeroed; @data_len then gives the
- * data's full size. The devices that exist today are the test interface's mock devices:
- * their IOMMU reports type IOMMU_HW_INFO_TYPE_SELFTEST (0xfeedbeef) with 8 bytes of data
- * (flags 0, register 0xdeadbeef), a PASID width of 20 for mock devices made with the
- * PASID flag, and no capabilities.
+ * data's full size. For a PCI device (IOASID_DEVICE_BIND) the data is the IOMMU driver's:
+ * struct iommu_hw_info_vtd on Intel VT-d, struct iommu_hw_info_arm_smmuv3 on SMMUv3, with
+ * the driver's capabilities and the PASID width the IOMMU core enabled. The test
+ * interface's mock devices report type IOMMU_HW_INFO_TYPE_SELFTEST (0xfeedbeef) with 8
+ * bytes of data (flags 0, register 0xdeadbeef), a PASID width of 20 for mock devices made
+ * with the PASID flag, and no capabilities.
  *
  * Errors: EOPNOTSUPP for unknown @flags, reserved bytes set, or a data type the IOMMU
- * does not have; ENOENT when @dev_id is not a device; EFAULT.
+ * does not have; ENOENT when @dev_id is not a device; ENODEV when the device's binding
+ * was revoked; EFAULT.
  */
 struct iommu_hw_info {
 	__u32 size;
@@ -531,5 +578,121 @@ struct iommu_ioas_change_process {
 	__u32 __reserved;
 };
 #define IOMMU_IOAS_CHANGE_PROCESS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS)
+
+/*
+ * Devices: ioasid's own extension (iommufd gets its devices from VFIO).
+ *
+ * A PCI device is handed to ioasid by binding it to the "ioasid-pci" driver, with
+ * driver_override as for vfio-pci:
+ *   echo ioasid-pci > /sys/bus/pci/devices/<BDF>/driver_override
+ *   echo <BDF> > /sys/bus/pci/drivers_probe
+ * ioasid-pci then creates /dev/ioasid-devices/<BDF> (root, mode 0600). Opening that node
+ * is the right to bind the device: its file permissions decide who may. The driver claims
+ * no DMA ownership itself (driver_managed_dma); a binding does.
+ */
+enum {
+	IOASID_CMD_DEVICE_BIND = IOASID_CMD_BASE,
+	IOASID_CMD_DEVICE_ATTACH,
+	IOASID_CMD_DEVICE_DETACH,
+};
+
+/**
+ * struct ioasid_device_bind - ioctl(IOASID_DEVICE_BIND)
+ * @size: sizeof(struct ioasid_device_bind)
+ * @flags: must be 0
+ * @dev_fd: an open descriptor of /dev/ioasid-devices/<BDF>
+ * @out_dev_id: the device's ID in this file
+ *
+ * Binds the device to this /dev/ioasid file: claims DMA ownership of the device's whole
+ * IOMMU group (iommu_device_claim_dma_owner, so no kernel driver may use another device
+ * of the group meanwhile) and blocks its DMA until it is attached. @out_dev_id works with
+ * every ioctl that takes a dev_id (IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC,
+ * IOASID_DEVICE_ATTACH). The checks run in this order:
+ *  - ENODEV: the device is not translated by an IOMMU, or was removed meanwhile;
+ *  - EINVAL: the IOMMU cannot enforce cache coherency of the device's DMA;
+ *  - EPERM: the group's MSIs are not isolated (no interrupt remapping) and the module
+ *    parameter allow_unsafe_interrupts is not set (setting it taints the kernel);
+ *  - EOPNOTSUPP: the group has more than one device (not supported yet);
+ *  - EBUSY: the device is bound already (to this or another file);
+ *  - EPERM: DMA ownership of the group is held by someone else (a kernel driver of
+ *    another device in the group, or another owner).
+ * Also: EBADF if @dev_fd is not open, EINVAL if it is not an ioasid-pci device node,
+ * EOPNOTSUPP for non-zero @flags, ENOMEM.
+ *
+ * The binding ends with IOMMU_DESTROY of @out_dev_id or the close of this file, and is
+ * revoked when the device file it was made through is closed or the device is removed
+ * (driver unbind, hot unplug): the device is detached and DMA ownership returned at once,
+ * so the device can no longer reach the context's memory. A revoked device keeps its ID
+ * (every use is ENODEV) until IOMMU_DESTROY or close.
+ */
+struct ioasid_device_bind {
+	__u32 size;
+	__u32 flags;
+	__s32 dev_fd;
+	__u32 out_dev_id;
+};
+#define IOASID_DEVICE_BIND _IO(IOMMUFD_TYPE, IOASID_CMD_DEVICE_BIND)
+
+/**
+ * enum ioasid_device_attach_flags - flags of IOASID_DEVICE_ATTACH/DETACH
+ * @IOASID_DEVICE_PASID: the operation is on @pasid (reserved: EOPNOTSUPP for now)
+ */
+enum ioasid_device_attach_flags {
+	IOASID_DEVICE_PASID = 1 << 0,
+};
+
+/**
+ * struct ioasid_device_attach - ioctl(IOASID_DEVICE_ATTACH)
+ * @size: sizeof(struct ioasid_device_attach)
+ * @flags: enum ioasid_device_attach_flags
+ * @dev_id: a bound device
+ * @pt_id: in: an IOAS or a paging HWPT; out: the HWPT the device is attached to
+ * @pasid: with IOASID_DEVICE_PASID, the PASID
+ * @__reserved: must be 0
+ *
+ * Attaches the device (its IOMMU group) to @pt_id, with VFIO_DEVICE_ATTACH_IOMMUFD_PT's
+ * rules. An IOAS gets an automatic HWPT: an existing automatic HWPT of that IOAS whose
+ * domain the device's IOMMU accepts, or a new paging domain (destroyed with its last
+ * device). A device that is attached already has its domain replaced in one step: its DMA
+ * is translated by the old domain until the new one takes over, never by none. Attaching
+ * applies the device's reserved regions to the IOAS (they leave IOMMU_IOAS_IOVA_RANGES;
+ * on arm64 the software MSI window is set up in the domain).
+ *
+ * Errors: EOPNOTSUPP for unknown @flags, IOASID_DEVICE_PASID or non-zero @__reserved;
+ * ENOENT for an unknown @dev_id or @pt_id; EINVAL when @pt_id is neither an IOAS nor a
+ * HWPT or its domain cannot serve this device; EADDRINUSE when the device's reserved
+ * regions or the domain's aperture collide with mappings of the IOAS; ENODEV when the
+ * binding was revoked; the IOMMU driver's errors. On error the device stays as it was.
+ */
+struct ioasid_device_attach {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pt_id;
+	__u32 pasid;
+	__u32 __reserved;
+};
+#define IOASID_DEVICE_ATTACH _IO(IOMMUFD_TYPE, IOASID_CMD_DEVICE_ATTACH)
+
+/**
+ * struct ioasid_device_detach - ioctl(IOASID_DEVICE_DETACH)
+ * @size: sizeof(struct ioasid_device_detach)
+ * @flags: enum ioasid_device_attach_flags
+ * @dev_id: a bound device
+ * @pasid: with IOASID_DEVICE_PASID, the PASID
+ *
+ * Detaches the device: its DMA is blocked until the next attach. Its reserved regions
+ * leave the IOAS; an automatic HWPT whose last device this was is destroyed.
+ *
+ * Errors: EOPNOTSUPP for unknown @flags or IOASID_DEVICE_PASID; ENOENT for an unknown
+ * @dev_id; EINVAL when the device is not attached.
+ */
+struct ioasid_device_detach {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pasid;
+};
+#define IOASID_DEVICE_DETACH _IO(IOMMUFD_TYPE, IOASID_CMD_DEVICE_DETACH)
 
 #endif /* _UAPI_LINUX_IOASID_H */

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The FFI layer, devices and IOMMU half: PCI devices bound to `ioasid-pci` and real
+//! `iommu_domain`s.
+//!
+//! Like [`crate::ffi`], this is the only place that calls C for what it covers; it wraps
+//! the shim `rust/shim/ioasid_pci.c` (the driver, the device nodes, the hardware state of a
+//! binding) and the exported IOMMU core functions, and states the contract of each call.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    ffi::{c_int, c_void},
+    prelude::*,
+};
+
+mod raw {
+    use kernel::ffi::{c_char, c_int, c_uint, c_void};
+
+    /// Declares opaque C structures: only pointers to them cross the boundary.
+    macro_rules! opaque {
+        ($($(#[$m:meta])* $name:ident),*) => {$(
+            $(#[$m])*
+            #[repr(C)]
+            pub(super) struct $name {
+                _private: [u8; 1],
+            }
+        )*};
+    }
+    opaque!(
+        /// `struct ioasid_pci_dev` of the shim.
+        IoasidPciDev,
+        /// `struct file`.
+        file,
+        /// `struct device`.
+        device,
+        /// `struct iommu_domain`.
+        iommu_domain
+    );
+
+    /// `struct ioasid_resv` of the shim.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    pub(super) struct IoasidResv {
+        pub(super) start: u64,
+        pub(super) last: u64,
+        pub(super) kind: u32,
+        pub(super) pad: u32,
+    }
+
+    extern "C" {
+        pub(super) fn ioasid_shim_pci_register() -> c_int;
+        pub(super) fn ioasid_shim_pci_unregister();
+        pub(super) fn ioasid_shim_pci_get(fd: c_int, filep: *mut *mut file) -> *mut IoasidPciDev;
+        pub(super) fn ioasid_shim_file_put(file: *mut file);
+        pub(super) fn ioasid_shim_pci_put(idev: *mut IoasidPciDev);
+        pub(super) fn ioasid_shim_pci_device(idev: *mut IoasidPciDev) -> *mut device;
+        pub(super) fn ioasid_shim_pci_name(idev: *mut IoasidPciDev) -> *const c_char;
+        pub(super) fn ioasid_shim_pci_has_iommu(idev: *mut IoasidPciDev) -> bool;
+        pub(super) fn ioasid_shim_pci_cache_coherent(idev: *mut IoasidPciDev) -> bool;
+        pub(super) fn ioasid_shim_pci_isolated_msi(idev: *mut IoasidPciDev) -> bool;
+        pub(super) fn ioasid_shim_pci_group_size(idev: *mut IoasidPciDev) -> c_uint;
+        pub(super) fn ioasid_shim_pci_claim(
+            idev: *mut IoasidPciDev,
+            file: *mut file,
+            owner: *mut c_void,
+            binding: *mut u64,
+        ) -> c_int;
+        pub(super) fn ioasid_shim_pci_unbind(idev: *mut IoasidPciDev, binding: u64);
+        pub(super) fn ioasid_shim_pci_attach(
+            idev: *mut IoasidPciDev,
+            binding: u64,
+            domain: *mut iommu_domain,
+        ) -> c_int;
+        pub(super) fn ioasid_shim_pci_detach(idev: *mut IoasidPciDev, binding: u64);
+        pub(super) fn ioasid_shim_pci_is_live(idev: *mut IoasidPciDev, binding: u64) -> bool;
+        pub(super) fn ioasid_shim_resv_regions(
+            dev: *mut device,
+            out: *mut IoasidResv,
+            max: c_int,
+        ) -> c_int;
+        pub(super) fn ioasid_shim_domain_alloc(
+            dev: *mut device,
+            flags: u32,
+            out: *mut *mut iommu_domain,
+        ) -> c_int;
+        pub(super) fn ioasid_shim_domain_msi_cookie(domain: *mut iommu_domain, base: u64)
+            -> c_int;
+        pub(super) fn ioasid_shim_domain_info(
+            domain: *const iommu_domain,
+            start: *mut u64,
+            end: *mut u64,
+            pgsize_bitmap: *mut u64,
+        );
+        pub(super) fn ioasid_shim_hw_info(
+            dev: *mut device,
+            kind: *mut u32,
+            data: *mut *mut c_void,
+            len: *mut u32,
+            caps: *mut u64,
+            max_pasid_log2: *mut u8,
+        ) -> c_int;
+    }
+}
+
+/// Turns a C return value (0 or a negative errno) into a `Result`.
+fn check(rc: c_int) -> Result {
+    if rc < 0 {
+        Err(Error::from_errno(rc))
+    } else {
+        Ok(())
+    }
+}
+
+/// The registration of the `ioasid-pci` driver; unregistered when dropped (which removes
+/// every device from it, revoking its binding).
+pub(crate) struct PciDriver(());
+
+impl PciDriver {
+    /// Registers the driver.
+    ///
+    /// # Errors
+    ///
+    /// As `pci_register_driver`.
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: The shim's driver structure is static; only one `PciDriver` exists at a
+        // time (made once in module init), and `Drop` unregisters it.
+        check(unsafe { raw::ioasid_shim_pci_register() })?;
+        Ok(PciDriver(()))
+    }
+}
+
+impl Drop for PciDriver {
+    fn drop(&mut self) {
+        // SAFETY: `self` exists only after a successful registration.
+        unsafe { raw::ioasid_shim_pci_unregister() }
+    }
+}
+
+/// A reserved region of a device (`iommu_get_resv_regions`).
+#[derive(Clone, Copy)]
+pub(crate) struct ResvRegion {
+    pub(crate) start: u64,
+    pub(crate) last: u64,
+    pub(crate) kind: ResvKind,
+}
+
+/// What a reserved region is for (`enum iommu_resv_type`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ResvKind {
+    /// Direct-mapped memory the device uses (RMRR); must not be remapped.
+    Direct,
+    /// Direct-mapped, but only a hint: an unmanaged domain may ignore it.
+    DirectRelaxable,
+    /// Not translated.
+    Reserved,
+    /// Hardware MSI window (interrupts, not translated).
+    Msi,
+    /// Software MSI window: the IOMMU maps the MSI doorbell there.
+    SwMsi,
+}
+
+impl ResvKind {
+    fn from_raw(t: u32) -> Self {
+        match t {
+            bindings::iommu_resv_type_IOMMU_RESV_DIRECT => ResvKind::Direct,
+            bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE => ResvKind::DirectRelaxable,
+            bindings::iommu_resv_type_IOMMU_RESV_MSI => ResvKind::Msi,
+            bindings::iommu_resv_type_IOMMU_RESV_SW_MSI => ResvKind::SwMsi,
+            _ => ResvKind::Reserved,
+        }
+    }
+}
+
+/// What the IOMMU driver reports about a device (`IOMMU_GET_HW_INFO`).
+pub(crate) struct HwInfo {
+    pub(crate) kind: u32,
+    pub(crate) data: KVec<u8>,
+    pub(crate) capabilities: u64,
+    pub(crate) max_pasid_log2: u8,
+}
+
+/// The file a device was opened as, held while a binding through it is being made.
+///
+/// # Invariants
+///
+/// `self.0` is a file of an `ioasid-pci` device node with a reference owned by `self`.
+pub(crate) struct DevFile(NonNull<raw::file>);
+
+impl Drop for DevFile {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the reference is ours to drop.
+        unsafe { raw::ioasid_shim_file_put(self.0.as_ptr()) }
+    }
+}
+
+/// A counted reference to a PCI device bound to `ioasid-pci`.
+///
+/// # Invariants
+///
+/// `self.0` is a live `struct ioasid_pci_dev` on which `self` owns one reference; its
+/// `pci_dev` (and so its `struct device`) lives as long.
+pub(crate) struct PciDev(NonNull<raw::IoasidPciDev>);
+
+// SAFETY: The shim object is reference counted with a kref and every operation on it takes
+// its mutex (or only reads fields fixed at probe), so it may be used and released from any
+// thread.
+unsafe impl Send for PciDev {}
+// SAFETY: As above: all shared operations synchronise internally.
+unsafe impl Sync for PciDev {}
+
+impl Drop for PciDev {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `self` owns one reference.
+        unsafe { raw::ioasid_shim_pci_put(self.0.as_ptr()) }
+    }
+}
+
+/// Which binding of a device an operation is about (the shim's token).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Binding(u64);
+
+impl PciDev {
+    /// The device opened as descriptor `fd` of the calling process, and that file.
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` if `fd` is not open, `EINVAL` if it is not a device node of `ioasid-pci`.
+    pub(crate) fn from_fd(fd: i32) -> Result<(PciDev, DevFile)> {
+        let mut file = core::ptr::null_mut();
+        // SAFETY: `file` is a valid place for the shim to store the file pointer.
+        let ptr = unsafe { raw::ioasid_shim_pci_get(fd, &mut file) };
+        let ptr = kernel::error::from_err_ptr(ptr)?;
+        // INVARIANT: on success the shim took one reference on the device and one on the
+        // file for us, and both pointers are non-NULL.
+        let dev = PciDev(NonNull::new(ptr).ok_or(EINVAL)?);
+        let file = DevFile(NonNull::new(file).ok_or(EINVAL)?);
+        Ok((dev, file))
+    }
+
+    fn raw(&self) -> *mut raw::IoasidPciDev {
+        self.0.as_ptr()
+    }
+
+    fn device(&self) -> *mut raw::device {
+        // SAFETY: By the type invariant the device is live.
+        unsafe { raw::ioasid_shim_pci_device(self.raw()) }
+    }
+
+    /// The PCI name (`DDDD:BB:DD.F`), for messages.
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: `pci_name` returns the device's name, a NUL-terminated string that lives
+        // as long as the `pci_dev`, which by the type invariant outlives `self`.
+        unsafe { CStr::from_char_ptr(raw::ioasid_shim_pci_name(self.raw())) }
+    }
+
+    /// Whether the device is translated by an IOMMU.
+    pub(crate) fn has_iommu(&self) -> bool {
+        // SAFETY: By the type invariant the device is live.
+        unsafe { raw::ioasid_shim_pci_has_iommu(self.raw()) }
+    }
+
+    /// Whether the IOMMU can enforce cache coherency of the device's DMA.
+    pub(crate) fn cache_coherent(&self) -> bool {
+        // SAFETY: By the type invariant the device is live.
+        unsafe { raw::ioasid_shim_pci_cache_coherent(self.raw()) }
+    }
+
+    /// Whether the device's IOMMU group has isolated MSIs (interrupt remapping or an MSI
+    /// controller that checks the source). Only meaningful with an IOMMU.
+    pub(crate) fn isolated_msi(&self) -> bool {
+        // SAFETY: By the type invariant the device is live; callers checked `has_iommu`,
+        // so the device has an IOMMU group.
+        unsafe { raw::ioasid_shim_pci_isolated_msi(self.raw()) }
+    }
+
+    /// Number of devices in the device's IOMMU group. Only meaningful with an IOMMU.
+    pub(crate) fn group_size(&self) -> u32 {
+        // SAFETY: As in `isolated_msi`.
+        unsafe { raw::ioasid_shim_pci_group_size(self.raw()) }
+    }
+
+    /// Claims DMA ownership of the device's group for `owner` and records the binding as
+    /// made through `file`.
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` after removal, `EBUSY` if bound already, `EPERM` if another owner (a kernel
+    /// driver or another context) has the group.
+    pub(crate) fn claim(&self, file: &DevFile, owner: usize) -> Result<Binding> {
+        let mut binding = 0;
+        // SAFETY: By the invariants the device and the file are live; `owner` is only
+        // compared by the IOMMU core, never dereferenced; `binding` is a valid place.
+        check(unsafe {
+            raw::ioasid_shim_pci_claim(
+                self.raw(),
+                file.0.as_ptr(),
+                owner as *mut c_void,
+                &mut binding,
+            )
+        })?;
+        Ok(Binding(binding))
+    }
+
+    /// Ends `binding`: detaches the group and releases DMA ownership (nothing if the
+    /// binding ended already).
+    pub(crate) fn unbind(&self, binding: Binding) {
+        // SAFETY: By the type invariant the device is live.
+        unsafe { raw::ioasid_shim_pci_unbind(self.raw(), binding.0) }
+    }
+
+    /// Attaches the device's group to `domain`, or replaces its domain in one step.
+    ///
+    /// The caller must keep `domain` alive until the group is detached or attached
+    /// elsewhere ([`PciDev::detach`], another `attach`, [`PciDev::unbind`], or the end of
+    /// the binding by the file's release or the device's removal, after which the shim
+    /// holds no pointer to it).
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` if the binding ended; the IOMMU driver's error (the old domain stays).
+    pub(crate) fn attach(&self, binding: Binding, domain: &IommuDomain) -> Result {
+        // SAFETY: The device is live (type invariant), `domain` is a live domain allocated
+        // for a device of this IOMMU, and the caller keeps it alive while attached.
+        check(unsafe { raw::ioasid_shim_pci_attach(self.raw(), binding.0, domain.0.as_ptr().cast()) })
+    }
+
+    /// Detaches the group (the device can no longer DMA anywhere).
+    pub(crate) fn detach(&self, binding: Binding) {
+        // SAFETY: By the type invariant the device is live.
+        unsafe { raw::ioasid_shim_pci_detach(self.raw(), binding.0) }
+    }
+
+    /// Whether `binding` is still in force (not revoked by close or removal).
+    pub(crate) fn is_live(&self, binding: Binding) -> bool {
+        // SAFETY: By the type invariant the device is live.
+        unsafe { raw::ioasid_shim_pci_is_live(self.raw(), binding.0) }
+    }
+
+    /// The device's reserved regions.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn resv_regions(&self) -> Result<KVec<ResvRegion>> {
+        let mut buf: KVec<raw::IoasidResv> = KVec::new();
+        loop {
+            let room = buf.capacity();
+            // SAFETY: The device is live; `buf` has room for `room` entries, which the
+            // shim fills without reading them.
+            let n = unsafe {
+                raw::ioasid_shim_resv_regions(self.device(), buf.as_mut_ptr(), room as c_int)
+            };
+            let n = usize::try_from(n).map_err(|_| EINVAL)?;
+            if n <= room {
+                // SAFETY: The shim initialised the first `n` entries.
+                unsafe { buf.inc_len(n) };
+                break;
+            }
+            buf.reserve(n, GFP_KERNEL)?;
+        }
+        let mut out = KVec::with_capacity(buf.len(), GFP_KERNEL)?;
+        for r in buf.iter() {
+            out.push(
+                ResvRegion {
+                    start: r.start,
+                    last: r.last,
+                    kind: ResvKind::from_raw(r.kind),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// A new paging domain of the device's IOMMU (`iommu_paging_domain_alloc_flags` with
+    /// `IOMMU_HWPT_ALLOC_*` flags).
+    ///
+    /// # Errors
+    ///
+    /// The IOMMU driver's refusal (`EOPNOTSUPP` for flags it does not support), `ENOMEM`.
+    pub(crate) fn alloc_domain(&self, flags: u32) -> Result<IommuDomain> {
+        let mut out = core::ptr::null_mut();
+        // SAFETY: The device is live and has an IOMMU (bound devices were checked);
+        // `out` is a valid place.
+        check(unsafe { raw::ioasid_shim_domain_alloc(self.device(), flags, &mut out) })?;
+        // INVARIANT: a new domain, owned by us.
+        Ok(IommuDomain(NonNull::new(out.cast()).ok_or(ENOMEM)?))
+    }
+
+    /// The IOMMU driver's information about the device, of type `kind` (0: its default).
+    ///
+    /// # Errors
+    ///
+    /// The driver's refusal (`EOPNOTSUPP` for a type it does not have), `ENOMEM`.
+    pub(crate) fn hw_info(&self, kind: u32) -> Result<HwInfo> {
+        let mut kind = kind;
+        let mut data: *mut c_void = core::ptr::null_mut();
+        let (mut len, mut caps, mut pasid) = (0u32, 0u64, 0u8);
+        // SAFETY: The device is live and has an IOMMU; every out pointer is valid.
+        check(unsafe {
+            raw::ioasid_shim_hw_info(
+                self.device(),
+                &mut kind,
+                &mut data,
+                &mut len,
+                &mut caps,
+                &mut pasid,
+            )
+        })?;
+        let mut bytes = KVec::new();
+        let copied = if data.is_null() {
+            Ok(())
+        } else {
+            // SAFETY: The driver returned `len` initialised bytes at `data`.
+            let src = unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len as usize) };
+            bytes.extend_from_slice(src, GFP_KERNEL)
+        };
+        // SAFETY: `data` is NULL or a `kmalloc` buffer the driver handed over to us.
+        unsafe { bindings::kfree(data) };
+        copied?;
+        Ok(HwInfo {
+            kind,
+            data: bytes,
+            capabilities: caps,
+            max_pasid_log2: pasid,
+        })
+    }
+}
+
+/// A paging `iommu_domain` owned by ioasid.
+///
+/// # Invariants
+///
+/// `self.0` is a domain from `iommu_paging_domain_alloc_flags`, freed only by `Drop`.
+pub(crate) struct IommuDomain(NonNull<bindings::iommu_domain>);
+
+// SAFETY: The IOMMU core allows a domain to be mapped, unmapped, looked up and freed from
+// any thread; concurrent map/unmap of disjoint ranges is supported by every driver, and
+// ioasid serializes the changes of one domain under its IOAS lock.
+unsafe impl Send for IommuDomain {}
+// SAFETY: As above.
+unsafe impl Sync for IommuDomain {}
+
+impl Drop for IommuDomain {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own the domain; our users detach every device
+        // from it before dropping it.
+        unsafe { bindings::iommu_domain_free(self.0.as_ptr()) }
+    }
+}
+
+impl IommuDomain {
+    /// Aperture (first, last) and the page sizes the domain supports (bitmap).
+    pub(crate) fn info(&self) -> (u64, u64, u64) {
+        let (mut start, mut end, mut sizes) = (0, 0, 0);
+        // SAFETY: The domain is live; the out pointers are valid.
+        unsafe { raw::ioasid_shim_domain_info(self.0.as_ptr().cast(), &mut start, &mut end, &mut sizes) };
+        (start, end, sizes)
+    }
+
+    /// Prepares software MSI at IOVA `base` (`iommu_get_msi_cookie`).
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`, `EEXIST` if the domain has a cookie already.
+    pub(crate) fn msi_cookie(&self, base: u64) -> Result {
+        // SAFETY: The domain is live and not yet attached to any device.
+        check(unsafe { raw::ioasid_shim_domain_msi_cookie(self.0.as_ptr().cast(), base) })
+    }
+
+    /// Maps `len` bytes at `iova` to `phys` with `IOMMU_*` permissions `prot`.
+    ///
+    /// # Errors
+    ///
+    /// As `iommu_map` (nothing stays mapped on error).
+    pub(crate) fn map(&self, iova: u64, phys: u64, len: u64, prot: u32) -> Result {
+        // SAFETY: The domain is live. The caller keeps the pages behind `phys` pinned
+        // until it unmaps them (the IOAS invariant), so the device never reaches memory
+        // that has been freed.
+        check(unsafe {
+            bindings::iommu_map(
+                self.0.as_ptr(),
+                iova as usize,
+                phys,
+                len as usize,
+                prot as c_int,
+                bindings::GFP_KERNEL_ACCOUNT,
+            )
+        })
+    }
+
+    /// Unmaps `len` bytes at `iova` and flushes the IOTLB; returns the bytes unmapped.
+    pub(crate) fn unmap(&self, iova: u64, len: u64) -> u64 {
+        // SAFETY: The domain is live; `iommu_unmap` syncs the IOTLB before returning.
+        unsafe { bindings::iommu_unmap(self.0.as_ptr(), iova as usize, len as usize) as u64 }
+    }
+
+    /// The physical address `iova` translates to (0 when unmapped).
+    pub(crate) fn iova_to_phys(&self, iova: u64) -> u64 {
+        // SAFETY: The domain is live.
+        unsafe { bindings::iommu_iova_to_phys(self.0.as_ptr(), iova) as u64 }
+    }
+}

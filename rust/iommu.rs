@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Real IOMMU domains: a paging `iommu_domain` of the IOMMU driver behind a bound PCI
+//! device, seen by the IOAS through [`HwDomain`].
+//!
+//! The IOMMU core picks the IOPTE sizes: a contiguous run of physical pages handed to
+//! [`HwDomain::map`] in one call becomes the largest IOPTEs the alignment allows (2 MiB
+//! ones for 2 MiB-backed memory when the IOAS allows huge pages).
+
+use crate::{
+    domain::{HwDomain, PROT_READ, PROT_WRITE},
+    ffi_iommu::{IommuDomain, PciDev, ResvKind},
+    ioasid_dbg,
+    iova::Span,
+};
+use kernel::{bindings, prelude::*, sync::Arc};
+
+/// A paging domain of a real IOMMU.
+///
+/// # Invariants
+///
+/// `aperture` and `min_page` are the domain's geometry at allocation (they never change);
+/// `min_page` is a power of two.
+pub(crate) struct RealDomain {
+    domain: IommuDomain,
+    aperture: Span,
+    min_page: u64,
+}
+
+impl RealDomain {
+    /// A new paging domain for `dev`'s IOMMU with `IOMMU_HWPT_ALLOC_*` `flags`, with the
+    /// software MSI window of the device (arm64) set up.
+    ///
+    /// # Errors
+    ///
+    /// The driver's refusal (for example `EOPNOTSUPP` for a flag it cannot honour),
+    /// `EINVAL` for a domain without page sizes or aperture, `ENOMEM`.
+    pub(crate) fn new(dev: &PciDev, flags: u32) -> Result<Arc<Self>> {
+        let domain = dev.alloc_domain(flags).inspect_err(|e| {
+            ioasid_dbg!(
+                "{}: the IOMMU driver refused a paging domain (flags {:#x}): {:?}\n",
+                dev.name(),
+                flags,
+                e
+            )
+        })?;
+        if let Some(msi) = dev
+            .resv_regions()?
+            .iter()
+            .find(|r| r.kind == ResvKind::SwMsi)
+        {
+            domain.msi_cookie(msi.start)?;
+        }
+        let (start, end, sizes) = domain.info();
+        if sizes == 0 || start > end {
+            ioasid_dbg!("{}: the domain has no page sizes or no aperture\n", dev.name());
+            return Err(EINVAL);
+        }
+        // INVARIANT: the lowest set bit of a non-zero bitmap is a power of two.
+        Ok(Arc::new(
+            RealDomain {
+                domain,
+                aperture: Span {
+                    start,
+                    last: end,
+                },
+                min_page: 1 << sizes.trailing_zeros(),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The domain, for attaching devices.
+    pub(crate) fn iommu_domain(&self) -> &IommuDomain {
+        &self.domain
+    }
+}
+
+impl HwDomain for RealDomain {
+    fn aperture(&self) -> Span {
+        self.aperture
+    }
+
+    fn min_page_size(&self) -> u64 {
+        self.min_page
+    }
+
+    fn map(&self, iova: u64, phys: u64, len: u64, prot: u32) -> Result {
+        // Bound devices are cache coherent (checked at bind): ask for coherent IOPTEs.
+        let mut p = bindings::IOMMU_CACHE;
+        if prot & PROT_READ != 0 {
+            p |= bindings::IOMMU_READ;
+        }
+        if prot & PROT_WRITE != 0 {
+            p |= bindings::IOMMU_WRITE;
+        }
+        self.domain.map(iova, phys, len, p)
+    }
+
+    fn unmap(&self, iova: u64, len: u64) -> u64 {
+        self.domain.unmap(iova, len)
+    }
+
+    fn iova_to_phys(&self, iova: u64) -> Option<u64> {
+        match self.domain.iova_to_phys(iova) {
+            0 => None,
+            p => Some(p),
+        }
+    }
+}
