@@ -17,6 +17,14 @@
 #include <unistd.h>
 
 #define IOASID_DEV "/dev/ioasid"
+
+/* Expects the call to fail (-1) with errno want (kselftest_harness.h must be included). */
+#define EXPECT_ERRNO(want, call)                        \
+	do {                                            \
+		errno = 0;                              \
+		EXPECT_EQ(-1, (call));                  \
+		EXPECT_EQ(want, errno);                 \
+	} while (0)
 #define PCI_ANY 0xffffffffu
 #define EDU_VENDOR 0x1234
 #define EDU_DEVICE 0x11e8

@@ -1,0 +1,687 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Real devices through /dev/ioasid only: QEMU's edu device (1234:11e8) bound to
+ * ioasid-pci, translated by the emulated VT-d (x86_64) or SMMUv3 (arm64). Its DMA engine
+ * copies between its 4 KiB buffer (device address 0x40000) and an IOVA; userspace drives
+ * it through BAR0 (sysfs resource0) and turns on bus mastering in config space.
+ */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+#include "ioasid_utils.h"
+#include "ioasid_ioas_utils.h"
+
+#define EDU_BUF 0x40000ULL
+#define EDU_DMA_SRC 0x80
+#define EDU_DMA_DST 0x88
+#define EDU_DMA_CNT 0x90
+#define EDU_DMA_CMD 0x98
+#define EDU_CMD_RUN 1
+#define EDU_CMD_TO_RAM 2
+#define IOVA 0x100000ULL
+#define PAGE 4096UL
+#define HUGE (2UL << 20)
+
+#ifdef __x86_64__
+#define HW_INFO_TYPE IOMMU_HW_INFO_TYPE_INTEL_VTD
+#define FAULT_LOG "DMAR: [DMA Write"
+#else
+#define HW_INFO_TYPE IOMMU_HW_INFO_TYPE_ARM_SMMUV3
+#define FAULT_LOG "arm-smmu-v3"
+#endif
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+struct edus {
+	char bdf[2][256];
+	int n;
+};
+
+static void collect_edu(const char *bdf, void *arg)
+{
+	struct edus *e = arg;
+
+	if (e->n < 2)
+		snprintf(e->bdf[e->n], sizeof(e->bdf[0]), "%s", bdf);
+	e->n++;
+}
+
+/* Hands the device to ioasid-pci (driver_override, as for vfio-pci); 0 on success. */
+static int bind_ioasid_pci(const char *bdf)
+{
+	char path[512], node[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	write_str(path, bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (write_str(path, "ioasid-pci"))
+		return -1;
+	write_str("/sys/bus/pci/drivers_probe", bdf);
+	snprintf(node, sizeof(node), "/dev/ioasid-devices/%s", bdf);
+	return access(node, F_OK);
+}
+
+static void unbind_ioasid_pci(const char *bdf)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	write_str(path, bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	write_str(path, "\n");
+}
+
+static int open_node(const char *bdf)
+{
+	char node[512];
+
+	snprintf(node, sizeof(node), "/dev/ioasid-devices/%s", bdf);
+	return open(node, O_RDWR | O_CLOEXEC);
+}
+
+static int device_bind(int fd, int dev_fd, __u32 *dev_id)
+{
+	struct ioasid_device_bind cmd = { .size = sizeof(cmd), .dev_fd = dev_fd };
+	int ret = ioctl(fd, IOASID_DEVICE_BIND, &cmd);
+
+	if (!ret)
+		*dev_id = cmd.out_dev_id;
+	return ret;
+}
+
+static int device_attach(int fd, __u32 dev_id, __u32 pt_id, __u32 *hwpt_id)
+{
+	struct ioasid_device_attach cmd = {
+		.size = sizeof(cmd), .dev_id = dev_id, .pt_id = pt_id,
+	};
+	int ret = ioctl(fd, IOASID_DEVICE_ATTACH, &cmd);
+
+	if (!ret && hwpt_id)
+		*hwpt_id = cmd.pt_id;
+	return ret;
+}
+
+static int device_detach(int fd, __u32 dev_id)
+{
+	struct ioasid_device_detach cmd = { .size = sizeof(cmd), .dev_id = dev_id };
+
+	return ioctl(fd, IOASID_DEVICE_DETACH, &cmd);
+}
+
+static int destroy(int fd, __u32 id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(fd, IOMMU_DESTROY, &cmd);
+}
+
+/* BAR0 of the device, mapped through sysfs, with bus mastering turned on. */
+static volatile uint8_t *map_bar0(const char *bdf)
+{
+	char path[512];
+	uint16_t command;
+	void *bar;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return NULL;
+	if (pread(fd, &command, 2, 4) != 2)
+		command = 0;
+	command |= 0x6; /* memory space, bus master */
+	if (pwrite(fd, &command, 2, 4) != 2) {
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		return NULL;
+	bar = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return bar == MAP_FAILED ? NULL : bar;
+}
+
+static void wr64(volatile uint8_t *bar, unsigned int off, uint64_t v)
+{
+	*(volatile uint64_t *)(bar + off) = v;
+}
+
+static uint64_t rd64(volatile uint8_t *bar, unsigned int off)
+{
+	return *(volatile uint64_t *)(bar + off);
+}
+
+/*
+ * One DMA of the edu engine: to_ram copies its buffer (at offset boff) to iova, otherwise
+ * iova to its buffer. Waits for the engine (about 100 ms of virtual time); -1 on timeout.
+ */
+static int edu_dma(volatile uint8_t *bar, uint64_t iova, uint32_t boff, uint32_t len,
+		   bool to_ram)
+{
+	struct timespec t = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	wr64(bar, EDU_DMA_SRC, to_ram ? EDU_BUF + boff : iova);
+	wr64(bar, EDU_DMA_DST, to_ram ? iova : EDU_BUF + boff);
+	wr64(bar, EDU_DMA_CNT, len);
+	wr64(bar, EDU_DMA_CMD, EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0));
+	for (i = 0; i < 1000; i++) {
+		if (!(rd64(bar, EDU_DMA_CMD) & EDU_CMD_RUN))
+			return 0;
+		nanosleep(&t, NULL);
+	}
+	return -1;
+}
+
+/* Loads the device buffer with len bytes of value v (DMA from a scratch page at iova). */
+static int edu_fill(volatile uint8_t *bar, uint8_t *scratch, uint64_t iova, int v, uint32_t len)
+{
+	memset(scratch, v, len);
+	return edu_dma(bar, iova, 0, len, false);
+}
+
+static int count_log(const char *needle)
+{
+	char *log = read_kernel_log(), *p;
+	int n = 0;
+
+	if (!log)
+		return -1;
+	for (p = log; (p = strstr(p, needle)); p++)
+		n++;
+	free(log);
+	return n;
+}
+
+static void *alloc_pages(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static bool all_bytes(const uint8_t *p, int v, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (uint8_t)v)
+			return false;
+	return true;
+}
+
+FIXTURE(edu)
+{
+	char bdf[256];
+	char bdf2[256];
+	int fd;
+	int dev_fd;
+	__u32 dev_id;
+	__u32 ioas;
+	volatile uint8_t *bar;
+	uint8_t *buf; /* 4 pages: mapped at IOVA for most tests */
+};
+
+FIXTURE_SETUP(edu)
+{
+	struct edus e = { .n = 0 };
+
+	for_each_pci_device(EDU_VENDOR, EDU_DEVICE, collect_edu, &e);
+	if (e.n < 1)
+		SKIP(return, "no edu device in this machine");
+	snprintf(self->bdf, sizeof(self->bdf), "%s", e.bdf[0]);
+	snprintf(self->bdf2, sizeof(self->bdf2), "%s", e.n > 1 ? e.bdf[1] : "");
+	ASSERT_EQ(0, bind_ioasid_pci(self->bdf));
+	self->fd = open(IOASID_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	self->dev_fd = open_node(self->bdf);
+	ASSERT_LE(0, self->dev_fd);
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
+	self->bar = map_bar0(self->bdf);
+	ASSERT_NE(NULL, self->bar);
+	self->buf = alloc_pages(4 * PAGE);
+	ASSERT_NE(NULL, self->buf);
+}
+
+FIXTURE_TEARDOWN(edu)
+{
+	if (self->bar)
+		munmap((void *)self->bar, 1 << 20);
+	if (self->fd > 0)
+		close(self->fd);
+	if (self->dev_fd > 0)
+		close(self->dev_fd);
+	if (self->bdf[0])
+		unbind_ioasid_pci(self->bdf);
+}
+
+/* Maps self->buf (4 pages, read/write) at IOVA in self->ioas and attaches the device. */
+static int map_and_attach(FIXTURE_DATA(edu) *self, __u32 *hwpt)
+{
+	__u64 iova = IOVA;
+
+	if (ioas_map(self->fd, self->ioas, self->buf, 4 * PAGE, &iova,
+		     IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			     IOMMU_IOAS_MAP_WRITEABLE))
+		return -1;
+	return device_attach(self->fd, self->dev_id, self->ioas, hwpt);
+}
+
+TEST_F(edu, bind_checks_and_errors)
+{
+	struct ioasid_device_bind cmd = { .size = sizeof(cmd), .flags = 1, .dev_fd = self->dev_fd };
+	int other, null_fd, dev_fd2;
+	__u32 id;
+
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOASID_DEVICE_BIND, &cmd));
+	EXPECT_ERRNO(EBADF, device_bind(self->fd, 1000, &id));
+	null_fd = open("/dev/null", O_RDWR);
+	EXPECT_ERRNO(EINVAL, device_bind(self->fd, null_fd, &id));
+	close(null_fd);
+	/* Bound already: in this file and in another one, through any open of the node. */
+	EXPECT_ERRNO(EBUSY, device_bind(self->fd, self->dev_fd, &id));
+	other = open(IOASID_DEV, O_RDWR);
+	dev_fd2 = open_node(self->bdf);
+	ASSERT_LE(0, dev_fd2);
+	EXPECT_ERRNO(EBUSY, device_bind(other, dev_fd2, &id));
+	/* dev_id is not an IOAS, an IOAS is not a device. */
+	EXPECT_ERRNO(ENOENT, device_attach(self->fd, self->ioas, self->ioas, NULL));
+	EXPECT_ERRNO(EINVAL, device_attach(self->fd, self->dev_id, self->dev_id, NULL));
+	EXPECT_ERRNO(ENOENT, device_attach(self->fd, self->dev_id, 9999, NULL));
+	EXPECT_ERRNO(EINVAL, device_detach(self->fd, self->dev_id));
+	/* Unbinding by IOMMU_DESTROY frees the device for the other file. */
+	ASSERT_EQ(0, destroy(self->fd, self->dev_id));
+	ASSERT_EQ(0, device_bind(other, dev_fd2, &id));
+	close(other);
+	close(dev_fd2);
+	/* The other file's close ended its binding: this one can bind again. */
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+}
+
+TEST_F(edu, pasid_flag_is_reserved)
+{
+	struct ioasid_device_attach cmd = {
+		.size = sizeof(cmd), .flags = IOASID_DEVICE_PASID, .dev_id = self->dev_id,
+		.pt_id = self->ioas, .pasid = 1,
+	};
+	struct ioasid_device_detach det = {
+		.size = sizeof(det), .flags = IOASID_DEVICE_PASID, .dev_id = self->dev_id,
+	};
+
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOASID_DEVICE_ATTACH, &cmd));
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOASID_DEVICE_DETACH, &det));
+}
+
+TEST_F(edu, get_hw_info_returns_the_drivers_registers)
+{
+	__u32 data[16];
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd), .dev_id = self->dev_id, .data_len = sizeof(data),
+		.data_uptr = (uintptr_t)data,
+	};
+#ifdef __x86_64__
+	struct iommu_hw_info_vtd *vtd = (void *)data;
+#else
+	struct iommu_hw_info_arm_smmuv3 *smmu = (void *)data;
+#endif
+
+	memset(data, 0xff, sizeof(data));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+	EXPECT_EQ(HW_INFO_TYPE, cmd.out_data_type);
+#ifdef __x86_64__
+	EXPECT_EQ(sizeof(*vtd), cmd.data_len);
+	EXPECT_NE(0, vtd->cap_reg);
+	/* QEMU's scalable mode: ECAP.SMTS (bit 43) */
+	EXPECT_NE(0, vtd->ecap_reg & (1ULL << 43));
+#else
+	EXPECT_EQ(sizeof(*smmu), cmd.data_len);
+	/* IDR0: stage 1 and stage 2 (stage=nested) */
+	EXPECT_EQ(3, smmu->idr[0] & 3);
+#endif
+	/* The rest of the buffer is zeroed. */
+	EXPECT_EQ(0, data[15]);
+	/* A type the driver does not have. */
+	cmd.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE;
+	cmd.in_data_type = HW_INFO_TYPE == 1 ? 2 : 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+	cmd.in_data_type = HW_INFO_TYPE;
+	EXPECT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+}
+
+TEST_F(edu, dma_both_ways_through_the_iommu)
+{
+	__u32 hwpt;
+	int i;
+
+	ASSERT_EQ(0, map_and_attach(self, &hwpt));
+	EXPECT_NE(self->ioas, hwpt);
+	/* memory -> device: a pattern, then device -> memory into another page. */
+	for (i = 0; i < (int)PAGE; i++)
+		self->buf[i] = (uint8_t)(i * 7 + 3);
+	memset(self->buf + PAGE, 0, 3 * PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA, 0, PAGE, false));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + 2 * PAGE, 0, PAGE, true));
+	EXPECT_EQ(0, memcmp(self->buf, self->buf + 2 * PAGE, PAGE));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0, PAGE));
+	/* A DMA that crosses a page boundary at an unaligned IOVA. */
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE + 2048, 0, PAGE, true));
+	EXPECT_EQ(0, memcmp(self->buf, self->buf + PAGE + 2048, PAGE));
+	/* The automatic HWPT is busy while attached, and the IOAS with it. */
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, hwpt));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, self->ioas));
+	ASSERT_EQ(0, device_detach(self->fd, self->dev_id));
+	/* The automatic HWPT went with its last device. */
+	EXPECT_ERRNO(ENOENT, destroy(self->fd, hwpt));
+	EXPECT_EQ(0, destroy(self->fd, self->ioas));
+}
+
+TEST_F(edu, unmapped_iova_faults_and_leaves_memory_alone)
+{
+	int faults;
+
+	ASSERT_EQ(0, map_and_attach(self, NULL));
+	ASSERT_EQ(0, edu_fill(self->bar, self->buf, IOVA, 0x5a, PAGE));
+	memset(self->buf + PAGE, 0x11, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	ASSERT_TRUE(all_bytes(self->buf + PAGE, 0x5a, PAGE));
+	/* Unmap, then DMA to the old IOVA: the IOMMU faults, the page keeps its bytes. */
+	memset(self->buf + PAGE, 0x11, PAGE);
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, IOVA, 4 * PAGE, NULL));
+	faults = count_log(FAULT_LOG);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x11, PAGE));
+	EXPECT_LT(faults, count_log(FAULT_LOG));
+	/* Detached: DMA is blocked too. */
+	ASSERT_EQ(0, device_detach(self->fd, self->dev_id));
+	EXPECT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x11, PAGE));
+}
+
+TEST_F(edu, replace_switches_between_two_ioas_at_the_same_iova)
+{
+	uint8_t *other = alloc_pages(4 * PAGE);
+	struct iommu_hwpt_alloc alloc = { .size = sizeof(alloc), .dev_id = self->dev_id };
+	__u32 ioas2, hwpt1, hwpt2, again;
+	__u64 iova = IOVA;
+
+	ASSERT_NE(NULL, other);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, ioas_map(self->fd, ioas2, other, 4 * PAGE, &iova,
+			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				      IOMMU_IOAS_MAP_WRITEABLE));
+	ASSERT_EQ(0, map_and_attach(self, &hwpt1));
+	memset(self->buf, 0x21, PAGE);
+	memset(other, 0x42, PAGE);
+	memset(self->buf + PAGE, 0, PAGE);
+	memset(other + PAGE, 0, PAGE);
+	/* Through IOAS 1: reads self->buf, writes self->buf. */
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA, 0, PAGE, false));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x21, PAGE));
+	EXPECT_TRUE(all_bytes(other + PAGE, 0, PAGE));
+	/* Replace while attached: the same IOVAs now reach the other memory. */
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id, ioas2, &hwpt2));
+	EXPECT_NE(hwpt1, hwpt2);
+	/* IOAS 1's automatic HWPT went with the replace. */
+	EXPECT_ERRNO(ENOENT, destroy(self->fd, hwpt1));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA, 0, PAGE, false));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(other + PAGE, 0x42, PAGE));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x21, PAGE));
+	/* Back to IOAS 1, through an explicit HWPT this time. */
+	alloc.pt_id = self->ioas;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id, alloc.out_hwpt_id, &again));
+	EXPECT_EQ(alloc.out_hwpt_id, again);
+	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x42, PAGE));
+	/* Attached: the explicit HWPT is busy; detached, it can go. */
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, alloc.out_hwpt_id));
+	ASSERT_EQ(0, device_detach(self->fd, self->dev_id));
+	EXPECT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));
+	munmap(other, 4 * PAGE);
+}
+
+TEST_F(edu, reserved_regions_leave_the_iova_ranges)
+{
+	struct iommu_iova_range ranges[16];
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd), .num_iovas = 16, .allowed_iovas = (uintptr_t)ranges,
+	};
+#ifdef __x86_64__
+	const __u64 msi = 0xfee00000ULL; /* the interrupt range, IOMMU_RESV_MSI */
+#else
+	const __u64 msi = 0x08000000ULL; /* the software MSI window, IOMMU_RESV_SW_MSI */
+#endif
+	__u64 iova = msi;
+	bool covered = false;
+	__u32 i;
+
+	cmd.ioas_id = self->ioas;
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id, self->ioas, NULL));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_IOVA_RANGES, &cmd));
+	for (i = 0; i < cmd.num_iovas; i++)
+		if (ranges[i].start <= msi && msi <= ranges[i].last)
+			covered = true;
+	EXPECT_FALSE(covered);
+	EXPECT_LT(1, cmd.num_iovas);
+	/* Mapping there is refused. */
+	EXPECT_NE(0, ioas_map(self->fd, self->ioas, self->buf, PAGE, &iova,
+			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE));
+	/* Detached, the range is usable again. */
+	ASSERT_EQ(0, device_detach(self->fd, self->dev_id));
+	iova = msi;
+	EXPECT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, PAGE, &iova,
+			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE));
+	/* Now the device's reserved regions collide with that mapping. */
+	EXPECT_ERRNO(EADDRINUSE, device_attach(self->fd, self->dev_id, self->ioas, NULL));
+}
+
+TEST_F(edu, nest_parent_is_the_drivers_choice)
+{
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc), .flags = 1 /* IOMMU_HWPT_ALLOC_NEST_PARENT */,
+		.dev_id = self->dev_id, .pt_id = self->ioas,
+	};
+	int ret = ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc);
+	__u64 iova = IOVA;
+
+#ifdef __x86_64__
+	/* QEMU's VT-d has no nesting (ECAP.NEST): the driver refuses. */
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EOPNOTSUPP, errno);
+#else
+	/* SMMUv3 with stage=nested accepts a stage-2 nesting parent, and DMA works through it. */
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, 4 * PAGE, &iova,
+			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				      IOMMU_IOAS_MAP_WRITEABLE));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id, alloc.out_hwpt_id, NULL));
+	ASSERT_EQ(0, edu_fill(self->bar, self->buf, IOVA, 0x77, PAGE));
+	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x77, PAGE));
+#endif
+	(void)iova;
+}
+
+TEST_F(edu, one_gib_of_huge_pages)
+{
+	const size_t len = 1UL << 30;
+	const size_t offs[] = { 0, HUGE - 64, 257 * HUGE + 8192, len - PAGE };
+	char nr[32];
+	uint8_t *mem;
+	__u64 iova = 1ULL << 32;
+	size_t i;
+
+	write_str("/proc/sys/vm/nr_hugepages", "600");
+	if (read_file("/proc/sys/vm/nr_hugepages", nr, sizeof(nr)) < 0 || atoi(nr) < 512)
+		SKIP(return, "not enough 2 MiB pages (%s)", nr);
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, map_and_attach(self, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, mem, len, &iova,
+			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				      IOMMU_IOAS_MAP_WRITEABLE));
+	ASSERT_EQ(0, edu_fill(self->bar, self->buf, IOVA, 0xc3, PAGE));
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		size_t n = offs[i] + PAGE > len ? len - offs[i] : PAGE;
+
+		mem[offs[i]] = 0;
+		ASSERT_EQ(0, edu_dma(self->bar, iova + offs[i], 0, n, true));
+		EXPECT_TRUE(all_bytes(mem + offs[i], 0xc3, n));
+	}
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, len, NULL));
+	munmap(mem, len);
+	write_str("/proc/sys/vm/nr_hugepages", "0");
+}
+
+TEST_F(edu, closing_the_device_file_revokes_the_binding)
+{
+	ASSERT_EQ(0, map_and_attach(self, NULL));
+	ASSERT_EQ(0, edu_fill(self->bar, self->buf, IOVA, 0x3c, PAGE));
+	memset(self->buf + PAGE, 0, PAGE);
+	close(self->dev_fd);
+	self->dev_fd = -1;
+	/* Detached and DMA ownership returned: the device reaches nothing of the IOAS. */
+	EXPECT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0, PAGE));
+	EXPECT_ERRNO(ENODEV, device_attach(self->fd, self->dev_id, self->ioas, NULL));
+	/* The dead device still holds its HWPT until its ID is destroyed. */
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, self->ioas));
+	EXPECT_EQ(0, destroy(self->fd, self->dev_id));
+	EXPECT_EQ(0, destroy(self->fd, self->ioas));
+	/* A new open binds again. */
+	self->dev_fd = open_node(self->bdf);
+	ASSERT_LE(0, self->dev_fd);
+	EXPECT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+}
+
+TEST_F(edu, driver_unbind_while_attached_revokes)
+{
+	char path[512];
+
+	ASSERT_EQ(0, map_and_attach(self, NULL));
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/ioasid-pci/unbind");
+	ASSERT_EQ(0, write_str(path, self->bdf));
+	EXPECT_ERRNO(ENODEV, device_attach(self->fd, self->dev_id, self->ioas, NULL));
+	EXPECT_EQ(0, destroy(self->fd, self->dev_id));
+	ASSERT_EQ(0, bind_ioasid_pci(self->bdf));
+}
+
+TEST_F(edu, another_user_cannot_open_the_node)
+{
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(open_node(self->bdf) < 0 && errno == EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_F(edu, killed_process_releases_everything)
+{
+	uint8_t *shared = alloc_pages(4 * PAGE);
+	int pipefd[2], status;
+	__u32 id;
+	pid_t pid;
+	char c;
+
+	ASSERT_NE(NULL, shared);
+	/* The child binds on its own: give the device up here first. */
+	ASSERT_EQ(0, destroy(self->fd, self->dev_id));
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fd = open(IOASID_DEV, O_RDWR), dfd = open_node(self->bdf);
+		__u32 dev, ioas;
+		__u64 iova = IOVA;
+
+		if (fd < 0 || dfd < 0 || device_bind(fd, dfd, &dev) || ioas_alloc(fd, &ioas) ||
+		    ioas_map(fd, ioas, shared, 4 * PAGE, &iova,
+			     IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				     IOMMU_IOAS_MAP_WRITEABLE) ||
+		    device_attach(fd, dev, ioas, NULL))
+			_exit(1);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	close(pipefd[0]);
+	/* The child's mapping works... */
+	memset(shared, 0x66, PAGE);
+	memset(shared + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA, 0, PAGE, false));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(shared + PAGE, 0x66, PAGE));
+	EXPECT_LT(0, proc_status_kb(pid, "VmPin"));
+	/* ...until it is killed: nothing reaches the pages any more, ownership is free. */
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	memset(shared + PAGE, 0, PAGE);
+	EXPECT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(shared + PAGE, 0, PAGE));
+	EXPECT_EQ(0, device_bind(self->fd, self->dev_fd, &id));
+	munmap(shared, 4 * PAGE);
+}
+
+TEST_F(edu, second_device_gets_its_own_domain_or_shares_the_ioas)
+{
+	volatile uint8_t *bar2;
+	__u32 dev2, hwpt1, hwpt2;
+	int fd2;
+
+	if (!self->bdf2[0])
+		SKIP(return, "one edu device only");
+	ASSERT_EQ(0, bind_ioasid_pci(self->bdf2));
+	fd2 = open_node(self->bdf2);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, device_bind(self->fd, fd2, &dev2));
+	bar2 = map_bar0(self->bdf2);
+	ASSERT_NE(NULL, bar2);
+	ASSERT_EQ(0, map_and_attach(self, &hwpt1));
+	/* The same IOAS: the second device reuses the automatic HWPT (same IOMMU). */
+	ASSERT_EQ(0, device_attach(self->fd, dev2, self->ioas, &hwpt2));
+	EXPECT_EQ(hwpt1, hwpt2);
+	ASSERT_EQ(0, edu_fill(bar2, self->buf, IOVA, 0x99, PAGE));
+	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(bar2, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x99, PAGE));
+	/* The first device leaves; the HWPT stays for the second. */
+	ASSERT_EQ(0, device_detach(self->fd, self->dev_id));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, hwpt1));
+	munmap((void *)bar2, 1 << 20);
+	close(fd2);
+	unbind_ioasid_pci(self->bdf2);
+}
+
+TEST_HARNESS_MAIN
