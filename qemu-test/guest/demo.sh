@@ -20,3 +20,11 @@ echo "=== /dev/ioasid ==="
 ls -l /dev/ioasid | sed 's/^/  /'
 echo "  misc device number: $(cat /sys/class/misc/ioasid/dev)"
 echo
+echo "=== DMA through the IOMMU (selftests/ioasid/ioasid_demo.c) ==="
+n0=$(dmesg | wc -l)
+./selftests/ioasid_demo
+rc=$?
+echo
+echo "=== What the kernel logged meanwhile ==="
+dmesg | tail -n +$((n0 + 1)) | grep -E 'ioasid|DMAR: \[|arm-smmu-v3.*event:' | sed 's/^\[[^]]*\] /  /'
+exit $rc
