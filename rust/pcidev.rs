@@ -263,10 +263,12 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         ioasid_dbg!("device_bind: {}: cannot claim DMA ownership: {:?}\n", name, e)
     })?;
     drop(file);
-    // On error the binding ends when the initializer drops `Bound`.
+    // Made before the allocation: if it fails, dropping the initializer drops `bound`,
+    // which ends the binding (separate `dev` and `binding` captures would not).
+    let bound = Bound { dev, binding };
     let device = Arc::pin_init(
         pin_init!(PciDevice {
-            bound: Bound { dev, binding },
+            bound,
             resv,
             inner <- new_mutex!(PciInner { attached: None }),
         }),
