@@ -169,8 +169,18 @@ static OPS: &[Op] = &[
     ),
     op!(0xa0, "test_cmd", IommuTestCmd, selftest::ioctl_test_cmd).test_only(),
     op!(0xc0, "device_bind", IoasidDeviceBind, pcidev::ioctl_bind),
-    op!(0xc1, "device_attach", IoasidDeviceAttach, pcidev::ioctl_attach),
-    op!(0xc2, "device_detach", IoasidDeviceDetach, pcidev::ioctl_detach),
+    op!(
+        0xc1,
+        "device_attach",
+        IoasidDeviceAttach,
+        pcidev::ioctl_attach
+    ),
+    op!(
+        0xc2,
+        "device_detach",
+        IoasidDeviceDetach,
+        pcidev::ioctl_detach
+    ),
 ];
 
 fn errno(e: UcmdError) -> Error {

@@ -84,8 +84,7 @@ mod raw {
             flags: u32,
             out: *mut *mut iommu_domain,
         ) -> c_int;
-        pub(super) fn ioasid_shim_domain_msi_cookie(domain: *mut iommu_domain, base: u64)
-            -> c_int;
+        pub(super) fn ioasid_shim_domain_msi_cookie(domain: *mut iommu_domain, base: u64) -> c_int;
         pub(super) fn ioasid_shim_domain_info(
             domain: *const iommu_domain,
             start: *mut u64,
@@ -322,7 +321,9 @@ impl PciDev {
     pub(crate) fn attach(&self, binding: Binding, domain: &IommuDomain) -> Result {
         // SAFETY: The device is live (type invariant), `domain` is a live domain allocated
         // for a device of this IOMMU, and the caller keeps it alive while attached.
-        check(unsafe { raw::ioasid_shim_pci_attach(self.raw(), binding.0, domain.0.as_ptr().cast()) })
+        check(unsafe {
+            raw::ioasid_shim_pci_attach(self.raw(), binding.0, domain.0.as_ptr().cast())
+        })
     }
 
     /// Detaches the group (the device can no longer DMA anywhere).
@@ -455,7 +456,9 @@ impl IommuDomain {
     pub(crate) fn info(&self) -> (u64, u64, u64) {
         let (mut start, mut end, mut sizes) = (0, 0, 0);
         // SAFETY: The domain is live; the out pointers are valid.
-        unsafe { raw::ioasid_shim_domain_info(self.0.as_ptr().cast(), &mut start, &mut end, &mut sizes) };
+        unsafe {
+            raw::ioasid_shim_domain_info(self.0.as_ptr().cast(), &mut start, &mut end, &mut sizes)
+        };
         (start, end, sizes)
     }
 

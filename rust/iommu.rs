@@ -53,17 +53,17 @@ impl RealDomain {
         }
         let (start, end, sizes) = domain.info();
         if sizes == 0 || start > end {
-            ioasid_dbg!("{}: the domain has no page sizes or no aperture\n", dev.name());
+            ioasid_dbg!(
+                "{}: the domain has no page sizes or no aperture\n",
+                dev.name()
+            );
             return Err(EINVAL);
         }
         // INVARIANT: the lowest set bit of a non-zero bitmap is a power of two.
         Ok(Arc::new(
             RealDomain {
                 domain,
-                aperture: Span {
-                    start,
-                    last: end,
-                },
+                aperture: Span { start, last: end },
                 min_page: 1 << sizes.trailing_zeros(),
             },
             GFP_KERNEL,

@@ -16,9 +16,9 @@ use crate::{
     dispatch::Ucmd,
     domain::Domain,
     ffi_iommu::{Binding, HwInfo, PciDev, ResvKind},
-    iommu::RealDomain,
     ioas::Ioas,
     ioasid_dbg,
+    iommu::RealDomain,
     iova::Span,
     object::Object,
     uapi::{IoasidDeviceAttach, IoasidDeviceBind, IoasidDeviceDetach, IOASID_DEVICE_PASID},
@@ -135,22 +135,23 @@ impl PciDevice {
                     )
                 })?;
             }
-            let r = self.bound.dev.attach(self.bound.binding, domain.iommu_domain());
+            let r = self
+                .bound
+                .dev
+                .attach(self.bound.binding, domain.iommu_domain());
             if let Err(e) = r {
-                ioasid_dbg!("attach: {}: the IOMMU refused: {:?}\n", self.bound.dev.name(), e);
+                ioasid_dbg!(
+                    "attach: {}: the IOMMU refused: {:?}\n",
+                    self.bound.dev.name(),
+                    e
+                );
                 if !same_ioas {
                     new_ioas.unreserve(self.tag());
                 }
             }
             r
         };
-        let att = device::attach_to(
-            ctx,
-            pt_id,
-            Self::accepts,
-            || self.new_domain(0),
-            switch,
-        )?;
+        let att = device::attach_to(ctx, pt_id, Self::accepts, || self.new_domain(0), switch)?;
         let hwpt_id = att.hwpt_id;
         let new_ioas = att.hwpt.ioas().clone();
         // INVARIANT: the group is on the new domain and the regions are reserved in its
@@ -220,7 +221,10 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         return Err(EOPNOTSUPP);
     }
     let (dev, file) = PciDev::from_fd(cmd.dev_fd).inspect_err(|_| {
-        ioasid_dbg!("device_bind: fd {} is not an ioasid-pci device node\n", cmd.dev_fd)
+        ioasid_dbg!(
+            "device_bind: fd {} is not an ioasid-pci device node\n",
+            cmd.dev_fd
+        )
     })?;
     let name = dev.name();
     if !dev.has_iommu() {
@@ -228,7 +232,10 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         return Err(ENODEV);
     }
     if !dev.cache_coherent() {
-        ioasid_dbg!("device_bind: {}: the IOMMU cannot enforce cache coherency\n", name);
+        ioasid_dbg!(
+            "device_bind: {}: the IOMMU cannot enforce cache coherency\n",
+            name
+        );
         return Err(EINVAL);
     }
     if !dev.isolated_msi() {
@@ -239,7 +246,10 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
             );
             return Err(EPERM);
         }
-        pr_warn!("{}: bound without isolated MSIs (allow_unsafe_interrupts)\n", name);
+        pr_warn!(
+            "{}: bound without isolated MSIs (allow_unsafe_interrupts)\n",
+            name
+        );
         crate::ffi::taint_user();
     }
     if dev.group_size() != 1 {
@@ -260,7 +270,11 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     }
     let owner = core::ptr::from_ref(ctx) as usize;
     let binding = dev.claim(&file, owner).inspect_err(|e| {
-        ioasid_dbg!("device_bind: {}: cannot claim DMA ownership: {:?}\n", name, e)
+        ioasid_dbg!(
+            "device_bind: {}: cannot claim DMA ownership: {:?}\n",
+            name,
+            e
+        )
     })?;
     drop(file);
     // Made before the allocation: if it fails, dropping the initializer drops `bound`,
@@ -296,7 +310,10 @@ fn get(ctx: &Context, id: u32, what: &str) -> Result<Arc<PciDevice>> {
 pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let mut cmd = IoasidDeviceAttach::read(ucmd.bytes());
     if cmd.flags & !IOASID_DEVICE_PASID != 0 || cmd.reserved != 0 {
-        ioasid_dbg!("device_attach: unknown flags {:#x} or reserved set\n", cmd.flags);
+        ioasid_dbg!(
+            "device_attach: unknown flags {:#x} or reserved set\n",
+            cmd.flags
+        );
         return Err(EOPNOTSUPP);
     }
     if cmd.flags & IOASID_DEVICE_PASID != 0 {

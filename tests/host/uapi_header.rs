@@ -85,7 +85,7 @@ fn header_constants_match_the_rust_side() {
 /// A mirror's C name, size and `(field, offset)` list.
 type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
 
-fn mirrors() -> [Mirror; 13] {
+fn mirrors() -> [Mirror; 16] {
     use crate::uapi::*;
     [
         ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
