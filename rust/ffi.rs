@@ -294,36 +294,28 @@ impl PinnedPage {
 
     /// Copies `buf.len()` bytes from the page at `offset` into `buf`.
     pub(crate) fn read(&self, offset: usize, buf: &mut [u8]) {
-        let len = buf
-            .len()
-            .min(kernel::page::PAGE_SIZE.saturating_sub(offset));
-        // SAFETY: The page is valid and pinned; `offset + len <= PAGE_SIZE`; `buf` is
-        // writable for `len` bytes.
-        unsafe {
-            shim::ioasid_shim_page_copy(
-                self.0.as_ptr().cast(),
-                offset,
-                buf.as_mut_ptr().cast(),
-                len,
-                false,
-            )
-        };
+        // SAFETY: `buf` is writable for its whole length.
+        unsafe { self.copy(offset, buf.as_mut_ptr(), buf.len(), false) }
     }
 
     /// Copies `buf` into the page at `offset`.
     pub(crate) fn write(&self, offset: usize, buf: &[u8]) {
-        let len = buf
-            .len()
-            .min(kernel::page::PAGE_SIZE.saturating_sub(offset));
-        // SAFETY: As in `read`; the shim only reads `buf` in this direction.
+        // SAFETY: In this direction the shim only reads `buf`, valid for its length.
+        unsafe { self.copy(offset, buf.as_ptr().cast_mut(), buf.len(), true) }
+    }
+
+    /// Copies up to `len` bytes between the page at `offset` and `buf` (`to_page`: into
+    /// the page), never past the page's end.
+    ///
+    /// # Safety
+    ///
+    /// `buf` is valid for `len` bytes: writable when `!to_page`, readable otherwise.
+    unsafe fn copy(&self, offset: usize, buf: *mut u8, len: usize, to_page: bool) {
+        let len = len.min(kernel::page::PAGE_SIZE.saturating_sub(offset));
+        // SAFETY: The page is valid and pinned (type invariant); `offset + len <=
+        // PAGE_SIZE`; the caller guarantees `buf` for `len` bytes in this direction.
         unsafe {
-            shim::ioasid_shim_page_copy(
-                self.0.as_ptr().cast(),
-                offset,
-                buf.as_ptr().cast_mut().cast(),
-                len,
-                true,
-            )
+            shim::ioasid_shim_page_copy(self.0.as_ptr().cast(), offset, buf.cast(), len, to_page)
         };
     }
 }

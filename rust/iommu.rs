@@ -9,7 +9,7 @@
 
 use crate::{
     domain::{HwDomain, PROT_READ, PROT_WRITE},
-    ffi_iommu::{IommuDomain, PciDev, ResvKind},
+    ffi_iommu::{IommuDomain, PciDev},
     ioasid_dbg,
     iova::Span,
 };
@@ -29,13 +29,13 @@ pub(crate) struct RealDomain {
 
 impl RealDomain {
     /// A new paging domain for `dev`'s IOMMU with `IOMMU_HWPT_ALLOC_*` `flags`, with the
-    /// software MSI window of the device (arm64) set up.
+    /// device's software MSI window at `sw_msi` (arm64) set up.
     ///
     /// # Errors
     ///
     /// The driver's refusal (for example `EOPNOTSUPP` for a flag it cannot honour),
     /// `EINVAL` for a domain without page sizes or aperture, `ENOMEM`.
-    pub(crate) fn new(dev: &PciDev, flags: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(dev: &PciDev, flags: u32, sw_msi: Option<u64>) -> Result<Arc<Self>> {
         let domain = dev.alloc_domain(flags).inspect_err(|e| {
             ioasid_dbg!(
                 "{}: the IOMMU driver refused a paging domain (flags {:#x}): {:?}\n",
@@ -44,12 +44,8 @@ impl RealDomain {
                 e
             )
         })?;
-        if let Some(msi) = dev
-            .resv_regions()?
-            .iter()
-            .find(|r| r.kind == ResvKind::SwMsi)
-        {
-            domain.msi_cookie(msi.start)?;
+        if let Some(base) = sw_msi {
+            domain.msi_cookie(base)?;
         }
         let (start, end, sizes) = domain.info();
         if sizes == 0 || start > end {

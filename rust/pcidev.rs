@@ -59,6 +59,8 @@ pub(crate) struct PciDevice {
     bound: Bound,
     /// The device's reserved regions (without the relaxable direct ones), read at bind.
     resv: KVec<Span>,
+    /// Start of the device's software MSI window (read at bind with `resv`).
+    sw_msi: Option<u64>,
     /// Serializes attach, replace, detach and unbind; protects the attachment.
     #[pin]
     inner: Mutex<PciInner>,
@@ -87,7 +89,11 @@ impl PciDevice {
     /// `ENODEV` if the binding was revoked, the driver's refusal, `ENOMEM`.
     pub(crate) fn new_domain(&self, flags: u32) -> Result<Domain> {
         self.check_live()?;
-        Ok(Domain::Real(RealDomain::new(&self.bound.dev, flags)?))
+        Ok(Domain::Real(RealDomain::new(
+            &self.bound.dev,
+            flags,
+            self.sw_msi,
+        )?))
     }
 
     /// The IOMMU driver's information about the device (`IOMMU_GET_HW_INFO`).
@@ -257,7 +263,11 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         return Err(EOPNOTSUPP);
     }
     let mut resv = KVec::new();
+    let mut sw_msi = None;
     for r in dev.resv_regions()?.iter() {
+        if r.kind == ResvKind::SwMsi && sw_msi.is_none() {
+            sw_msi = Some(r.start);
+        }
         if r.kind != ResvKind::DirectRelaxable {
             resv.push(
                 Span {
@@ -284,6 +294,7 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         pin_init!(PciDevice {
             bound,
             resv,
+            sw_msi,
             inner <- new_mutex!(PciInner { attached: None }),
         }),
         GFP_KERNEL,
