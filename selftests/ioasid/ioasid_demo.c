@@ -26,16 +26,6 @@ static int failed;
 			failed = 1;                                     \
 	} while (0)
 
-static bool all_bytes(const uint8_t *p, int v, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != (uint8_t)v)
-			return false;
-	return true;
-}
-
 int main(void)
 {
 	struct iommu_iova_range ranges[8];

@@ -46,16 +46,6 @@ static void *alloc_pages(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static bool all_bytes(const uint8_t *p, int v, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != (uint8_t)v)
-			return false;
-	return true;
-}
-
 FIXTURE(edu)
 {
 	char bdf[256];

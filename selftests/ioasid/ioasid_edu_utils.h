@@ -187,4 +187,15 @@ static inline int edu_fill(volatile uint8_t *bar, uint8_t *scratch, uint64_t iov
 	return edu_dma(bar, iova, 0, len, false);
 }
 
+/* Whether all len bytes at p are v (what a DMA did or did not write). */
+static inline bool all_bytes(const uint8_t *p, int v, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (uint8_t)v)
+			return false;
+	return true;
+}
+
 #endif
