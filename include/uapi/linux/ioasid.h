@@ -396,7 +396,8 @@ struct iommu_option {
 /**
  * enum iommufd_hwpt_alloc_flags - flags of IOMMU_HWPT_ALLOC
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT can be the parent of a nested HWPT
- * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: dirty tracking enforced on attach (not supported yet)
+ * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: dirty tracking enforced on attach (passed to the IOMMU
+ *                                   driver; no dirty bitmap ioctls yet)
  * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id is valid (not supported yet)
  * @IOMMU_HWPT_ALLOC_PASID: the domain can be attached to PASIDs
  */
@@ -424,14 +425,19 @@ enum iommufd_hwpt_alloc_flags {
  * Allocates a paging domain for @dev_id's IOMMU and keeps it filled with every mapping of
  * IOAS @pt_id (pinning the pages when it is the IOAS's first domain), ready for devices
  * to attach. The IOAS's alignment rises to the domain's smallest page and what lies
- * outside the domain's aperture becomes reserved. The devices that exist today are the
- * test interface's mock devices, whose domain is ioasid's mock IOMMU.
+ * outside the domain's aperture becomes reserved. For a PCI device (IOASID_DEVICE_BIND)
+ * the domain is the IOMMU driver's (iommu_paging_domain_alloc_flags): it sees
+ * NEST_PARENT, DIRTY_TRACKING and PASID, and its refusal is returned as it is (QEMU's
+ * VT-d refuses NEST_PARENT with EOPNOTSUPP; its SMMUv3 in stage=nested accepts it). For
+ * the test interface's mock devices it is ioasid's mock IOMMU, which has no dirty
+ * tracking yet.
  *
- * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, DIRTY_TRACKING,
- * FAULT_ID_VALID, driver data or a HWPT @pt_id; EINVAL when @data_type and @data_len
- * disagree or @pt_id is not an IOAS; ENOENT when @dev_id is not a device; EADDRINUSE when
- * a mapping is misaligned for the domain or outside its aperture; ENOMEM (also over
- * RLIMIT_MEMLOCK).
+ * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, FAULT_ID_VALID,
+ * driver data, a HWPT @pt_id, DIRTY_TRACKING on a mock device, or a flag the IOMMU driver
+ * refuses; EINVAL when @data_type and @data_len disagree or @pt_id is not an IOAS; ENOENT
+ * when @dev_id is not a device; ENODEV when the device's binding was revoked; EADDRINUSE
+ * when a mapping is misaligned for the domain or outside its aperture; ENOMEM (also over
+ * RLIMIT_MEMLOCK); other errors of the IOMMU driver.
  */
 struct iommu_hwpt_alloc {
 	__u32 size;
