@@ -6,7 +6,9 @@
 //! lives in the context's object table and is released when the last reference to the file
 //! is dropped.
 
-use crate::{dispatch, dispatch::Ucmd, ffi, ioas, ioasid_dbg, object::ObjectTable, uapi::*};
+use crate::{
+    dispatch, dispatch::Ucmd, ffi, ioas, ioasid_dbg, object::ObjectTable, pcidev::PciGroup, uapi::*,
+};
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
@@ -38,12 +40,21 @@ pub(crate) struct Context {
     /// process maps in the same accounting mode (one identity for many mappings).
     #[pin]
     process_cache: Mutex<Option<Arc<ffi::Process>>>,
+    /// The IOMMU groups of the bound PCI devices (groups left without devices are pruned
+    /// at the next bind). Dropped after `objects`, whose devices hold them.
+    #[pin]
+    pci_groups: Mutex<KVec<Arc<PciGroup>>>,
 }
 
 impl Context {
     /// The object table.
     pub(crate) fn objects(&self) -> &ObjectTable {
         &self.objects
+    }
+
+    /// The IOMMU groups of the bound PCI devices.
+    pub(crate) fn pci_groups(&self) -> &Mutex<KVec<Arc<PciGroup>>> {
+        &self.pci_groups
     }
 
     /// The calling process, as the owner of memory it maps now (charged as this context's
@@ -83,6 +94,7 @@ impl MiscDevice for Context {
                 objects <- ObjectTable::new(),
                 account_mode: Atomic::new(AccountMode::User as u32),
                 process_cache <- new_mutex!(None),
+                pci_groups <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
         )

@@ -15,7 +15,7 @@ use kernel::{
 };
 
 mod raw {
-    use kernel::ffi::{c_char, c_int, c_uint, c_void};
+    use kernel::ffi::{c_char, c_int, c_ulong, c_void};
 
     /// Declares opaque C structures: only pointers to them cross the boundary.
     macro_rules! opaque {
@@ -59,7 +59,7 @@ mod raw {
         pub(super) fn ioasid_shim_pci_has_iommu(idev: *mut IoasidPciDev) -> bool;
         pub(super) fn ioasid_shim_pci_cache_coherent(idev: *mut IoasidPciDev) -> bool;
         pub(super) fn ioasid_shim_pci_isolated_msi(idev: *mut IoasidPciDev) -> bool;
-        pub(super) fn ioasid_shim_pci_group_size(idev: *mut IoasidPciDev) -> c_uint;
+        pub(super) fn ioasid_shim_pci_group_key(idev: *mut IoasidPciDev) -> c_ulong;
         pub(super) fn ioasid_shim_pci_claim(
             idev: *mut IoasidPciDev,
             file: *mut file,
@@ -273,10 +273,11 @@ impl PciDev {
         unsafe { raw::ioasid_shim_pci_isolated_msi(self.raw()) }
     }
 
-    /// Number of devices in the device's IOMMU group. Only meaningful with an IOMMU.
-    pub(crate) fn group_size(&self) -> u32 {
+    /// Identifies the device's IOMMU group: equal for devices of one group, for as long as
+    /// they live. Only meaningful with an IOMMU.
+    pub(crate) fn group_key(&self) -> usize {
         // SAFETY: As in `isolated_msi`.
-        unsafe { raw::ioasid_shim_pci_group_size(self.raw()) }
+        unsafe { raw::ioasid_shim_pci_group_key(self.raw()) as usize }
     }
 
     /// Claims DMA ownership of the device's group for `owner` and records the binding as
@@ -308,7 +309,9 @@ impl PciDev {
         unsafe { raw::ioasid_shim_pci_unbind(self.raw(), binding.0) }
     }
 
-    /// Attaches the device's group to `domain`, or replaces its domain in one step.
+    /// Attaches the device to `domain`. The bound devices of an IOMMU group share one
+    /// domain: the first attaches the group, the others join it, and an attached one
+    /// replaces the group's domain in one step, for all of them.
     ///
     /// The caller must keep `domain` alive until the group is detached or attached
     /// elsewhere ([`PciDev::detach`], another `attach`, [`PciDev::unbind`], or the end of
@@ -317,7 +320,8 @@ impl PciDev {
     ///
     /// # Errors
     ///
-    /// `ENODEV` if the binding ended; the IOMMU driver's error (the old domain stays).
+    /// `ENODEV` if the binding ended, `EINVAL` if another device of the group has it on
+    /// another domain; the IOMMU driver's error (the old domain stays).
     pub(crate) fn attach(&self, binding: Binding, domain: &IommuDomain) -> Result {
         // SAFETY: The device is live (type invariant), `domain` is a live domain allocated
         // for a device of this IOMMU, and the caller keeps it alive while attached.
@@ -326,7 +330,8 @@ impl PciDev {
         })
     }
 
-    /// Detaches the group (the device can no longer DMA anywhere).
+    /// Takes the device out of its group's attachment; the last one out detaches the group
+    /// (its devices can no longer DMA anywhere).
     pub(crate) fn detach(&self, binding: Binding) {
         // SAFETY: By the type invariant the device is live.
         unsafe { raw::ioasid_shim_pci_detach(self.raw(), binding.0) }

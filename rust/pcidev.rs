@@ -9,6 +9,9 @@
 //! can end it on its own when the device file is closed or the device is removed; from
 //! then on every operation here returns `ENODEV`, while the bookkeeping (the attachment,
 //! the reserved ranges) stays until the device's ID is destroyed.
+//!
+//! The IOMMU translates a group of devices as a whole, so the bound devices of one group
+//! share a [`PciGroup`] and, through it, one attachment.
 
 use crate::{
     context::Context,
@@ -29,10 +32,119 @@ use kernel::{
     sync::{Arc, Mutex},
 };
 
-/// What [`PciDevice`]'s lock protects.
-struct PciInner {
-    /// The HWPT the device is attached to.
+/// A device of a [`PciGroup`] that is attached: its owner tag and reserved regions, which
+/// are reserved in the IOAS of the group's attachment under that tag.
+struct Member {
+    tag: usize,
+    resv: KVec<Span>,
+}
+
+/// What [`PciGroup`]'s lock protects.
+struct GroupInner {
+    /// The HWPT the group's attached devices share (`None` exactly when `members` is
+    /// empty).
     attached: Option<Attachment>,
+    /// The attached devices.
+    members: KVec<Member>,
+    /// Number of [`PciDevice`]s of the group (bound, or revoked and not yet destroyed).
+    devices: usize,
+}
+
+/// The devices of one IOMMU group bound to a context. The IOMMU translates a group as a
+/// whole, so they share one attachment, counted once in its HWPT: the first device to
+/// attach chooses the HWPT, the others can only join it, and replacing it through any
+/// attached device moves all of them (as iommufd does).
+///
+/// # Invariants
+///
+/// Every member's reserved regions are reserved in the attachment's IOAS under its tag,
+/// and (unless their bindings were revoked) the members are attached to its domain.
+#[pin_data]
+pub(crate) struct PciGroup {
+    /// The group's identity ([`PciDev::group_key`]).
+    key: usize,
+    /// Serializes attach, replace, detach and unbind of the group's devices.
+    #[pin]
+    inner: Mutex<GroupInner>,
+}
+
+impl PciGroup {
+    /// The group of `dev` in the context's `registry`, made if there is none, with one
+    /// more device counted; groups left without devices are dropped from the registry.
+    fn join(registry: &Mutex<KVec<Arc<PciGroup>>>, dev: &PciDev) -> Result<GroupRef> {
+        let key = dev.group_key();
+        let mut groups = registry.lock();
+        groups.retain(|g| g.key == key || g.inner.lock().devices != 0);
+        let group = match groups.iter().find(|g| g.key == key) {
+            Some(g) => g.clone(),
+            None => {
+                let g = Arc::pin_init(
+                    pin_init!(PciGroup {
+                        key,
+                        inner <- new_mutex!(GroupInner {
+                            attached: None,
+                            members: KVec::new(),
+                            devices: 0,
+                        }),
+                    }),
+                    GFP_KERNEL,
+                )?;
+                groups.push(g.clone(), GFP_KERNEL)?;
+                g
+            }
+        };
+        group.inner.lock().devices += 1;
+        Ok(GroupRef(group))
+    }
+}
+
+/// A device's share of its [`PciGroup`]: counted in the group's `devices` while it lives.
+struct GroupRef(Arc<PciGroup>);
+
+impl Drop for GroupRef {
+    fn drop(&mut self) {
+        self.0.inner.lock().devices -= 1;
+    }
+}
+
+impl GroupInner {
+    fn member(&self, tag: usize) -> Option<usize> {
+        self.members.iter().position(|m| m.tag == tag)
+    }
+
+    /// Takes member `tag` out (its regions leave the IOAS); returns the attachment when it
+    /// was the last one, for the caller to release.
+    fn leave(&mut self, tag: usize) -> Option<Attachment> {
+        let i = self.member(tag)?;
+        let _ = self.members.remove(i);
+        if let Some(a) = self.attached.as_ref() {
+            a.hwpt.ioas().unreserve(tag);
+        }
+        if self.members.is_empty() {
+            self.attached.take()
+        } else {
+            None
+        }
+    }
+}
+
+/// Reserves the regions of every member of `members` in `ioas`: all or none.
+fn reserve_members<'a>(ioas: &Ioas, members: impl Iterator<Item = &'a Member> + Clone) -> Result {
+    for (i, m) in members.clone().enumerate() {
+        if let Err(e) = ioas.reserve(m.tag, &m.resv) {
+            for undo in members.take(i) {
+                ioas.unreserve(undo.tag);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn unreserve_members<'a>(ioas: &Ioas, members: impl Iterator<Item = &'a Member>) {
+    for m in members {
+        ioas.unreserve(m.tag);
+    }
 }
 
 /// A binding of an `ioasid-pci` device, ended when dropped.
@@ -48,12 +160,6 @@ impl Drop for Bound {
 }
 
 /// A PCI device bound to a context.
-///
-/// # Invariants
-///
-/// While `inner.attached` is `Some`, the device's reserved regions are reserved in that
-/// HWPT's IOAS under the owner tag [`PciDevice::tag`], and (unless the binding was
-/// revoked) the group is attached to that HWPT's domain.
 #[pin_data(PinnedDrop)]
 pub(crate) struct PciDevice {
     bound: Bound,
@@ -61,9 +167,9 @@ pub(crate) struct PciDevice {
     resv: KVec<Span>,
     /// Start of the device's software MSI window (read at bind with `resv`).
     sw_msi: Option<u64>,
-    /// Serializes attach, replace, detach and unbind; protects the attachment.
-    #[pin]
-    inner: Mutex<PciInner>,
+    /// The device's IOMMU group in the context; its lock serializes attach, replace,
+    /// detach and unbind.
+    group: GroupRef,
 }
 
 impl PciDevice {
@@ -115,91 +221,126 @@ impl PciDevice {
         matches!(domain, Domain::Real(_))
     }
 
-    /// Attaches to `pt_id`, replacing the current attachment in one step; returns the HWPT
-    /// ID. The device's reserved regions move to the new IOAS.
+    /// Attaches to `pt_id`; returns the HWPT ID.
+    ///
+    /// The devices of the group share one attachment: when other devices of the group are
+    /// attached, this one can only join their HWPT (`EINVAL` otherwise); when this one is
+    /// attached, all of them move to `pt_id` in one step, and their reserved regions to
+    /// its IOAS.
     fn attach(&self, ctx: &Context, pt_id: u32) -> Result<u32> {
-        let mut inner = self.inner.lock();
+        let mut guard = self.group.0.inner.lock();
         self.check_live()?;
-        if let Some(a) = inner.attached.as_ref() {
-            if a.hwpt_id == pt_id {
-                return Ok(pt_id);
-            }
+        let is_member = guard.member(self.tag()).is_some();
+        if is_member && guard.attached.as_ref().is_some_and(|a| a.hwpt_id == pt_id) {
+            return Ok(pt_id);
         }
-        let old_ioas: Option<Arc<Ioas>> = inner.attached.as_ref().map(|a| a.hwpt.ioas().clone());
+        let mut resv = KVec::with_capacity(self.resv.len(), GFP_KERNEL)?;
+        resv.extend_from_slice(&self.resv, GFP_KERNEL)?;
+        let joining = Member {
+            tag: self.tag(),
+            resv,
+        };
+        // Room for this device, so that recording it after the switch cannot fail.
+        guard.members.reserve(1, GFP_KERNEL)?;
+        let g: &GroupInner = &guard;
+        let name = self.bound.dev.name();
         let switch = |att: &Attachment| -> Result {
             let domain = match att.hwpt.domain() {
                 Domain::Real(r) => r.clone(),
                 Domain::Mock(_) => return Err(EINVAL),
             };
             let new_ioas = att.hwpt.ioas();
-            let same_ioas = old_ioas.as_ref().is_some_and(|o| Arc::ptr_eq(o, new_ioas));
-            if !same_ioas {
-                new_ioas.reserve(self.tag(), &self.resv).inspect_err(|_| {
-                    ioasid_dbg!(
-                        "attach: {}: its reserved regions collide with mappings\n",
-                        self.bound.dev.name()
-                    )
-                })?;
-            }
+            // Whose regions go into the new IOAS: this device's when it joins (or is the
+            // first), every member's when the group moves to another IOAS.
+            let moving: &[Member] = match g.attached.as_ref() {
+                None => &[],
+                Some(cur) if !is_member => {
+                    if !Arc::ptr_eq(&cur.hwpt, &att.hwpt) {
+                        ioasid_dbg!(
+                            "attach: {}: its IOMMU group is on HWPT {}, which its devices share\n",
+                            name,
+                            cur.hwpt_id
+                        );
+                        return Err(EINVAL);
+                    }
+                    &[]
+                }
+                Some(cur) if Arc::ptr_eq(cur.hwpt.ioas(), new_ioas) => &[],
+                Some(_) => &g.members,
+            };
+            let joins = (!is_member).then_some(&joining);
+            let who = Iterator::chain(moving.iter(), joins);
+            reserve_members(new_ioas, who.clone()).inspect_err(|_| {
+                ioasid_dbg!(
+                    "attach: {}: reserved regions of its group collide with mappings\n",
+                    name
+                )
+            })?;
             let r = self
                 .bound
                 .dev
                 .attach(self.bound.binding, domain.iommu_domain());
             if let Err(e) = r {
-                ioasid_dbg!(
-                    "attach: {}: the IOMMU refused: {:?}\n",
-                    self.bound.dev.name(),
-                    e
-                );
-                if !same_ioas {
-                    new_ioas.unreserve(self.tag());
-                }
+                ioasid_dbg!("attach: {}: the IOMMU refused: {:?}\n", name, e);
+                unreserve_members(new_ioas, who);
             }
             r
         };
         let att = device::attach_to(ctx, pt_id, Self::accepts, || self.new_domain(0), switch)?;
         let hwpt_id = att.hwpt_id;
-        let new_ioas = att.hwpt.ioas().clone();
-        // INVARIANT: the group is on the new domain and the regions are reserved in its
-        // IOAS; they leave the old IOAS below if it is another one.
-        let old = inner.attached.replace(att);
-        drop(inner);
-        if let Some(old) = old {
-            if !Arc::ptr_eq(old.hwpt.ioas(), &new_ioas) {
-                old.hwpt.ioas().unreserve(self.tag());
+        // INVARIANT: the switch put the group on the new domain and reserved the regions
+        // that had to go into its IOAS; the old IOAS lets go of the members' regions here.
+        let released = match guard.attached.take() {
+            None => {
+                guard.attached = Some(att);
+                None
             }
+            Some(cur) if !is_member => {
+                guard.attached = Some(cur);
+                Some(att)
+            }
+            Some(old) => {
+                if !Arc::ptr_eq(old.hwpt.ioas(), att.hwpt.ioas()) {
+                    unreserve_members(old.hwpt.ioas(), guard.members.iter());
+                }
+                guard.attached = Some(att);
+                Some(old)
+            }
+        };
+        if !is_member {
+            // Cannot fail: room was reserved above.
+            let _ = guard.members.push_within_capacity(joining);
+        }
+        drop(guard);
+        if let Some(old) = released {
             device::release(ctx.objects(), old);
         }
         Ok(hwpt_id)
     }
 
-    /// Detaches (DMA blocked); returns the old attachment for the caller to release.
+    /// Detaches (the last attached device of the group blocks its DMA); returns the old
+    /// attachment for the caller to release when this was the last one.
     ///
     /// # Errors
     ///
     /// `EINVAL` when not attached.
-    fn detach(&self) -> Result<Attachment> {
-        let mut inner = self.inner.lock();
-        let Some(old) = inner.attached.take() else {
+    fn detach(&self) -> Result<Option<Attachment>> {
+        let mut g = self.group.0.inner.lock();
+        if g.member(self.tag()).is_none() {
             ioasid_dbg!("detach: {} is not attached\n", self.bound.dev.name());
             return Err(EINVAL);
-        };
+        }
         // INVARIANT: out of the hardware first, then out of the IOAS's reserved ranges.
         self.bound.dev.detach(self.bound.binding);
-        old.hwpt.ioas().unreserve(self.tag());
-        Ok(old)
+        Ok(g.leave(self.tag()))
     }
 
     /// Ends the binding: detached, DMA ownership released; returns the old attachment
-    /// for the caller to release.
+    /// for the caller to release when this was the last device attached to it.
     pub(crate) fn unbind(&self) -> Option<Attachment> {
-        let mut inner = self.inner.lock();
+        let mut g = self.group.0.inner.lock();
         self.bound.dev.unbind(self.bound.binding);
-        let old = inner.attached.take();
-        if let Some(a) = old.as_ref() {
-            a.hwpt.ioas().unreserve(self.tag());
-        }
-        old
+        g.leave(self.tag())
     }
 }
 
@@ -208,9 +349,8 @@ impl PinnedDrop for PciDevice {
     fn drop(self: Pin<&mut Self>) {
         // The device leaves the domain before the attachment (and with it maybe the
         // domain and the pins) goes.
-        if let Some(old) = self.unbind() {
-            drop(old);
-        }
+        let old = self.unbind();
+        drop(old);
     }
 }
 
@@ -258,10 +398,6 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         );
         crate::ffi::taint_user();
     }
-    if dev.group_size() != 1 {
-        ioasid_dbg!("device_bind: {}: its IOMMU group has other devices\n", name);
-        return Err(EOPNOTSUPP);
-    }
     let mut resv = KVec::new();
     let mut sw_msi = None;
     for r in dev.resv_regions()?.iter() {
@@ -290,12 +426,13 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     // Made before the allocation: if it fails, dropping the initializer drops `bound`,
     // which ends the binding (separate `dev` and `binding` captures would not).
     let bound = Bound { dev, binding };
+    let group = PciGroup::join(ctx.pci_groups(), &bound.dev)?;
     let device = Arc::pin_init(
         pin_init!(PciDevice {
             bound,
             resv,
             sw_msi,
-            inner <- new_mutex!(PciInner { attached: None }),
+            group,
         }),
         GFP_KERNEL,
     )?;
@@ -349,7 +486,8 @@ pub(crate) fn ioctl_detach(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         return Err(EOPNOTSUPP);
     }
     let dev = get(ctx, cmd.dev_id, "device_detach")?;
-    let old = dev.detach()?;
-    device::release(ctx.objects(), old);
+    if let Some(old) = dev.detach()? {
+        device::release(ctx.objects(), old);
+    }
     Ok(())
 }

@@ -3,8 +3,8 @@
  * The C half of ioasid's device support: the ioasid-pci driver, one device node per bound
  * device, and thin wrappers of the IOMMU core for real domains. See ioasid_pci.h.
  *
- * The hardware state of a device (its DMA owner and the domain its group is attached to)
- * lives here, under the device's lock, so that whoever gets there first (an unbind from
+ * The hardware state of a device (its DMA ownership, and the domain its group is attached
+ * to, shared with the group's other bound devices) lives here, under the device's lock, so that whoever gets there first (an unbind from
  * the Rust side, the close of the device file the binding came through, or the removal
  * of the device) takes it down exactly once and the others find nothing left to do.
  * Policy (which checks, in which order, what to log) stays in Rust.
@@ -36,6 +36,30 @@ void iommu_detach_group_handle(struct iommu_domain *domain, struct iommu_group *
 int iommu_replace_group_handle(struct iommu_group *group, struct iommu_domain *new_domain,
 			       struct iommu_attach_handle *handle);
 
+/*
+ * The bound devices of one IOMMU group share its translation: the IOMMU attaches a group
+ * as a whole. The group is attached when the first of its bound devices attaches,
+ * replaced as a whole, and detached when the last attached one detaches or loses its
+ * binding. Every bound device of a group has the same DMA owner (the IOMMU core refuses a
+ * second one), so there is one entry per iommu_group, alive while a device is bound.
+ */
+struct ioasid_pci_group {
+	struct list_head node;		/* in ioasid_pci_groups */
+	struct iommu_group *group;	/* iommu_group_get(), put when the entry goes */
+	unsigned int bound;		/* devices of the group with a binding */
+	unsigned int attached;		/* of those, the attached ones */
+	struct iommu_domain *domain;	/* the group's domain while attached > 0 */
+	struct iommu_attach_handle handle;
+};
+
+/*
+ * Protects ioasid_pci_groups, every entry, and DMA ownership changes (so that a group's
+ * entry and its ownership come and go together). Taken inside a device's lock, before
+ * the IOMMU group's mutex.
+ */
+static DEFINE_MUTEX(ioasid_pci_groups_lock);
+static LIST_HEAD(ioasid_pci_groups);
+
 struct ioasid_pci_dev {
 	struct kref kref;
 	struct pci_dev *pdev;		/* pci_dev_get(), put with the last reference */
@@ -43,15 +67,14 @@ struct ioasid_pci_dev {
 	bool misc_registered;
 	char name[48];			/* ioasid-<BDF>, the misc class device */
 	char nodename[64];		/* ioasid-devices/<BDF> */
-	/* Protects everything below. Taken before the IOMMU group's mutex. */
+	/* Protects everything below. Taken before ioasid_pci_groups_lock. */
 	struct mutex lock;
 	bool removed;			/* remove() ran: no new binding, no attach */
 	const struct file *bound_file;	/* the device file of the binding, NULL if unbound */
 	u64 binding;			/* token of the current binding, 0 if unbound */
 	u64 generation;			/* last token handed out */
-	void *owner;			/* DMA owner cookie while bound */
-	struct iommu_domain *domain;	/* domain the group is attached to, or NULL */
-	struct iommu_attach_handle handle;
+	struct ioasid_pci_group *grp;	/* the group's entry while bound, else NULL */
+	bool attached;			/* counted in grp->attached */
 };
 
 static void ioasid_pci_dev_free(struct kref *kref)
@@ -68,18 +91,40 @@ void ioasid_shim_pci_put(struct ioasid_pci_dev *idev)
 	kref_put(&idev->kref, ioasid_pci_dev_free);
 }
 
-/* Detaches the group and gives DMA ownership back: the device can no longer reach memory
- * through any domain of the binding. Caller holds idev->lock. */
+/* Takes the device out of its group's attachment; the last one out detaches the group.
+ * Caller holds idev->lock and ioasid_pci_groups_lock. */
+static void ioasid_pci_detach_locked(struct ioasid_pci_dev *idev)
+{
+	struct ioasid_pci_group *grp = idev->grp;
+
+	if (!idev->attached)
+		return;
+	idev->attached = false;
+	if (!--grp->attached) {
+		iommu_detach_group_handle(grp->domain, grp->group);
+		grp->domain = NULL;
+	}
+}
+
+/* Ends the binding: the device leaves the group's attachment and gives its DMA ownership
+ * back; once the last bound device of the group has, the group can no longer reach memory
+ * through any domain of the context. Caller holds idev->lock. */
 static void ioasid_pci_revoke_locked(struct ioasid_pci_dev *idev)
 {
-	if (idev->domain) {
-		iommu_detach_group_handle(idev->domain, idev->pdev->dev.iommu_group);
-		idev->domain = NULL;
+	struct ioasid_pci_group *grp = idev->grp;
+
+	if (!grp)
+		return;
+	mutex_lock(&ioasid_pci_groups_lock);
+	ioasid_pci_detach_locked(idev);
+	iommu_device_release_dma_owner(&idev->pdev->dev);
+	if (!--grp->bound) {
+		list_del(&grp->node);
+		iommu_group_put(grp->group);
+		kfree(grp);
 	}
-	if (idev->owner) {
-		iommu_device_release_dma_owner(&idev->pdev->dev);
-		idev->owner = NULL;
-	}
+	mutex_unlock(&ioasid_pci_groups_lock);
+	idev->grp = NULL;
 	idev->bound_file = NULL;
 	idev->binding = 0;
 }
@@ -237,39 +282,65 @@ bool ioasid_shim_pci_isolated_msi(struct ioasid_pci_dev *idev)
 	return iommu_group_has_isolated_msi(idev->pdev->dev.iommu_group);
 }
 
-static int ioasid_pci_count_one(struct device *dev, void *data)
+unsigned long ioasid_shim_pci_group_key(struct ioasid_pci_dev *idev)
 {
-	(*(unsigned int *)data)++;
-	return 0;
+	return (unsigned long)idev->pdev->dev.iommu_group;
 }
 
-unsigned int ioasid_shim_pci_group_size(struct ioasid_pci_dev *idev)
+/* The entry of group, or a new one (not yet listed); caller holds ioasid_pci_groups_lock. */
+static struct ioasid_pci_group *ioasid_pci_group_get(struct iommu_group *group)
 {
-	unsigned int n = 0;
+	struct ioasid_pci_group *grp;
 
-	iommu_group_for_each_dev(idev->pdev->dev.iommu_group, &n, ioasid_pci_count_one);
-	return n;
+	list_for_each_entry(grp, &ioasid_pci_groups, node)
+		if (grp->group == group)
+			return grp;
+	grp = kzalloc(sizeof(*grp), GFP_KERNEL);
+	if (!grp)
+		return NULL;
+	INIT_LIST_HEAD(&grp->node);
+	return grp;
 }
 
 int ioasid_shim_pci_claim(struct ioasid_pci_dev *idev, struct file *file, void *owner,
 			  u64 *binding)
 {
+	struct ioasid_pci_group *grp;
 	int ret;
 
 	mutex_lock(&idev->lock);
 	if (idev->removed) {
 		ret = -ENODEV;
-	} else if (idev->bound_file) {
-		ret = -EBUSY;
-	} else {
-		ret = iommu_device_claim_dma_owner(&idev->pdev->dev, owner);
-		if (!ret) {
-			idev->owner = owner;
-			idev->bound_file = file;
-			idev->binding = ++idev->generation;
-			*binding = idev->binding;
-		}
+		goto out;
 	}
+	if (idev->bound_file) {
+		ret = -EBUSY;
+		goto out;
+	}
+	mutex_lock(&ioasid_pci_groups_lock);
+	grp = ioasid_pci_group_get(idev->pdev->dev.iommu_group);
+	if (!grp) {
+		ret = -ENOMEM;
+		goto out_groups;
+	}
+	ret = iommu_device_claim_dma_owner(&idev->pdev->dev, owner);
+	if (ret) {
+		if (list_empty(&grp->node))
+			kfree(grp);
+		goto out_groups;
+	}
+	if (list_empty(&grp->node)) {
+		grp->group = iommu_group_get(&idev->pdev->dev);
+		list_add(&grp->node, &ioasid_pci_groups);
+	}
+	grp->bound++;
+	idev->grp = grp;
+	idev->bound_file = file;
+	idev->binding = ++idev->generation;
+	*binding = idev->binding;
+out_groups:
+	mutex_unlock(&ioasid_pci_groups_lock);
+out:
 	mutex_unlock(&idev->lock);
 	return ret;
 }
@@ -286,21 +357,35 @@ void ioasid_shim_pci_unbind(struct ioasid_pci_dev *idev, u64 binding)
 int ioasid_shim_pci_attach(struct ioasid_pci_dev *idev, u64 binding,
 			   struct iommu_domain *domain)
 {
-	struct iommu_group *group = idev->pdev->dev.iommu_group;
+	struct ioasid_pci_group *grp;
 	int ret = 0;
 
 	mutex_lock(&idev->lock);
-	if (idev->removed || idev->binding != binding)
-		ret = -ENODEV;
-	else if (idev->domain == domain)
-		ret = 0;
-	else if (idev->domain)
-		/* One switch of the group's translation: no window without one. */
-		ret = iommu_replace_group_handle(group, domain, &idev->handle);
-	else
-		ret = iommu_attach_group_handle(domain, group, &idev->handle);
-	if (!ret)
-		idev->domain = domain;
+	if (idev->removed || idev->binding != binding) {
+		mutex_unlock(&idev->lock);
+		return -ENODEV;
+	}
+	mutex_lock(&ioasid_pci_groups_lock);
+	grp = idev->grp;
+	if (!grp->attached) {
+		ret = iommu_attach_group_handle(domain, grp->group, &grp->handle);
+		if (!ret)
+			grp->domain = domain;
+	} else if (grp->domain != domain) {
+		if (idev->attached)
+			/* One switch of the group's translation: no window without one. */
+			ret = iommu_replace_group_handle(grp->group, domain, &grp->handle);
+		else
+			/* The group's devices share one domain. */
+			ret = -EINVAL;
+		if (!ret)
+			grp->domain = domain;
+	}
+	if (!ret && !idev->attached) {
+		idev->attached = true;
+		grp->attached++;
+	}
+	mutex_unlock(&ioasid_pci_groups_lock);
 	mutex_unlock(&idev->lock);
 	return ret;
 }
@@ -308,9 +393,10 @@ int ioasid_shim_pci_attach(struct ioasid_pci_dev *idev, u64 binding,
 void ioasid_shim_pci_detach(struct ioasid_pci_dev *idev, u64 binding)
 {
 	mutex_lock(&idev->lock);
-	if (idev->binding == binding && idev->domain) {
-		iommu_detach_group_handle(idev->domain, idev->pdev->dev.iommu_group);
-		idev->domain = NULL;
+	if (idev->binding == binding && idev->grp) {
+		mutex_lock(&ioasid_pci_groups_lock);
+		ioasid_pci_detach_locked(idev);
+		mutex_unlock(&ioasid_pci_groups_lock);
 	}
 	mutex_unlock(&idev->lock);
 }

@@ -40,7 +40,8 @@ const char *ioasid_shim_pci_name(struct ioasid_pci_dev *idev);
 bool ioasid_shim_pci_has_iommu(struct ioasid_pci_dev *idev);
 bool ioasid_shim_pci_cache_coherent(struct ioasid_pci_dev *idev);
 bool ioasid_shim_pci_isolated_msi(struct ioasid_pci_dev *idev);
-unsigned int ioasid_shim_pci_group_size(struct ioasid_pci_dev *idev);
+/* Identifies the device's IOMMU group (its address, only to compare). */
+unsigned long ioasid_shim_pci_group_key(struct ioasid_pci_dev *idev);
 
 /*
  * Claims DMA ownership of the device's group for owner and records the binding made
@@ -51,9 +52,14 @@ int ioasid_shim_pci_claim(struct ioasid_pci_dev *idev, struct file *file, void *
 			  u64 *binding);
 /* Ends binding (detach, release DMA ownership) if it is still the current one. */
 void ioasid_shim_pci_unbind(struct ioasid_pci_dev *idev, u64 binding);
-/* Attaches the group to domain, or replaces its domain in one step. */
+/*
+ * Attaches the device to domain. The bound devices of a group share one domain: the
+ * first one attaches the group; another one joins if domain is the group's (-EINVAL
+ * otherwise); an attached one replaces the group's domain in one step, for all of them.
+ */
 int ioasid_shim_pci_attach(struct ioasid_pci_dev *idev, u64 binding,
 			   struct iommu_domain *domain);
+/* Takes the device out of the group's attachment; the last one out detaches the group. */
 void ioasid_shim_pci_detach(struct ioasid_pci_dev *idev, u64 binding);
 bool ioasid_shim_pci_is_live(struct ioasid_pci_dev *idev, u64 binding);
 

@@ -33,6 +33,8 @@
 #include <linux/ioasid.h>
 #include <linux/vfio.h>
 
+#include "ioasid_edu_utils.h"
+
 #define MiB (1UL << 20)
 #define GiB (1UL << 30)
 
@@ -122,41 +124,6 @@ static void chunks(int fd, __u32 ioas, char *buf, unsigned long total, unsigned 
 	report(name, 2 * (total / chunk), 2 * total, now() - t);
 }
 
-/* Reads the single line of a sysfs file (or the name of a symlink's target) into buf. */
-static int sysfs_name(const char *path, char *buf, size_t len)
-{
-	char target[512];
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	const char *slash;
-
-	if (n < 0)
-		return -1;
-	target[n] = 0;
-	slash = strrchr(target, '/');
-	snprintf(buf, len, "%s", slash ? slash + 1 : target);
-	return 0;
-}
-
-/* The vfio cdev of a device bound to vfio-pci: /dev/vfio/devices/vfioN. */
-static int open_vfio_cdev(const char *bdf)
-{
-	char path[1024], name[256];
-	struct dirent *e;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	name[0] = 0;
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, "vfio", 4))
-			snprintf(name, sizeof(name), "%s", e->d_name);
-	closedir(d);
-	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
-	return open(path, O_RDWR);
-}
-
 /* Attaches the real device bdf to ioas through node fd (ioasid or iommufd+VFIO cdev). */
 static void attach_real(int fd, __u32 ioas, const char *bdf)
 {
@@ -198,7 +165,7 @@ static void setup_type1(const char *bdf)
 	int gfd;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	if (sysfs_name(path, group, sizeof(group)))
+	if (sysfs_link_name(path, group, sizeof(group)))
 		die("iommu_group");
 	container = open("/dev/vfio/vfio", O_RDWR);
 	snprintf(path, sizeof(path), "/dev/vfio/%s", group);

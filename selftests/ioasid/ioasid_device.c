@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <linux/vfio.h>
 
 #include "kselftest_harness.h"
 #include "ioasid_utils.h"
@@ -502,6 +503,208 @@ TEST_F(edu, second_device_gets_its_own_domain_or_shares_the_ioas)
 	munmap((void *)bar2, 1 << 20);
 	close(fd2);
 	unbind_ioasid_pci(self->bdf2);
+}
+
+/*
+ * Two functions of one slot without ACS: the IOMMU cannot tell their DMA apart, so they
+ * are one IOMMU group, owned, attached and replaced as a whole.
+ */
+FIXTURE(group)
+{
+	char bdf[2][256];
+	int fd;
+	int dev_fd[2];
+	__u32 dev_id[2];
+	__u32 ioas;
+	volatile uint8_t *bar[2];
+	uint8_t *buf; /* 4 pages at IOVA in self->ioas */
+};
+
+FIXTURE_SETUP(group)
+{
+	struct edus e = { .n = 0 };
+	__u64 iova = IOVA;
+	int i;
+
+	for_each_pci_device(EDU_VENDOR, EDU_DEVICE, collect_edu, &e);
+	if (e.nshared < 2)
+		SKIP(return, "no two edu devices in one IOMMU group");
+	self->fd = open(IOASID_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	for (i = 0; i < 2; i++) {
+		snprintf(self->bdf[i], sizeof(self->bdf[i]), "%s", e.shared[i]);
+		ASSERT_EQ(0, bind_ioasid_pci(self->bdf[i]));
+		self->dev_fd[i] = open_node(self->bdf[i]);
+		ASSERT_LE(0, self->dev_fd[i]);
+		self->bar[i] = map_bar0(self->bdf[i]);
+		ASSERT_NE(NULL, self->bar[i]);
+	}
+	ASSERT_EQ(iommu_group_of(self->bdf[0]), iommu_group_of(self->bdf[1]));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
+	self->buf = alloc_pages(4 * PAGE);
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, 4 * PAGE, &iova,
+			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				      IOMMU_IOAS_MAP_WRITEABLE));
+}
+
+FIXTURE_TEARDOWN(group)
+{
+	int i;
+
+	if (self->fd > 0)
+		close(self->fd);
+	for (i = 0; i < 2; i++) {
+		if (self->bar[i])
+			munmap((void *)self->bar[i], 1 << 20);
+		if (self->dev_fd[i] > 0)
+			close(self->dev_fd[i]);
+		if (self->bdf[i][0])
+			unbind_ioasid_pci(self->bdf[i]);
+	}
+}
+
+/* DMA by device i from IOVA (the first page) into the second page: whether it got there. */
+static bool group_dma_reaches(FIXTURE_DATA(group) *self, int i, int v)
+{
+	memset(self->buf, v, PAGE);
+	memset(self->buf + PAGE, 0, PAGE);
+	if (edu_dma(self->bar[i], IOVA, 0, PAGE, false) ||
+	    edu_dma(self->bar[i], IOVA + PAGE, 0, PAGE, true))
+		return false;
+	return all_bytes(self->buf + PAGE, v, PAGE);
+}
+
+TEST_F(group, both_functions_bind_to_one_context_and_share_one_hwpt)
+{
+	struct iommu_hwpt_alloc alloc = { .size = sizeof(alloc) };
+	__u32 ioas2, hwpt, again;
+
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[0], &self->dev_id[0]));
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[1], &self->dev_id[1]));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[0], self->ioas, &hwpt));
+	/* The second function can only join the group's HWPT. */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	EXPECT_ERRNO(EINVAL, device_attach(self->fd, self->dev_id[1], ioas2, NULL));
+	alloc.dev_id = self->dev_id[0];
+	alloc.pt_id = self->ioas;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc));
+	EXPECT_ERRNO(EINVAL, device_attach(self->fd, self->dev_id[1], alloc.out_hwpt_id, NULL));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[1], self->ioas, &again));
+	EXPECT_EQ(hwpt, again);
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[1], hwpt, &again));
+	EXPECT_EQ(hwpt, again);
+	EXPECT_TRUE(group_dma_reaches(self, 0, 0x31));
+	EXPECT_TRUE(group_dma_reaches(self, 1, 0x32));
+	/* The group stays attached while one of its devices is. */
+	ASSERT_EQ(0, device_detach(self->fd, self->dev_id[0]));
+	EXPECT_ERRNO(EINVAL, device_detach(self->fd, self->dev_id[0]));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, hwpt));
+	EXPECT_TRUE(group_dma_reaches(self, 1, 0x33));
+	/* The last one out detaches the group: DMA is blocked, the automatic HWPT gone. */
+	ASSERT_EQ(0, device_detach(self->fd, self->dev_id[1]));
+	EXPECT_FALSE(group_dma_reaches(self, 1, 0x34));
+	EXPECT_FALSE(group_dma_reaches(self, 0, 0x35));
+	EXPECT_ERRNO(ENOENT, destroy(self->fd, hwpt));
+	EXPECT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));
+}
+
+TEST_F(group, replace_through_one_device_moves_the_group)
+{
+	uint8_t *other = alloc_pages(4 * PAGE);
+	__u32 ioas2, hwpt1, hwpt2, again;
+	__u64 iova = IOVA;
+
+	ASSERT_NE(NULL, other);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, ioas_map(self->fd, ioas2, other, 4 * PAGE, &iova,
+			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				      IOMMU_IOAS_MAP_WRITEABLE));
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[0], &self->dev_id[0]));
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[1], &self->dev_id[1]));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[0], self->ioas, &hwpt1));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[1], self->ioas, NULL));
+	/* Device 0 moves to IOAS 2: device 1 follows (its DMA now reaches the other memory). */
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[0], ioas2, &hwpt2));
+	EXPECT_NE(hwpt1, hwpt2);
+	EXPECT_ERRNO(ENOENT, destroy(self->fd, hwpt1));
+	memset(other, 0x61, PAGE);
+	memset(other + PAGE, 0, PAGE);
+	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar[1], IOVA, 0, PAGE, false));
+	ASSERT_EQ(0, edu_dma(self->bar[1], IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(other + PAGE, 0x61, PAGE));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0, PAGE));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[1], ioas2, &again));
+	EXPECT_EQ(hwpt2, again);
+	/* And back through device 1: device 0 follows. */
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[1], self->ioas, &hwpt1));
+	EXPECT_TRUE(group_dma_reaches(self, 0, 0x62));
+	EXPECT_ERRNO(ENOENT, destroy(self->fd, hwpt2));
+	EXPECT_EQ(0, destroy(self->fd, ioas2));
+	munmap(other, 4 * PAGE);
+}
+
+TEST_F(group, the_other_function_cannot_go_to_another_owner)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	int fd2, iommufd, vfio;
+
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[0], &self->dev_id[0]));
+	/* Another /dev/ioasid context. */
+	fd2 = open(IOASID_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd2);
+	EXPECT_ERRNO(EPERM, device_bind(fd2, self->dev_fd[1], &self->dev_id[1]));
+	/* iommufd through VFIO. */
+	close(self->dev_fd[1]);
+	self->dev_fd[1] = -1;
+	ASSERT_EQ(0, bind_pci_driver(self->bdf[1], "vfio-pci"));
+	vfio = open_vfio_cdev(self->bdf[1]);
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (vfio < 0 || iommufd < 0)
+		SKIP(goto out, "no VFIO cdev or /dev/iommu");
+	bind.iommufd = iommufd;
+	EXPECT_ERRNO(EPERM, ioctl(vfio, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	/* Once the context lets go of the group, iommufd can have it, and then we cannot. */
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_EQ(0, ioctl(vfio, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	EXPECT_ERRNO(EPERM, device_bind(fd2, self->dev_fd[0], &self->dev_id[0]));
+	close(vfio);
+	vfio = -1;
+	EXPECT_EQ(0, device_bind(fd2, self->dev_fd[0], &self->dev_id[0]));
+out:
+	if (vfio >= 0)
+		close(vfio);
+	if (iommufd >= 0)
+		close(iommufd);
+	close(fd2);
+}
+
+TEST_F(group, one_device_revoked_leaves_the_other_attached)
+{
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[0], &self->dev_id[0]));
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[1], &self->dev_id[1]));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[0], self->ioas, NULL));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[1], self->ioas, NULL));
+	/* Closing device 0's file ends its binding only. */
+	close(self->dev_fd[0]);
+	self->dev_fd[0] = -1;
+	EXPECT_ERRNO(ENODEV, device_attach(self->fd, self->dev_id[0], self->ioas, NULL));
+	EXPECT_TRUE(group_dma_reaches(self, 1, 0x71));
+	EXPECT_EQ(0, destroy(self->fd, self->dev_id[0]));
+	EXPECT_TRUE(group_dma_reaches(self, 1, 0x72));
+	/* Device 0 can be bound again, into the same context (the group's owner). */
+	self->dev_fd[0] = open_node(self->bdf[0]);
+	ASSERT_LE(0, self->dev_fd[0]);
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[0], &self->dev_id[0]));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[0], self->ioas, NULL));
+	EXPECT_TRUE(group_dma_reaches(self, 0, 0x73));
+	/* Unbound from the context, the group blocks DMA again. */
+	EXPECT_EQ(0, destroy(self->fd, self->dev_id[1]));
+	EXPECT_EQ(0, destroy(self->fd, self->dev_id[0]));
+	EXPECT_FALSE(group_dma_reaches(self, 0, 0x74));
+	EXPECT_FALSE(group_dma_reaches(self, 1, 0x75));
 }
 
 TEST_HARNESS_MAIN

@@ -36,31 +36,132 @@ static inline int write_str(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+/* The last component of a symlink's target (an IOMMU group's number, ...) into buf. */
+static inline int sysfs_link_name(const char *path, char *buf, size_t len)
+{
+	char target[512];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	const char *slash;
+
+	if (n < 0)
+		return -1;
+	target[n] = 0;
+	slash = strrchr(target, '/');
+	snprintf(buf, len, "%s", slash ? slash + 1 : target);
+	return 0;
+}
+
+/* The IOMMU group of a PCI device: its number, -1 without one. */
+static inline int iommu_group_of(const char *bdf)
+{
+	char path[512], name[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	if (sysfs_link_name(path, name, sizeof(name)))
+		return -1;
+	return atoi(name);
+}
+
+/* The vfio cdev of a device bound to vfio-pci (/dev/vfio/devices/vfioN), opened. */
+static inline int open_vfio_cdev(const char *bdf)
+{
+	char path[1024], name[256];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	name[0] = 0;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "vfio", 4))
+			snprintf(name, sizeof(name), "%s", e->d_name);
+	closedir(d);
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+/* Number of devices in the IOMMU group of a PCI device. */
+static inline int iommu_group_size(const char *bdf)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/devices", bdf);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * The edu devices: up to two alone in their IOMMU group (bdf, n counts all such), and up
+ * to two that share one group (shared, nshared), sorted by name.
+ */
 struct edus {
 	char bdf[2][256];
 	int n;
+	char shared[2][256];
+	int nshared;
 };
+
+/* Keeps the two lowest names of a list, in order. */
+static inline void edus_add(char (*list)[256], int *n, const char *bdf)
+{
+	int slot = *n < 2 ? *n : 1;
+
+	(*n)++;
+	if (*n > 2 && strcmp(bdf, list[1]) >= 0)
+		return;
+	snprintf(list[slot], sizeof(list[0]), "%s", bdf);
+	if (slot == 1 && strcmp(list[0], list[1]) > 0) {
+		char tmp[256];
+
+		memcpy(tmp, list[0], sizeof(tmp));
+		memcpy(list[0], list[1], sizeof(tmp));
+		memcpy(list[1], tmp, sizeof(tmp));
+	}
+}
 
 static inline void collect_edu(const char *bdf, void *arg)
 {
 	struct edus *e = arg;
 
-	if (e->n < 2)
-		snprintf(e->bdf[e->n], sizeof(e->bdf[0]), "%s", bdf);
-	e->n++;
+	if (iommu_group_size(bdf) == 1)
+		edus_add(e->bdf, &e->n, bdf);
+	else if (e->nshared == 0 || iommu_group_of(e->shared[0]) == iommu_group_of(bdf))
+		edus_add(e->shared, &e->nshared, bdf);
 }
 
-/* Hands the device to ioasid-pci (driver_override, as for vfio-pci); 0 on success. */
-static inline int bind_ioasid_pci(const char *bdf)
+/* Hands the device to driver drv by driver_override, as an administrator would. */
+static inline int bind_pci_driver(const char *bdf, const char *drv)
 {
-	char path[512], node[512];
+	char path[512];
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
 	write_str(path, bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	if (write_str(path, "ioasid-pci"))
+	if (write_str(path, drv))
 		return -1;
 	write_str("/sys/bus/pci/drivers_probe", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/%s", drv, bdf);
+	return access(path, F_OK);
+}
+
+/* Hands the device to ioasid-pci (as for vfio-pci); 0 once its node exists. */
+static inline int bind_ioasid_pci(const char *bdf)
+{
+	char node[512];
+
+	if (bind_pci_driver(bdf, "ioasid-pci"))
+		return -1;
 	snprintf(node, sizeof(node), "/dev/ioasid-devices/%s", bdf);
 	return access(node, F_OK);
 }

@@ -313,6 +313,86 @@ TEST_F(fail_nth, device_bind_and_attach_leave_nothing_on_failure)
 	unbind_ioasid_pci(e.bdf[0]);
 }
 
+/*
+ * Two devices of one IOMMU group: a failed bind of the second leaves it free, a failed
+ * join of the group's HWPT leaves it detached and the first device as it was, a failed
+ * replace through one device leaves the whole group on its HWPT.
+ */
+TEST_F(fail_nth, group_bind_join_and_replace_leave_the_group_as_it_was)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 4 * self->page, .iova = 1 << 20,
+	};
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	struct edus e = { .n = 0 };
+	__u32 dev[2] = { 0, 0 }, hwpt = 0, again = 0;
+	unsigned int points;
+	int dev_fd[2], i;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	for_each_pci_device(EDU_VENDOR, EDU_DEVICE, collect_edu, &e);
+	if (e.nshared < 2)
+		SKIP(return, "no two edu devices in one IOMMU group");
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, bind_ioasid_pci(e.shared[i]));
+		dev_fd[i] = open_node(e.shared[i]);
+		ASSERT_LE(0, dev_fd[i]);
+	}
+	memset(self->buf, 1, 4 * self->page);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+	ASSERT_EQ(0, device_bind(self->fd, dev_fd[0], &dev[0]));
+	ASSERT_EQ(0, device_attach(self->fd, dev[0], self->ioas, &hwpt));
+	any_errno = true;
+#define CHECK_GROUP_BIND(ok)							\
+	do {									\
+		if (!(ok))							\
+			ASSERT_EQ(0, device_bind(self->fd, dev_fd[1], &dev[1])); \
+		ASSERT_EQ(0, destroy(self->fd, dev[1]));			\
+	} while (0)
+	points = FOR_EACH_FAILURE(device_bind(self->fd, dev_fd[1], &dev[1]), CHECK_GROUP_BIND);
+	TH_LOG("bind into the group: %u allocation points", points);
+	EXPECT_LE(2, points);
+	ASSERT_EQ(0, device_bind(self->fd, dev_fd[1], &dev[1]));
+#define CHECK_JOIN(ok)								\
+	do {									\
+		ASSERT_EQ((ok) ? 0 : -1, device_detach(self->fd, dev[1]));	\
+		ASSERT_EQ(0, device_attach(self->fd, dev[0], self->ioas, &again)); \
+		ASSERT_EQ(hwpt, again);						\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+	} while (0)
+	points = FOR_EACH_FAILURE(device_attach(self->fd, dev[1], self->ioas, NULL), CHECK_JOIN);
+	TH_LOG("join: %u allocation points", points);
+	EXPECT_LE(1, points);
+	ASSERT_EQ(0, device_attach(self->fd, dev[1], self->ioas, NULL));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_ALLOC, &alloc));
+	map.ioas_id = alloc.out_ioas_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+#define CHECK_MOVE(ok)								\
+	do {									\
+		if (ok) {							\
+			ASSERT_EQ(0, device_attach(self->fd, dev[0], self->ioas, &hwpt)); \
+		}								\
+		ASSERT_EQ(0, device_attach(self->fd, dev[1], self->ioas, &again)); \
+		ASSERT_EQ(hwpt, again);						\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+	} while (0)
+	points = FOR_EACH_FAILURE(device_attach(self->fd, dev[0], alloc.out_ioas_id, NULL),
+				  CHECK_MOVE);
+	any_errno = false;
+	TH_LOG("replace of the group: %u allocation points", points);
+	EXPECT_LE(3, points);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, destroy(self->fd, dev[i]));
+		close(dev_fd[i]);
+		unbind_ioasid_pci(e.shared[i]);
+	}
+	/* No failure left a HWPT holding either IOAS. */
+	ASSERT_EQ(0, destroy(self->fd, alloc.out_ioas_id));
+	ASSERT_EQ(0, destroy(self->fd, self->ioas));
+}
+
 TEST_F(fail_nth, ioas_copy_leaves_the_destination_unchanged_on_failure)
 {
 	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };

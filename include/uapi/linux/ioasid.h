@@ -618,12 +618,17 @@ enum {
  *  - EINVAL: the IOMMU cannot enforce cache coherency of the device's DMA;
  *  - EPERM: the group's MSIs are not isolated (no interrupt remapping) and the module
  *    parameter allow_unsafe_interrupts is not set (setting it taints the kernel);
- *  - EOPNOTSUPP: the group has more than one device (not supported yet);
  *  - EBUSY: the device is bound already (to this or another file);
  *  - EPERM: DMA ownership of the group is held by someone else (a kernel driver of
  *    another device in the group, or another owner).
  * Also: EBADF if @dev_fd is not open, EINVAL if it is not an ioasid-pci device node,
  * EOPNOTSUPP for non-zero @flags, ENOMEM.
+ *
+ * Devices of one IOMMU group (functions of a device without ACS, devices behind a
+ * PCIe-to-PCI bridge) can only be owned together: once one is bound, the others can be
+ * bound to the same file only (EPERM elsewhere), and a kernel driver cannot bind to them
+ * until the last one is unbound. The other devices of the group need not be bound, but
+ * then must have no driver, or one that leaves DMA to its user (vfio-pci, ioasid-pci).
  *
  * The binding ends with IOMMU_DESTROY of @out_dev_id or the close of this file, and is
  * revoked when the device file it was made through is closed or the device is removed
@@ -664,6 +669,12 @@ enum ioasid_device_attach_flags {
  * applies the device's reserved regions to the IOAS (they leave IOMMU_IOAS_IOVA_RANGES;
  * on arm64 the software MSI window is set up in the domain).
  *
+ * The IOMMU translates a group as a whole, so the bound devices of one group share one
+ * HWPT, as with iommufd: while another device of the group is attached, this one can only
+ * join that HWPT (EINVAL for any other); attaching one of the group's attached devices
+ * elsewhere moves all of them in one step. The group is detached when its last attached
+ * device is.
+ *
  * Errors: EOPNOTSUPP for unknown @flags, IOASID_DEVICE_PASID or non-zero @__reserved;
  * ENOENT for an unknown @dev_id or @pt_id; EINVAL when @pt_id is neither an IOAS nor a
  * HWPT or its domain cannot serve this device; EADDRINUSE when the device's reserved
@@ -687,8 +698,10 @@ struct ioasid_device_attach {
  * @dev_id: a bound device
  * @pasid: with IOASID_DEVICE_PASID, the PASID
  *
- * Detaches the device: its DMA is blocked until the next attach. Its reserved regions
- * leave the IOAS; an automatic HWPT whose last device this was is destroyed.
+ * Detaches the device: its DMA is blocked until the next attach (unless another device of
+ * its IOMMU group is still attached: the group keeps its HWPT until the last one leaves).
+ * Its reserved regions leave the IOAS; an automatic HWPT whose last device this was is
+ * destroyed.
  *
  * Errors: EOPNOTSUPP for unknown @flags or IOASID_DEVICE_PASID; ENOENT for an unknown
  * @dev_id; EINVAL when the device is not attached.
