@@ -95,9 +95,11 @@ impl Area {
         prot
     }
 
-    /// Maps the area into `domain`; the pages must be pinned. Nothing stays mapped on
-    /// error.
-    fn map_into(&self, domain: &dyn HwDomain) -> Result {
+    /// Maps the area into `domain`; the pages must be pinned. With `huge`, physically
+    /// contiguous runs go to the domain in one call (so it may use huge IOPTEs); without,
+    /// page by page (`IOMMU_OPTION_HUGE_PAGES` off: the domain gets only page-sized
+    /// IOPTEs). Nothing stays mapped on error.
+    fn map_into(&self, domain: &dyn HwDomain, huge: bool) -> Result {
         let pages = &self.slice.pages;
         let (first, last) = self.page_range();
         let prot = self.domain_prot();
@@ -113,7 +115,7 @@ impl Area {
             let iova = self.span.start + (byte - self.slice.start_byte);
             byte += len;
             match &mut run {
-                Some((ri, rp, rl)) if *rp + *rl == phys && *ri + *rl == iova => *rl += len,
+                Some((ri, rp, rl)) if huge && *rp + *rl == phys && *ri + *rl == iova => *rl += len,
                 _ => {
                     if let Some((ri, rp, rl)) = run.take() {
                         domain.map(ri, rp, rl, prot)?;
@@ -148,13 +150,13 @@ impl Area {
         domain.unmap(self.span.start, self.span.last - self.span.start + 1);
     }
 
-    /// Pins the pages for the domains and maps the area into every domain of `domains`.
-    /// Nothing stays pinned or mapped on error.
-    fn fill(&mut self, domains: &[Domain]) -> Result {
+    /// Pins the pages for the domains and maps the area into every domain of `domains`
+    /// (`huge` as for [`Area::map_into`]). Nothing stays pinned or mapped on error.
+    fn fill(&mut self, domains: &[Domain], huge: bool) -> Result {
         let (first, last) = self.page_range();
         self.slice.pages.pin(first, last)?;
         for (k, d) in domains.iter().enumerate() {
-            if let Err(e) = self.map_into(d.hw()) {
+            if let Err(e) = self.map_into(d.hw(), huge) {
                 for done in &domains[..k] {
                     self.unmap_from(done.hw());
                 }
@@ -517,7 +519,7 @@ impl Ioas {
                 accesses: 0,
             };
             if !inner.domains.is_empty() {
-                if let Err(e) = area.fill(&inner.domains) {
+                if let Err(e) = area.fill(&inner.domains, inner.huge_pages) {
                     let inner = &mut *inner;
                     let mut undo = span.start;
                     for done in &slices[..k] {
@@ -755,6 +757,7 @@ impl Ioas {
         }
         // Map every area; the first domain pins them.
         let first_domain = inner.domains.is_empty();
+        let huge = inner.huge_pages;
         let mut filled: KVec<u64> = KVec::new();
         if result.is_ok() {
             let mut next = Some(0u64);
@@ -765,9 +768,9 @@ impl Ioas {
                 let (&last, area) = cursor.current_mut();
                 next = last.checked_add(1);
                 let r = if first_domain {
-                    area.fill(core::slice::from_ref(domain))
+                    area.fill(core::slice::from_ref(domain), huge)
                 } else {
-                    area.map_into(hw)
+                    area.map_into(hw, huge)
                 };
                 if let Err(e) = r.and_then(|()| Ok(filled.push(last, GFP_KERNEL)?)) {
                     // A failed push leaves a mapped area behind: undo it too.
@@ -1073,13 +1076,19 @@ impl Ioas {
     }
 
     /// Enables or disables huge IOPTEs. Without them every area must be CPU-page aligned
-    /// (as in iommufd), so the alignment rises to `PAGE_SIZE`.
+    /// (as in iommufd), so the alignment rises to `PAGE_SIZE`, and areas are mapped into
+    /// domains page by page.
     ///
     /// # Errors
     ///
-    /// `EADDRINUSE` if an existing area is not aligned to the new alignment.
+    /// `EINVAL` when disabling while domains have areas mapped (their IOPTEs may be huge
+    /// already), `EADDRINUSE` if an existing area is not aligned to the new alignment.
     pub(crate) fn set_huge_pages(&self, on: bool) -> Result {
         let mut inner = self.inner.lock();
+        if !on && inner.huge_pages && !inner.domains.is_empty() && !inner.areas.is_empty() {
+            ioasid_dbg!("option: huge pages cannot be turned off while domains map areas\n");
+            return Err(EINVAL);
+        }
         let align = Self::alignment_of(&inner.domains, on);
         Self::check_alignment(&inner, align)?;
         inner.huge_pages = on;

@@ -376,6 +376,34 @@ TEST_F(edu, one_gib_of_huge_pages)
 	write_str("/proc/sys/vm/nr_hugepages", "0");
 }
 
+TEST_F(edu, huge_pages_cannot_be_turned_off_under_a_mapped_domain)
+{
+	struct iommu_option opt = {
+		.size = sizeof(opt), .option_id = IOMMU_OPTION_HUGE_PAGES,
+		.op = IOMMU_OPTION_OP_SET, .object_id = self->ioas, .val64 = 0,
+	};
+
+	ASSERT_EQ(0, map_and_attach(self, NULL));
+	/* The domain may hold huge IOPTEs already: refused, as iommufd does. */
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_OPTION, &opt));
+	ASSERT_EQ(0, device_detach(self->fd, self->dev_id));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_OPTION, &opt));
+	opt.op = IOMMU_OPTION_OP_GET;
+	opt.val64 = 1;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_OPTION, &opt));
+	EXPECT_EQ(0, opt.val64);
+	/* Attached again, mapped page by page: DMA works as before. */
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id, self->ioas, NULL));
+	ASSERT_EQ(0, edu_fill(self->bar, self->buf, IOVA, 0x3e, PAGE));
+	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x3e, PAGE));
+	/* Turning them on again is always allowed. */
+	opt.op = IOMMU_OPTION_OP_SET;
+	opt.val64 = 1;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_OPTION, &opt));
+}
+
 TEST_F(edu, closing_the_device_file_revokes_the_binding)
 {
 	ASSERT_EQ(0, map_and_attach(self, NULL));

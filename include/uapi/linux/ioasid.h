@@ -351,8 +351,9 @@ struct iommu_ioas_unmap {
  *    user, 1 per process. Global: @object_id must be 0; setting it needs CAP_SYS_RESOURCE.
  * @IOMMU_OPTION_HUGE_PAGES: 1 (default) lets contiguous pages map as huge IOPTEs, 0 maps
  *    everything with PAGE_SIZE entries, so IOVAs, lengths and memory offsets must then be
- *    PAGE_SIZE aligned (EADDRINUSE setting 0 while a mapping is not). Per IOAS:
- *    @object_id is the IOAS.
+ *    PAGE_SIZE aligned (EADDRINUSE setting 0 while a mapping is not; EINVAL setting 0
+ *    while the IOAS has both mappings and attached domains, whose IOPTEs may be huge
+ *    already). Per IOAS: @object_id is the IOAS.
  */
 enum iommufd_option {
 	IOMMU_OPTION_RLIMIT_MODE = 0,
