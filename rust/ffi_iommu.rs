@@ -136,12 +136,26 @@ impl Drop for PciDriver {
     }
 }
 
-/// A reserved region of a device (`iommu_get_resv_regions`).
+/// A reserved region of a device (`iommu_get_resv_regions`), as the shim fills it in.
+#[repr(transparent)]
 #[derive(Clone, Copy)]
-pub(crate) struct ResvRegion {
-    pub(crate) start: u64,
-    pub(crate) last: u64,
-    pub(crate) kind: ResvKind,
+pub(crate) struct ResvRegion(raw::IoasidResv);
+
+impl ResvRegion {
+    /// First reserved IOVA.
+    pub(crate) fn start(&self) -> u64 {
+        self.0.start
+    }
+
+    /// Last reserved IOVA.
+    pub(crate) fn last(&self) -> u64 {
+        self.0.last
+    }
+
+    /// What the region is for.
+    pub(crate) fn kind(&self) -> ResvKind {
+        ResvKind::from_raw(self.0.kind)
+    }
 }
 
 /// What a reserved region is for (`enum iommu_resv_type`).
@@ -349,34 +363,27 @@ impl PciDev {
     ///
     /// `ENOMEM`.
     pub(crate) fn resv_regions(&self) -> Result<KVec<ResvRegion>> {
-        let mut buf: KVec<raw::IoasidResv> = KVec::new();
+        let mut buf: KVec<ResvRegion> = KVec::new();
         loop {
             let room = buf.capacity();
             // SAFETY: The device is live; `buf` has room for `room` entries, which the
-            // shim fills without reading them.
+            // shim fills without reading them; `ResvRegion` is a transparent
+            // `struct ioasid_resv`.
             let n = unsafe {
-                raw::ioasid_shim_resv_regions(self.device(), buf.as_mut_ptr(), room as c_int)
+                raw::ioasid_shim_resv_regions(
+                    self.device(),
+                    buf.as_mut_ptr().cast::<raw::IoasidResv>(),
+                    room as c_int,
+                )
             };
             let n = usize::try_from(n).map_err(|_| EINVAL)?;
             if n <= room {
                 // SAFETY: The shim initialised the first `n` entries.
                 unsafe { buf.inc_len(n) };
-                break;
+                return Ok(buf);
             }
             buf.reserve(n, GFP_KERNEL)?;
         }
-        let mut out = KVec::with_capacity(buf.len(), GFP_KERNEL)?;
-        for r in buf.iter() {
-            out.push(
-                ResvRegion {
-                    start: r.start,
-                    last: r.last,
-                    kind: ResvKind::from_raw(r.kind),
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        Ok(out)
     }
 
     /// A new paging domain of the device's IOMMU (`iommu_paging_domain_alloc_flags` with

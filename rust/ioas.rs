@@ -758,34 +758,28 @@ impl Ioas {
         // Map every area; the first domain pins them.
         let first_domain = inner.domains.is_empty();
         let huge = inner.huge_pages;
-        let mut filled: KVec<u64> = KVec::new();
+        // Areas are walked in IOVA order: the first `filled` ones are in the domain.
+        let mut filled = 0usize;
         if result.is_ok() {
-            let mut next = Some(0u64);
-            while let Some(key) = next {
-                let Some(mut cursor) = inner.areas.cursor_lower_bound_mut(&key) else {
-                    break;
-                };
-                let (&last, area) = cursor.current_mut();
-                next = last.checked_add(1);
+            for area in inner.areas.values_mut() {
                 let r = if first_domain {
                     area.fill(core::slice::from_ref(domain), huge)
                 } else {
                     area.map_into(hw, huge)
                 };
-                if let Err(e) = r.and_then(|()| Ok(filled.push(last, GFP_KERNEL)?)) {
-                    // A failed push leaves a mapped area behind: undo it too.
-                    if let Some(area) = inner.areas.get_mut(&last) {
-                        Self::undo_domain_area(area, domain, first_domain);
-                    }
+                if let Err(e) = r {
                     result = Err(e);
                     break;
                 }
+                filled += 1;
             }
         }
         if let Err(e) = result {
-            for last in filled.iter() {
-                if let Some(area) = inner.areas.get_mut(last) {
-                    Self::undo_domain_area(area, domain, first_domain);
+            for area in inner.areas.values_mut().take(filled) {
+                if first_domain {
+                    area.unfill(core::slice::from_ref(domain));
+                } else {
+                    area.unmap_from(hw);
                 }
             }
             if added > 0 {
@@ -799,15 +793,6 @@ impl Ioas {
         Ok(())
     }
 
-    /// Takes one area out of `domain` again (error unwinding of `add_domain_locked`).
-    fn undo_domain_area(area: &mut Area, domain: &Domain, first_domain: bool) {
-        if first_domain {
-            area.unfill(core::slice::from_ref(domain));
-        } else {
-            area.unmap_from(domain.hw());
-        }
-    }
-
     /// Detaches `domain`: unmaps every area from it (flushed), drops the domain pins when
     /// it was the last domain, and removes its reserved ranges.
     pub(crate) fn remove_domain(&self, domain: &Domain) {
@@ -817,13 +802,7 @@ impl Ioas {
             return;
         };
         let last_domain = inner.domains.len() == 1;
-        let mut next = Some(0u64);
-        while let Some(key) = next {
-            let Some(mut cursor) = inner.areas.cursor_lower_bound_mut(&key) else {
-                break;
-            };
-            let (&last, area) = cursor.current_mut();
-            next = last.checked_add(1);
+        for area in inner.areas.values_mut() {
             if last_domain {
                 area.unfill(core::slice::from_ref(domain));
             } else {

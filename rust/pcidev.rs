@@ -401,14 +401,14 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let mut resv = KVec::new();
     let mut sw_msi = None;
     for r in dev.resv_regions()?.iter() {
-        if r.kind == ResvKind::SwMsi && sw_msi.is_none() {
-            sw_msi = Some(r.start);
+        if r.kind() == ResvKind::SwMsi && sw_msi.is_none() {
+            sw_msi = Some(r.start());
         }
-        if r.kind != ResvKind::DirectRelaxable {
+        if r.kind() != ResvKind::DirectRelaxable {
             resv.push(
                 Span {
-                    start: r.start,
-                    last: r.last,
+                    start: r.start(),
+                    last: r.last(),
                 },
                 GFP_KERNEL,
             )?;

@@ -22,7 +22,11 @@ use crate::{
     mock::{MockDomain, MOCK_PAGE_SIZE},
     object::Object,
     pages::{BATCH_MEMORY_LIMIT, PAGE_SIZE},
-    uapi::IommuTestCmd,
+    uapi::{
+        IommuTestCmd, TestAccessPages, TestAccessReplaceIoas, TestAccessRw, TestCheckDevCache,
+        TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages, TestMemoryLimit,
+        TestMockDomain, TestMockDomainReplace,
+    },
 };
 use kernel::{
     alloc::KVVec,
@@ -68,25 +72,6 @@ pub(crate) fn enabled() -> bool {
     crate::module_parameters::selftest.value()
 }
 
-/// Reads the `u32` at byte `off` of the command.
-fn rd32(ucmd: &Ucmd, off: usize) -> u32 {
-    let b = ucmd.bytes();
-    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
-/// Reads the `u64` at byte `off` of the command.
-fn rd64(ucmd: &Ucmd, off: usize) -> u64 {
-    let b = ucmd.bytes();
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&b[off..off + 8]);
-    u64::from_ne_bytes(v)
-}
-
-/// Writes the `u32` at byte `off` of the command.
-fn wr32(ucmd: &mut Ucmd, off: usize, v: u32) {
-    ucmd.bytes_mut()[off..off + 4].copy_from_slice(&v.to_ne_bytes());
-}
-
 /// `IOMMU_TEST_CMD`.
 pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
     let cmd = IommuTestCmd::read(ucmd.bytes());
@@ -100,29 +85,39 @@ pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
             ctx.objects().get_ioas(cmd.id)?.add_reserved(span)
         }
         OP_MOCK_DOMAIN => mock_domain(ctx, ucmd, cmd.id, 0),
-        OP_MOCK_DOMAIN_FLAGS => mock_domain(ctx, ucmd, cmd.id, rd32(ucmd, 28)),
-        OP_MOCK_DOMAIN_REPLACE => mock_domain_replace(ctx, ucmd, cmd.id, rd32(ucmd, 16)),
-        OP_MD_CHECK_MAP => {
-            md_check_map(ctx, cmd.id, rd64(ucmd, 16), rd64(ucmd, 24), rd64(ucmd, 32))
+        OP_MOCK_DOMAIN_FLAGS => {
+            let flags = TestMockDomain::read(ucmd.bytes()).dev_flags;
+            mock_domain(ctx, ucmd, cmd.id, flags)
         }
-        OP_MD_CHECK_REFS => md_check_refs(rd64(ucmd, 16), rd64(ucmd, 24), rd32(ucmd, 32)),
-        OP_CREATE_ACCESS => create_access(ctx, ucmd, cmd.id, rd32(ucmd, 20)),
+        OP_MOCK_DOMAIN_REPLACE => {
+            let pt_id = TestMockDomainReplace::read(ucmd.bytes()).pt_id;
+            mock_domain_replace(ctx, ucmd, cmd.id, pt_id)
+        }
+        OP_MD_CHECK_MAP => {
+            let c = TestCheckMap::read(ucmd.bytes());
+            md_check_map(ctx, cmd.id, c.iova, c.length, c.uptr)
+        }
+        OP_MD_CHECK_REFS => {
+            let c = TestCheckRefs::read(ucmd.bytes());
+            md_check_refs(c.length, c.uptr, c.refs)
+        }
+        OP_CREATE_ACCESS => {
+            let flags = TestCreateAccess::read(ucmd.bytes()).flags;
+            create_access(ctx, ucmd, cmd.id, flags)
+        }
         OP_ACCESS_REPLACE_IOAS => {
             let access = ffi::access_from_fd(cmd.id)?;
-            let ioas = ctx.objects().get_ioas(rd32(ucmd, 16))?;
-            access.replace_ioas(ioas)
+            let ioas_id = TestAccessReplaceIoas::read(ucmd.bytes()).ioas_id;
+            access.replace_ioas(ctx.objects().get_ioas(ioas_id)?)
         }
-        OP_DESTROY_ACCESS_PAGES => ffi::access_from_fd(cmd.id)?.unpin(rd32(ucmd, 16)),
+        OP_DESTROY_ACCESS_PAGES => {
+            let id = TestDestroyAccessPages::read(ucmd.bytes()).access_pages_id;
+            ffi::access_from_fd(cmd.id)?.unpin(id)
+        }
         OP_ACCESS_PAGES => access_pages(ucmd, cmd.id),
-        OP_ACCESS_RW => access_rw(
-            cmd.id,
-            rd64(ucmd, 16),
-            rd64(ucmd, 24),
-            rd64(ucmd, 32),
-            rd32(ucmd, 40),
-        ),
+        OP_ACCESS_RW => access_rw(cmd.id, TestAccessRw::read(ucmd.bytes())),
         OP_SET_TEMP_MEMORY_LIMIT => {
-            let limit = rd32(ucmd, 16);
+            let limit = TestMemoryLimit::read(ucmd.bytes()).limit;
             // At least one page pointer per pinning call.
             if (limit as usize) < size_of::<usize>() + size_of::<u32>() {
                 ioasid_dbg!("test memory limit: {} is too small\n", limit);
@@ -136,21 +131,14 @@ pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
                 Object::Device(d) | Object::MockDevice(d) => d,
                 _ => return Err(EINVAL),
             };
-            let i = rd32(ucmd, 16) as usize;
-            match dev.cache(i) {
-                Some(v) if v == rd32(ucmd, 20) => Ok(()),
+            let c = TestCheckDevCache::read(ucmd.bytes());
+            match dev.cache(c.id as usize) {
+                Some(v) if v == c.cache => Ok(()),
                 Some(_) => Err(EINVAL),
                 None => Err(EINVAL),
             }
         }
-        IOASID_TEST_OP_MOCK_DMA => mock_dma(
-            ctx,
-            cmd.id,
-            rd64(ucmd, 16),
-            rd64(ucmd, 24),
-            rd64(ucmd, 32),
-            rd32(ucmd, 40),
-        ),
+        IOASID_TEST_OP_MOCK_DMA => mock_dma(ctx, cmd.id, TestAccessRw::read(ucmd.bytes())),
         op => {
             ioasid_dbg!("test: op {} is not implemented\n", op);
             Err(EOPNOTSUPP)
@@ -190,9 +178,11 @@ fn mock_domain(ctx: &Context, ucmd: &mut Ucmd, pt_id: u32, flags: u32) -> Result
     })();
     match result {
         Ok((idev_id, hwpt_id)) => {
-            wr32(ucmd, 16, stdev_id);
-            wr32(ucmd, 20, hwpt_id);
-            wr32(ucmd, 24, idev_id);
+            let mut out = TestMockDomain::read(ucmd.bytes());
+            out.out_stdev_id = stdev_id;
+            out.out_hwpt_id = hwpt_id;
+            out.out_idev_id = idev_id;
+            out.write(ucmd.bytes_mut());
             // Destroying the device object undoes all of it if the reply cannot be written.
             ucmd.created(stdev_id);
             Ok(())
@@ -218,7 +208,7 @@ fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd, stdev_id: u32, pt_id: u32
     if let Some(old) = dev.attach(att) {
         device::release(ctx.objects(), old);
     }
-    wr32(ucmd, 16, hwpt_id);
+    TestMockDomainReplace { pt_id: hwpt_id }.write(ucmd.bytes_mut());
     Ok(())
 }
 
@@ -302,7 +292,9 @@ fn create_access(ctx: &Context, ucmd: &mut Ucmd, ioas_id: u32, flags: u32) -> Re
             return Err(e);
         }
     };
-    wr32(ucmd, 16, file.fd() as u32);
+    let mut out = TestCreateAccess::read(ucmd.bytes());
+    out.out_access_fd = file.fd() as u32;
+    out.write(ucmd.bytes_mut());
     // The reply is written after this handler returns; the descriptor must not leak if
     // that fails, so it is installed only on success of the whole ioctl.
     ucmd.install_on_success(file);
@@ -312,8 +304,8 @@ fn create_access(ctx: &Context, ucmd: &mut Ucmd, ioas_id: u32, flags: u32) -> Re
 /// `IOMMU_TEST_OP_ACCESS_PAGES`: pins a range through an access and, if `uptr` is given,
 /// checks the pages are those behind `uptr`.
 fn access_pages(ucmd: &mut Ucmd, fd: u32) -> Result {
-    let flags = rd32(ucmd, 16);
-    let (iova, length, uptr) = (rd64(ucmd, 24), rd64(ucmd, 32), rd64(ucmd, 40));
+    let mut cmd = TestAccessPages::read(ucmd.bytes());
+    let (flags, iova, length, uptr) = (cmd.flags, cmd.iova, cmd.length, cmd.uptr);
     if length > ACCESS_MAX {
         return Err(ENOMEM);
     }
@@ -334,14 +326,21 @@ fn access_pages(ucmd: &mut Ucmd, fd: u32) -> Result {
         }
         Ok(())
     })?;
-    wr32(ucmd, 20, id);
+    cmd.out_access_pages_id = id;
+    cmd.write(ucmd.bytes_mut());
     ucmd.undo_access_pages(access, id);
     Ok(())
 }
 
 /// `IOASID_TEST_OP_MOCK_DMA`: mock device `id` reads or writes `length` bytes at `iova`
-/// through its domain, to or from the user buffer at `uptr`.
-fn mock_dma(ctx: &Context, id: u32, iova: u64, length: u64, uptr: u64, flags: u32) -> Result {
+/// through its domain, to or from the user buffer at `uptr` (`access_rw`'s shape).
+fn mock_dma(ctx: &Context, id: u32, op: TestAccessRw) -> Result {
+    let TestAccessRw {
+        iova,
+        length,
+        uptr,
+        flags,
+    } = op;
     if length > ACCESS_MAX {
         return Err(ENOMEM);
     }
@@ -368,7 +367,13 @@ fn mock_dma(ctx: &Context, id: u32, iova: u64, length: u64, uptr: u64, flags: u3
 }
 
 /// `IOMMU_TEST_OP_ACCESS_RW`: copies through an access.
-fn access_rw(fd: u32, iova: u64, length: u64, uptr: u64, flags: u32) -> Result {
+fn access_rw(fd: u32, op: TestAccessRw) -> Result {
+    let TestAccessRw {
+        iova,
+        length,
+        uptr,
+        flags,
+    } = op;
     if length > ACCESS_MAX {
         return Err(ENOMEM);
     }

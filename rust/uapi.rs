@@ -212,6 +212,143 @@ uapi_struct! {
     }
 }
 
+/// Declares the mirror of one member of `struct iommu_test_cmd`'s union: its fields at
+/// their offsets in the whole command (the union starts at 16), read from and written to
+/// the command's bytes like [`uapi_struct!`]'s. The host test checks the offsets against
+/// upstream's `iommufd_test.h`.
+macro_rules! test_op {
+    ($(#[$m:meta])* $name:ident member $member:literal {
+        $($(#[$fm:meta])* $field:ident: $ty:ty = $off:literal),* $(,)?
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub(crate) struct $name {
+            $($(#[$fm])* pub(crate) $field: $ty,)*
+        }
+
+        const _: () = {
+            $(assert!(
+                $off >= 16 && $off + core::mem::size_of::<$ty>() <= IommuTestCmd::SIZE - 8
+            );)*
+        };
+
+        #[allow(dead_code)]
+        impl $name {
+            /// Reads the member from the command's bytes.
+            pub(crate) fn read(b: &[u8]) -> Self {
+                Self { $($field: <$ty as Field>::get(b, $off),)* }
+            }
+
+            /// Writes the member to the command's bytes.
+            pub(crate) fn write(&self, b: &mut [u8]) {
+                $(<$ty as Field>::put(self.$field, b, $off);)*
+            }
+
+            /// The union member's name in `struct iommu_test_cmd`.
+            #[cfg(test)]
+            pub(crate) const MEMBER: &'static str = $member;
+
+            /// Field names and offsets in the command, for the host test.
+            #[cfg(test)]
+            pub(crate) const LAYOUT: &'static [(&'static str, usize)] =
+                &[$((stringify!($field), $off)),*];
+        }
+    };
+}
+
+test_op! {
+    /// `mock_domain_flags` (and `mock_domain`, its first three fields): a new mock device.
+    TestMockDomain member "mock_domain_flags" {
+        out_stdev_id: u32 = 16,
+        out_hwpt_id: u32 = 20,
+        out_idev_id: u32 = 24,
+        dev_flags: u32 = 28,
+    }
+}
+
+test_op! {
+    /// `mock_domain_replace`: moves a mock device to another HWPT or IOAS.
+    TestMockDomainReplace member "mock_domain_replace" {
+        pt_id: u32 = 16,
+    }
+}
+
+test_op! {
+    /// `check_map`: the mock domain's translation of a range.
+    TestCheckMap member "check_map" {
+        iova: u64 = 16,
+        length: u64 = 24,
+        uptr: u64 = 32,
+    }
+}
+
+test_op! {
+    /// `check_refs`: the pin count of user pages.
+    TestCheckRefs member "check_refs" {
+        length: u64 = 16,
+        uptr: u64 = 24,
+        refs: u32 = 32,
+    }
+}
+
+test_op! {
+    /// `create_access`: a new in-kernel access, as a file.
+    TestCreateAccess member "create_access" {
+        out_access_fd: u32 = 16,
+        flags: u32 = 20,
+    }
+}
+
+test_op! {
+    /// `destroy_access_pages`: unpins what an access pinned.
+    TestDestroyAccessPages member "destroy_access_pages" {
+        access_pages_id: u32 = 16,
+    }
+}
+
+test_op! {
+    /// `access_pages`: pins a range through an access.
+    TestAccessPages member "access_pages" {
+        flags: u32 = 16,
+        out_access_pages_id: u32 = 20,
+        iova: u64 = 24,
+        length: u64 = 32,
+        uptr: u64 = 40,
+    }
+}
+
+test_op! {
+    /// `access_rw`: copies through an access (also the shape of ioasid's own mock DMA op).
+    TestAccessRw member "access_rw" {
+        iova: u64 = 16,
+        length: u64 = 24,
+        uptr: u64 = 32,
+        flags: u32 = 40,
+    }
+}
+
+test_op! {
+    /// `memory_limit`: the pinning batch's memory limit.
+    TestMemoryLimit member "memory_limit" {
+        limit: u32 = 16,
+    }
+}
+
+test_op! {
+    /// `access_replace_ioas`: moves an access to another IOAS.
+    TestAccessReplaceIoas member "access_replace_ioas" {
+        ioas_id: u32 = 16,
+    }
+}
+
+test_op! {
+    /// `check_dev_cache`: the value of a mock device's cache entry.
+    TestCheckDevCache member "check_dev_cache" {
+        id: u32 = 16,
+        cache: u32 = 20,
+    }
+}
+
 uapi_struct! {
     /// `struct iommu_hw_info`: the IOMMU's information about a device. `reserved` is the
     /// first of the three `__reserved` bytes (29 to 31); the handler checks all three.

@@ -236,15 +236,23 @@ int ioasid_shim_phys_copy(u64 phys, void *buf, size_t len, bool to_mem)
 	return 0;
 }
 
-int ioasid_shim_user_page_phys(unsigned long uaddr, u64 *phys)
+/* The page at user address uaddr of the current process, with a reference (put_page()). */
+static int user_page_get(unsigned long uaddr, struct page **page)
 {
-	struct page *page;
-	long rc = get_user_pages_fast(uaddr & PAGE_MASK, 1, 0, &page);
+	long rc = get_user_pages_fast(uaddr & PAGE_MASK, 1, 0, page);
 
 	if (rc < 0)
 		return rc;
-	if (rc != 1)
-		return -EFAULT;
+	return rc == 1 ? 0 : -EFAULT;
+}
+
+int ioasid_shim_user_page_phys(unsigned long uaddr, u64 *phys)
+{
+	struct page *page;
+	int rc = user_page_get(uaddr, &page);
+
+	if (rc)
+		return rc;
 	*phys = page_to_phys(page) + (uaddr & ~PAGE_MASK);
 	put_page(page);
 	return 0;
@@ -253,16 +261,15 @@ int ioasid_shim_user_page_phys(unsigned long uaddr, u64 *phys)
 long ioasid_shim_user_page_pins(unsigned long uaddr)
 {
 	struct page *page;
-	long rc = get_user_pages_fast(uaddr & PAGE_MASK, 1, 0, &page);
+	long pins;
+	int rc = user_page_get(uaddr, &page);
 
-	if (rc < 0)
+	if (rc)
 		return rc;
-	if (rc != 1)
-		return -EFAULT;
 	/* GUP_PIN_COUNTING_BIAS is unsigned: keep the -1 of compound pages a long -1. */
-	rc = PageCompound(page) ? -1L : (long)(page_ref_count(page) / GUP_PIN_COUNTING_BIAS);
+	pins = PageCompound(page) ? -1L : (long)(page_ref_count(page) / GUP_PIN_COUNTING_BIAS);
 	put_page(page);
-	return rc;
+	return pins;
 }
 
 static int ioasid_access_fops_release(struct inode *inode, struct file *file)

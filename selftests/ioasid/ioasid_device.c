@@ -316,6 +316,26 @@ TEST_F(edu, reserved_regions_leave_the_iova_ranges)
 	EXPECT_ERRNO(EADDRINUSE, device_attach(self->fd, self->dev_id, self->ioas, NULL));
 }
 
+TEST_F(edu, dirty_tracking_is_the_drivers_choice_as_hw_info_says)
+{
+	struct iommu_hw_info info = { .size = sizeof(info), .dev_id = self->dev_id };
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc), .flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+		.dev_id = self->dev_id, .pt_id = self->ioas,
+	};
+	int ret;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
+	ret = ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc);
+	if (info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING) {
+		EXPECT_EQ(0, ret);
+	} else {
+		/* Neither emulated IOMMU tracks dirty pages: the driver refuses the domain. */
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(EOPNOTSUPP, errno);
+	}
+}
+
 TEST_F(edu, nest_parent_is_the_drivers_choice)
 {
 	struct iommu_hwpt_alloc alloc = {
@@ -435,6 +455,40 @@ TEST_F(edu, driver_unbind_while_attached_revokes)
 	EXPECT_ERRNO(ENODEV, device_attach(self->fd, self->dev_id, self->ioas, NULL));
 	EXPECT_EQ(0, destroy(self->fd, self->dev_id));
 	ASSERT_EQ(0, bind_ioasid_pci(self->bdf));
+}
+
+TEST_F(edu, hot_unplug_while_attached_revokes)
+{
+	char path[512];
+
+	ASSERT_EQ(0, map_and_attach(self, NULL));
+	ASSERT_EQ(0, edu_fill(self->bar, self->buf, IOVA, 0x4d, PAGE));
+	munmap((void *)self->bar, 1 << 20);
+	self->bar = NULL;
+	/* Removed from the bus (as by hot unplug) with the binding, the mapping and the
+	 * device file all still there: the binding is revoked, nothing waits. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", self->bdf);
+	ASSERT_EQ(0, write_str(path, "1"));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", self->bdf);
+	EXPECT_NE(0, access(path, F_OK));
+	EXPECT_ERRNO(ENODEV, device_attach(self->fd, self->dev_id, self->ioas, NULL));
+	EXPECT_EQ(0, destroy(self->fd, self->dev_id));
+	close(self->dev_fd);
+	self->dev_fd = -1;
+	/* Back on the bus, it is a new device: bound again, it DMAs as before. */
+	ASSERT_EQ(0, write_str("/sys/bus/pci/rescan", "1"));
+	ASSERT_EQ(0, access(path, F_OK));
+	ASSERT_EQ(0, bind_ioasid_pci(self->bdf));
+	self->dev_fd = open_node(self->bdf);
+	ASSERT_LE(0, self->dev_fd);
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+	ASSERT_EQ(0, device_attach(self->fd, self->dev_id, self->ioas, NULL));
+	self->bar = map_bar0(self->bdf);
+	ASSERT_NE(NULL, self->bar);
+	ASSERT_EQ(0, edu_fill(self->bar, self->buf, IOVA, 0x4e, PAGE));
+	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x4e, PAGE));
 }
 
 TEST_F(edu, another_user_cannot_open_the_node)

@@ -234,3 +234,65 @@ fn rust_mirrors_match_upstream_iommufd() {
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out, expected_layout_of(shared_mirrors()));
 }
+
+/// The mirrors of `struct iommu_test_cmd`'s union members: member name and
+/// `(field, offset in the command)` list.
+fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 11] {
+    use crate::uapi::*;
+    [
+        (TestMockDomain::MEMBER, TestMockDomain::LAYOUT),
+        (TestMockDomainReplace::MEMBER, TestMockDomainReplace::LAYOUT),
+        (TestCheckMap::MEMBER, TestCheckMap::LAYOUT),
+        (TestCheckRefs::MEMBER, TestCheckRefs::LAYOUT),
+        (TestCreateAccess::MEMBER, TestCreateAccess::LAYOUT),
+        (TestDestroyAccessPages::MEMBER, TestDestroyAccessPages::LAYOUT),
+        (TestAccessPages::MEMBER, TestAccessPages::LAYOUT),
+        (TestAccessRw::MEMBER, TestAccessRw::LAYOUT),
+        (TestMemoryLimit::MEMBER, TestMemoryLimit::LAYOUT),
+        (TestAccessReplaceIoas::MEMBER, TestAccessReplaceIoas::LAYOUT),
+        (TestCheckDevCache::MEMBER, TestCheckDevCache::LAYOUT),
+    ]
+}
+
+/// With `IOASID_KSRC` set, the test interface's mirrors match upstream's
+/// `drivers/iommu/iommufd/iommufd_test.h`: the command header and every union member
+/// ioasid implements, field by field.
+#[test]
+fn test_op_mirrors_match_upstream_iommufd_test_h() {
+    use crate::uapi::IommuTestCmd;
+    let Ok(ksrc) = std::env::var("IOASID_KSRC") else {
+        eprintln!("IOASID_KSRC not set: upstream comparison skipped");
+        return;
+    };
+    let ksrc = PathBuf::from(ksrc);
+    let dir = std::env::temp_dir().join(format!("ioasid-testh-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("linux")).unwrap();
+    std::fs::copy(
+        ksrc.join("include/uapi/linux/iommufd.h"),
+        dir.join("linux/iommufd.h"),
+    )
+    .expect("reading iommufd.h from IOASID_KSRC");
+    std::fs::copy(
+        ksrc.join("drivers/iommu/iommufd/iommufd_test.h"),
+        dir.join("iommufd_test.h"),
+    )
+    .expect("reading iommufd_test.h from IOASID_KSRC");
+    let mut body = String::from("printf(\"%zu\", sizeof(struct iommu_test_cmd));");
+    let mut want = IommuTestCmd::SIZE.to_string();
+    for (member, fields) in test_op_mirrors() {
+        for (f, off) in fields {
+            body += &format!("printf(\" %zu\", offsetof(struct iommu_test_cmd, {member}.{f}));");
+            want += &format!(" {off}");
+        }
+    }
+    body += "printf(\"\\n\");";
+    want += "\n";
+    let out = run_c_with(
+        "#include <linux/iommufd.h>\n#include \"iommufd_test.h\"",
+        std::slice::from_ref(&dir),
+        &["-std=gnu11"],
+        &body,
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out, want);
+}
