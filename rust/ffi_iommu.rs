@@ -60,6 +60,7 @@ mod raw {
         pub(super) fn ioasid_shim_pci_cache_coherent(idev: *mut IoasidPciDev) -> bool;
         pub(super) fn ioasid_shim_pci_isolated_msi(idev: *mut IoasidPciDev) -> bool;
         pub(super) fn ioasid_shim_pci_group_key(idev: *mut IoasidPciDev) -> c_ulong;
+        pub(super) fn ioasid_shim_pci_dirty_capable(idev: *mut IoasidPciDev) -> bool;
         pub(super) fn ioasid_shim_pci_claim(
             idev: *mut IoasidPciDev,
             file: *mut file,
@@ -285,6 +286,12 @@ impl PciDev {
         // SAFETY: By the type invariant the device is live; callers checked `has_iommu`,
         // so the device has an IOMMU group.
         unsafe { raw::ioasid_shim_pci_isolated_msi(self.raw()) }
+    }
+
+    /// Whether the device's IOMMU can track dirty pages. Only meaningful with an IOMMU.
+    pub(crate) fn dirty_tracking_capable(&self) -> bool {
+        // SAFETY: As in `isolated_msi`.
+        unsafe { raw::ioasid_shim_pci_dirty_capable(self.raw()) }
     }
 
     /// Identifies the device's IOMMU group: equal for devices of one group, for as long as

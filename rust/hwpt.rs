@@ -156,7 +156,14 @@ pub(crate) fn ioctl_alloc(
         return Err(EOPNOTSUPP);
     }
     let domain = match dev {
-        DeviceRef::Pci(dev) => dev.new_domain(cmd.flags)?,
+        DeviceRef::Pci(dev) => {
+            // As iommufd: the drivers leave this check to their caller.
+            if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 && !dev.dirty_tracking_capable() {
+                ioasid_dbg!("hwpt_alloc: the device's IOMMU cannot track dirty pages\n");
+                return Err(EOPNOTSUPP);
+            }
+            dev.new_domain(cmd.flags)?
+        }
         DeviceRef::Mock(_) => {
             if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 {
                 ioasid_dbg!("hwpt_alloc: the mock IOMMU has no dirty tracking yet\n");

@@ -202,6 +202,11 @@ impl PciDevice {
         )?))
     }
 
+    /// Whether the device's IOMMU can track dirty pages (`IOMMU_CAP_DIRTY_TRACKING`).
+    pub(crate) fn dirty_tracking_capable(&self) -> bool {
+        self.bound.dev.dirty_tracking_capable()
+    }
+
     /// The IOMMU driver's information about the device (`IOMMU_GET_HW_INFO`).
     pub(crate) fn hw_info(&self, kind: u32) -> Result<HwInfo> {
         self.check_live()?;

@@ -351,16 +351,31 @@ fn mock_dma(ctx: &Context, id: u32, op: TestAccessRw) -> Result {
         Object::Device(d) | Object::MockDevice(d) => d,
         _ => return Err(EINVAL),
     };
+    let write = flags & MOCK_DMA_WRITE != 0;
+    through_user_buffer(uptr, length, write, |buf| {
+        dev.dma(iova, buf, write).inspect_err(|e| {
+            ioasid_dbg!("mock DMA at {:#x}+{:#x} faulted: {:?}\n", iova, length, e)
+        })
+    })
+}
+
+/// Runs `copy` on a kernel buffer of `length` bytes that holds the user buffer at `uptr`
+/// before (`to_memory`: the copy writes IOVA memory from it) or receives it after (the
+/// copy reads IOVA memory into it).
+fn through_user_buffer(
+    uptr: u64,
+    length: u64,
+    to_memory: bool,
+    copy: impl FnOnce(&mut [u8]) -> Result,
+) -> Result {
     let mut buf = KVVec::from_elem(0u8, length as usize, GFP_KERNEL)?;
     let (mut reader, mut writer) =
         UserSlice::new(UserPtr::from_addr(uptr as usize), length as usize).reader_writer();
-    let write = flags & MOCK_DMA_WRITE != 0;
-    if write {
+    if to_memory {
         reader.read_slice(&mut buf)?;
     }
-    dev.dma(iova, &mut buf, write)
-        .inspect_err(|e| ioasid_dbg!("mock DMA at {:#x}+{:#x} faulted: {:?}\n", iova, length, e))?;
-    if !write {
+    copy(&mut buf)?;
+    if !to_memory {
         writer.write_slice(&buf)?;
     }
     Ok(())
@@ -381,16 +396,6 @@ fn access_rw(fd: u32, op: TestAccessRw) -> Result {
         return Err(EOPNOTSUPP);
     }
     let access = ffi::access_from_fd(fd)?;
-    let mut buf = KVVec::from_elem(0u8, length as usize, GFP_KERNEL)?;
-    let (mut reader, mut writer) =
-        UserSlice::new(UserPtr::from_addr(uptr as usize), length as usize).reader_writer();
     let write = flags & ACCESS_RW_WRITE != 0;
-    if write {
-        reader.read_slice(&mut buf)?;
-    }
-    access.rw(iova, &mut buf, write)?;
-    if !write {
-        writer.write_slice(&buf)?;
-    }
-    Ok(())
+    through_user_buffer(uptr, length, write, |buf| access.rw(iova, buf, write))
 }

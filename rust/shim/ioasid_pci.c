@@ -282,6 +282,11 @@ bool ioasid_shim_pci_isolated_msi(struct ioasid_pci_dev *idev)
 	return iommu_group_has_isolated_msi(idev->pdev->dev.iommu_group);
 }
 
+bool ioasid_shim_pci_dirty_capable(struct ioasid_pci_dev *idev)
+{
+	return device_iommu_capable(&idev->pdev->dev, IOMMU_CAP_DIRTY_TRACKING);
+}
+
 unsigned long ioasid_shim_pci_group_key(struct ioasid_pci_dev *idev)
 {
 	return (unsigned long)idev->pdev->dev.iommu_group;

@@ -40,6 +40,7 @@ const char *ioasid_shim_pci_name(struct ioasid_pci_dev *idev);
 bool ioasid_shim_pci_has_iommu(struct ioasid_pci_dev *idev);
 bool ioasid_shim_pci_cache_coherent(struct ioasid_pci_dev *idev);
 bool ioasid_shim_pci_isolated_msi(struct ioasid_pci_dev *idev);
+bool ioasid_shim_pci_dirty_capable(struct ioasid_pci_dev *idev);
 /* Identifies the device's IOMMU group (its address, only to compare). */
 unsigned long ioasid_shim_pci_group_key(struct ioasid_pci_dev *idev);
 

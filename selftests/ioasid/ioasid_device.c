@@ -93,6 +93,18 @@ FIXTURE_TEARDOWN(edu)
 		unbind_ioasid_pci(self->bdf);
 }
 
+/* A new IOAS with the 4 pages at mem mapped read/write at IOVA. */
+static int ioas_with_pages(int fd, void *mem, __u32 *ioas)
+{
+	__u64 iova = IOVA;
+
+	if (ioas_alloc(fd, ioas))
+		return -1;
+	return ioas_map(fd, *ioas, mem, 4 * PAGE, &iova,
+			IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				IOMMU_IOAS_MAP_WRITEABLE);
+}
+
 /* Maps self->buf (4 pages, read/write) at IOVA in self->ioas and attaches the device. */
 static int map_and_attach(FIXTURE_DATA(edu) *self, __u32 *hwpt)
 {
@@ -240,13 +252,9 @@ TEST_F(edu, replace_switches_between_two_ioas_at_the_same_iova)
 	uint8_t *other = alloc_pages(4 * PAGE);
 	struct iommu_hwpt_alloc alloc = { .size = sizeof(alloc), .dev_id = self->dev_id };
 	__u32 ioas2, hwpt1, hwpt2, again;
-	__u64 iova = IOVA;
 
 	ASSERT_NE(NULL, other);
-	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
-	ASSERT_EQ(0, ioas_map(self->fd, ioas2, other, 4 * PAGE, &iova,
-			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-				      IOMMU_IOAS_MAP_WRITEABLE));
+	ASSERT_EQ(0, ioas_with_pages(self->fd, other, &ioas2));
 	ASSERT_EQ(0, map_and_attach(self, &hwpt1));
 	memset(self->buf, 0x21, PAGE);
 	memset(other, 0x42, PAGE);
@@ -605,7 +613,6 @@ FIXTURE(group)
 FIXTURE_SETUP(group)
 {
 	struct edus e = { .n = 0 };
-	__u64 iova = IOVA;
 	int i;
 
 	for_each_pci_device(EDU_VENDOR, EDU_DEVICE, collect_edu, &e);
@@ -622,12 +629,9 @@ FIXTURE_SETUP(group)
 		ASSERT_NE(NULL, self->bar[i]);
 	}
 	ASSERT_EQ(iommu_group_of(self->bdf[0]), iommu_group_of(self->bdf[1]));
-	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
 	self->buf = alloc_pages(4 * PAGE);
 	ASSERT_NE(NULL, self->buf);
-	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, 4 * PAGE, &iova,
-			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-				      IOMMU_IOAS_MAP_WRITEABLE));
+	ASSERT_EQ(0, ioas_with_pages(self->fd, self->buf, &self->ioas));
 }
 
 FIXTURE_TEARDOWN(group)
@@ -695,13 +699,9 @@ TEST_F(group, replace_through_one_device_moves_the_group)
 {
 	uint8_t *other = alloc_pages(4 * PAGE);
 	__u32 ioas2, hwpt1, hwpt2, again;
-	__u64 iova = IOVA;
 
 	ASSERT_NE(NULL, other);
-	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
-	ASSERT_EQ(0, ioas_map(self->fd, ioas2, other, 4 * PAGE, &iova,
-			      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-				      IOMMU_IOAS_MAP_WRITEABLE));
+	ASSERT_EQ(0, ioas_with_pages(self->fd, other, &ioas2));
 	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[0], &self->dev_id[0]));
 	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd[1], &self->dev_id[1]));
 	ASSERT_EQ(0, device_attach(self->fd, self->dev_id[0], self->ioas, &hwpt1));

@@ -429,13 +429,15 @@ enum iommufd_hwpt_alloc_flags {
  * outside the domain's aperture becomes reserved. For a PCI device (IOASID_DEVICE_BIND)
  * the domain is the IOMMU driver's (iommu_paging_domain_alloc_flags): it sees
  * NEST_PARENT, DIRTY_TRACKING and PASID, and its refusal is returned as it is (QEMU's
- * VT-d refuses NEST_PARENT with EOPNOTSUPP; its SMMUv3 in stage=nested accepts it). For
+ * VT-d refuses NEST_PARENT with EOPNOTSUPP; its SMMUv3 in stage=nested accepts it);
+ * DIRTY_TRACKING is refused first, as iommufd does, when the IOMMU cannot track dirty
+ * pages (IOMMU_GET_HW_INFO has no IOMMU_HW_CAP_DIRTY_TRACKING). For
  * the test interface's mock devices it is ioasid's mock IOMMU, which has no dirty
  * tracking yet.
  *
  * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, FAULT_ID_VALID,
- * driver data, a HWPT @pt_id, DIRTY_TRACKING on a mock device, or a flag the IOMMU driver
- * refuses; EINVAL when @data_type and @data_len disagree or @pt_id is not an IOAS; ENOENT
+ * driver data, a HWPT @pt_id, DIRTY_TRACKING on a mock device or an IOMMU without dirty
+ * tracking, or a flag the IOMMU driver refuses; EINVAL when @data_type and @data_len disagree or @pt_id is not an IOAS; ENOENT
  * when @dev_id is not a device; ENODEV when the device's binding was revoked; EADDRINUSE
  * when a mapping is misaligned for the domain or outside its aperture; ENOMEM (also over
  * RLIMIT_MEMLOCK); other errors of the IOMMU driver.
