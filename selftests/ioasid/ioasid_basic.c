@@ -146,13 +146,15 @@ static void count_in_group(const char *bdf, void *arg)
 
 TEST(edu_devices_are_in_iommu_groups)
 {
-	int grouped = 0;
+	int grouped = 0, n;
 	DIR *d;
 	struct dirent *e;
 	int iommus = 0;
 
-	ASSERT_EQ(2, for_each_pci_device(EDU_VENDOR, EDU_DEVICE, count_in_group, &grouped));
-	ASSERT_EQ(2, grouped);
+	/* qemu-test/run gives each guest four (two of them share a group). */
+	n = for_each_pci_device(EDU_VENDOR, EDU_DEVICE, count_in_group, &grouped);
+	ASSERT_LE(2, n);
+	ASSERT_EQ(n, grouped);
 
 	d = opendir("/sys/class/iommu");
 	ASSERT_NE(NULL, d);

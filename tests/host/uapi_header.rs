@@ -245,7 +245,10 @@ fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 11] {
         (TestCheckMap::MEMBER, TestCheckMap::LAYOUT),
         (TestCheckRefs::MEMBER, TestCheckRefs::LAYOUT),
         (TestCreateAccess::MEMBER, TestCreateAccess::LAYOUT),
-        (TestDestroyAccessPages::MEMBER, TestDestroyAccessPages::LAYOUT),
+        (
+            TestDestroyAccessPages::MEMBER,
+            TestDestroyAccessPages::LAYOUT,
+        ),
         (TestAccessPages::MEMBER, TestAccessPages::LAYOUT),
         (TestAccessRw::MEMBER, TestAccessRw::LAYOUT),
         (TestMemoryLimit::MEMBER, TestMemoryLimit::LAYOUT),
