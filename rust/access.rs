@@ -10,6 +10,9 @@
 //! exposes accesses as files (`IOMMU_TEST_OP_CREATE_ACCESS`), as upstream iommufd's does;
 //! closing the file releases everything.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{
     ffi::PinnedPage,
     ioas::{AccessPin, Ioas},

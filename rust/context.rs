@@ -6,6 +6,9 @@
 //! lives in the context's object table and is released when the last reference to the file
 //! is dropped.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{
     dispatch, dispatch::Ucmd, ffi, ioas, ioasid_dbg, object::ObjectTable, pcidev::PciGroup, uapi::*,
 };
@@ -44,12 +47,21 @@ pub(crate) struct Context {
     /// at the next bind). Dropped after `objects`, whose devices hold them.
     #[pin]
     pci_groups: Mutex<KVec<Arc<PciGroup>>>,
+    /// Serializes `IOMMU_IOAS_CHANGE_PROCESS` (protects no data: it makes every `Pages`'
+    /// prepared move this context's only one). Taken before any IOAS or `Pages` lock.
+    #[pin]
+    change_process: Mutex<()>,
 }
 
 impl Context {
     /// The object table.
     pub(crate) fn objects(&self) -> &ObjectTable {
         &self.objects
+    }
+
+    /// The lock that serializes `IOMMU_IOAS_CHANGE_PROCESS`.
+    pub(crate) fn change_process_lock(&self) -> &Mutex<()> {
+        &self.change_process
     }
 
     /// The IOMMU groups of the bound PCI devices.
@@ -95,6 +107,7 @@ impl MiscDevice for Context {
                 account_mode: Atomic::new(AccountMode::User as u32),
                 process_cache <- new_mutex!(None),
                 pci_groups <- new_mutex!(KVec::new()),
+                change_process <- new_mutex!(()),
             }),
             GFP_KERNEL,
         )
@@ -108,7 +121,7 @@ impl MiscDevice for Context {
 }
 
 /// `IOMMU_OPTION`.
-pub(crate) fn ioctl_option(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_option(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuOption::read(ucmd.bytes());
     if cmd.reserved != 0 {
         ioasid_dbg!("option: reserved field is {:#x}\n", cmd.reserved);

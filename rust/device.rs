@@ -9,12 +9,15 @@
 //! object ("stdev", destroying it unbinds the device) and the device ("idev", what
 //! `dev_id` arguments name).
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{
     context::Context,
     domain::Domain,
     hwpt::Hwpt,
     ioasid_dbg,
-    object::{Object, ObjectTable},
+    object::{ObjRef, Object, ObjectTable},
     pcidev::PciDevice,
 };
 use kernel::{
@@ -47,23 +50,27 @@ pub(crate) enum DeviceRef {
     Pci(Arc<PciDevice>),
 }
 
-/// Looks up device `id` (`ENOENT` if it is not a device).
-pub(crate) fn get_device(ctx: &Context, id: u32, what: &str) -> Result<DeviceRef> {
-    match ctx.objects().get(id)? {
-        Object::Device(d) => Ok(DeviceRef::Mock(d)),
-        Object::PciDevice(d) => Ok(DeviceRef::Pci(d)),
-        _ => {
+/// Looks up device `id` (`ENOENT` if it is not a device); the device cannot be
+/// destroyed while the result lives.
+pub(crate) fn get_device(ctx: &Context, id: u32, what: &str) -> Result<ObjRef<DeviceRef>> {
+    ctx.objects()
+        .get(id)?
+        .narrow(|o| match o {
+            Object::Device(d) => Some(DeviceRef::Mock(d.clone())),
+            Object::PciDevice(d) => Some(DeviceRef::Pci(d.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| {
             ioasid_dbg!("{}: {} is not a device\n", what, id);
-            Err(ENOENT)
-        }
-    }
+            ENOENT
+        })
 }
 
 /// `IOMMU_GET_HW_INFO`: the IOMMU's information about device `dev_id`: its data (the
 /// driver's registers for a PCI device; `struct iommu_test_hw_info` for a mock device),
 /// copied up to `data_len` bytes with the rest of the user buffer zeroed, its true length,
 /// type, PASID width and capabilities.
-pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd) -> Result {
+pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<'_>) -> Result {
     use crate::uapi::IommuHwInfo;
     use kernel::uaccess::{UserPtr, UserSlice};
     let mut cmd = IommuHwInfo::read(ucmd.bytes());
@@ -80,7 +87,7 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd)
     } else {
         IOMMU_HW_INFO_TYPE_DEFAULT
     };
-    let info = match get_device(ctx, cmd.dev_id, "get_hw_info")? {
+    let info = match &*get_device(ctx, cmd.dev_id, "get_hw_info")? {
         DeviceRef::Mock(dev) => {
             if wanted != IOMMU_HW_INFO_TYPE_DEFAULT && wanted != IOMMU_HW_INFO_TYPE_SELFTEST {
                 ioasid_dbg!("get_hw_info: the IOMMU has no data of type {:#x}\n", wanted);
@@ -132,7 +139,9 @@ pub(crate) fn attach_to(
     mut switch: impl FnMut(&Attachment) -> Result,
 ) -> Result<Attachment> {
     let objects = ctx.objects();
-    let ioas = match objects.get(pt_id)? {
+    // Held to the end: the IOAS cannot be destroyed before a new HWPT counts as its user.
+    let target = objects.get(pt_id)?;
+    let ioas = match &*target {
         Object::Hwpt(_) => {
             let hwpt = objects.attach_hwpt(pt_id)?;
             let att = Attachment {
@@ -152,7 +161,7 @@ pub(crate) fn attach_to(
                 }
             };
         }
-        Object::Ioas(ioas) => ioas,
+        Object::Ioas(ioas) => ioas.clone(),
         _ => {
             ioasid_dbg!("attach: object {} is neither an IOAS nor a HWPT\n", pt_id);
             return Err(EINVAL);

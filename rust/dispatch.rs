@@ -10,18 +10,17 @@
 //! succeeded, never past the caller's `size`. Handlers therefore never touch the argument's
 //! user memory themselves.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{
-    access::Access,
     context::{self, Context},
-    device,
-    ffi::NewAccessFile,
-    hwpt, ioas, ioasid_dbg, object, pcidev, selftest,
+    device, hwpt, ioas, ioasid_dbg, object, pcidev, selftest,
     uapi::*,
     ucmd::{self, UcmdError},
 };
 use kernel::{
     prelude::*,
-    sync::Arc,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -29,23 +28,25 @@ use kernel::{
 /// table is built.
 const MAX_UCMD_SIZE: usize = 256;
 
-/// The kernel copy of one ioctl's argument structure.
-pub(crate) struct Ucmd {
-    buf: [u8; MAX_UCMD_SIZE],
-    size: usize,
-    /// An object the handler created, destroyed again if the reply cannot be written.
-    created: Option<u32>,
-    /// Write the structure back even though the handler fails (`EMSGSIZE` replies).
-    respond_with_error: bool,
-    /// A new file whose descriptor the reply carries: installed only once the reply is
-    /// written, released otherwise.
-    new_file: Option<NewAccessFile>,
-    /// Pinned pages of an access whose ID the reply carries: released if it cannot be
-    /// written.
-    access_pages: Option<(Arc<Access>, u32)>,
+/// Work that completes an ioctl only once its reply reached the caller: a new object
+/// made visible, a new file descriptor installed, pinned pages kept. Dropping it without
+/// [`Pending::commit`] undoes it (the reply could not be written, or the handler failed).
+pub(crate) trait Pending {
+    /// Completes the work; called at most once, after the reply is written.
+    fn commit(&mut self);
 }
 
-impl Ucmd {
+/// The kernel copy of one ioctl's argument structure, and what its reply completes.
+pub(crate) struct Ucmd<'a> {
+    buf: [u8; MAX_UCMD_SIZE],
+    size: usize,
+    /// Write the structure back even though the handler fails (`EMSGSIZE` replies).
+    respond_with_error: bool,
+    /// Committed, last first, once the reply is written; dropped (undone) otherwise.
+    pending: KVec<KBox<dyn Pending + 'a>>,
+}
+
+impl<'a> Ucmd<'a> {
     /// The structure as the kernel knows it (the operation's full size).
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.buf[..self.size]
@@ -56,31 +57,26 @@ impl Ucmd {
         &mut self.buf[..self.size]
     }
 
-    /// Records that the handler created object `id`: if the reply cannot be written to the
-    /// caller, the dispatcher destroys it, so no object exists whose ID nobody learned.
-    pub(crate) fn created(&mut self, id: u32) {
-        self.created = Some(id);
-    }
-
     /// Asks for the structure to be written back although the handler returns an error
     /// (the two-call protocols, which report the needed size with `EMSGSIZE`).
     pub(crate) fn respond_with_error(&mut self) {
         self.respond_with_error = true;
     }
 
-    /// Publishes `file`'s descriptor once the reply is written (and never if it is not).
-    pub(crate) fn install_on_success(&mut self, file: NewAccessFile) {
-        self.new_file = Some(file);
-    }
-
-    /// Releases pinned range `id` of `access` if the reply cannot be written.
-    pub(crate) fn undo_access_pages(&mut self, access: Arc<Access>, id: u32) {
-        self.access_pages = Some((access, id));
+    /// Completes `work` once the reply is written (and undoes it if it is not).
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`; `work` is undone.
+    pub(crate) fn on_reply(&mut self, work: impl Pending + 'a) -> Result {
+        let work: KBox<dyn Pending + 'a> = KBox::new(work, GFP_KERNEL)?;
+        self.pending.push(work, GFP_KERNEL)?;
+        Ok(())
     }
 }
 
 /// A handler runs with the caller's context and the kernel copy of its structure.
-type Handler = fn(&Context, &mut Ucmd) -> Result;
+type Handler = for<'a> fn(&'a Context, &mut Ucmd<'a>) -> Result;
 
 /// One row of the ioctl table.
 pub(crate) struct Op {
@@ -223,10 +219,8 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     let mut ucmd = Ucmd {
         buf: [0; MAX_UCMD_SIZE],
         size: op.size,
-        created: None,
         respond_with_error: false,
-        new_file: None,
-        access_pages: None,
+        pending: KVec::new(),
     };
     // PANIC: `copy <= op.size <= MAX_UCMD_SIZE` by `check_size` and `Op::new`.
     reader.read_slice(&mut ucmd.buf[..copy])?;
@@ -247,21 +241,12 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         return result.map(|()| 0);
     }
     // PANIC: as above, `copy <= op.size`.
-    if let Err(e) = writer.write_slice(&ucmd.buf[..copy]) {
-        if let Some(id) = ucmd.created {
-            // Nobody can know this object's ID: undo its creation.
-            let _ = ctx.objects().destroy(id);
-        }
-        if let Some((access, id)) = ucmd.access_pages.take() {
-            let _ = access.unpin(id);
-        }
-        // Dropping an uninstalled file releases its descriptor.
-        drop(ucmd.new_file.take());
-        return Err(e);
-    }
+    writer.write_slice(&ucmd.buf[..copy])?;
     if result.is_ok() {
-        if let Some(file) = ucmd.new_file.take() {
-            file.install();
+        // Last first: an object made with others (a mock device and its idev) is published
+        // after the objects it owns.
+        while let Some(mut work) = ucmd.pending.pop() {
+            work.commit();
         }
     }
     result.map(|()| 0)

@@ -7,6 +7,9 @@
 //! [`crate::mock::MockDomain`], a page table in plain Rust that never touches the IOMMU
 //! core, for the test interface.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{iommu::RealDomain, iova::Span, mock::MockDomain};
 use kernel::{prelude::*, sync::Arc};
 

@@ -8,6 +8,9 @@
 //! device. While it exists the IOAS keeps every area mapped into its domain (see
 //! [`crate::ioas`]); dropping the HWPT unmaps and flushes before any page is unpinned.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{domain::Domain, ioas::Ioas};
 use kernel::{
     prelude::*,
@@ -110,9 +113,9 @@ const IOMMU_HWPT_ALLOC_PASID: u32 = 1 << 3;
 /// device gets a mock domain (which can be a nesting parent and serve PASIDs). Nested
 /// HWPTs (`pt_id` a HWPT), driver data, the mock's dirty tracking and fault queues come
 /// with those features and give `EOPNOTSUPP` until then.
-pub(crate) fn ioctl_alloc(
-    ctx: &crate::context::Context,
-    ucmd: &mut crate::dispatch::Ucmd,
+pub(crate) fn ioctl_alloc<'a>(
+    ctx: &'a crate::context::Context,
+    ucmd: &mut crate::dispatch::Ucmd<'a>,
 ) -> Result {
     use crate::{device::DeviceRef, ioasid_dbg, object::Object, uapi::IommuHwptAlloc};
     let mut cmd = IommuHwptAlloc::read(ucmd.bytes());
@@ -132,9 +135,15 @@ pub(crate) fn ioctl_alloc(
         ioasid_dbg!("hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
         return Err(EOPNOTSUPP);
     }
+    let res = ctx.objects().reserve()?;
     let dev = crate::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
-    let ioas = match ctx.objects().get(cmd.pt_id).map_err(|_| EINVAL)? {
-        Object::Ioas(ioas) => ioas,
+    // Held until the HWPT counts as a user of the IOAS: no DESTROY in between.
+    let parent = ctx.objects().get(cmd.pt_id).map_err(|_| {
+        ioasid_dbg!("hwpt_alloc: no object {}\n", cmd.pt_id);
+        EINVAL
+    })?;
+    let ioas = match &*parent {
+        Object::Ioas(ioas) => ioas.clone(),
         Object::Hwpt(_) => {
             ioasid_dbg!("hwpt_alloc: nested HWPTs are not supported yet\n");
             return Err(EOPNOTSUPP);
@@ -155,7 +164,7 @@ pub(crate) fn ioctl_alloc(
         ioasid_dbg!("hwpt_alloc: fault queues are not supported yet\n");
         return Err(EOPNOTSUPP);
     }
-    let domain = match dev {
+    let domain = match &*dev {
         DeviceRef::Pci(dev) => {
             // As iommufd: the drivers leave this check to their caller.
             if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 && !dev.dirty_tracking_capable() {
@@ -173,9 +182,8 @@ pub(crate) fn ioctl_alloc(
         }
     };
     let hwpt = Hwpt::new(ioas, domain, false)?;
-    let id = ctx.objects().insert(Object::Hwpt(hwpt))?;
-    ucmd.created(id);
-    cmd.out_hwpt_id = id;
+    let new = res.prepare(Object::Hwpt(hwpt))?;
+    cmd.out_hwpt_id = new.id();
     cmd.write(ucmd.bytes_mut());
-    Ok(())
+    ucmd.on_reply(new)
 }

@@ -27,6 +27,9 @@
 //! What this module must never do: unmap part of an area (unmap removes areas whole or
 //! refuses), or leave the tree changed when an ioctl fails before its first removal.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{
     access::Access,
     context::Context,
@@ -254,7 +257,8 @@ fn iova_errno(e: IovaError) -> Error {
 /// An I/O address space.
 #[pin_data]
 pub(crate) struct Ioas {
-    /// Protects the IOVA bookkeeping; never held across pinning user memory.
+    /// Protects the IOVA bookkeeping; held across pinning and domain mapping (lock
+    /// order: the crate documentation).
     #[pin]
     inner: Mutex<IoasInner>,
     /// Number of other objects that depend on this IOAS (`IOMMU_DESTROY` gives `EBUSY`
@@ -1103,21 +1107,23 @@ impl Ioas {
 // The ioctl handlers of the IOAS (see `include/uapi/linux/ioasid.h` for their contract).
 
 /// `IOMMU_IOAS_ALLOC`.
-pub(crate) fn ioctl_alloc(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
     let mut cmd = IommuIoasAlloc::read(ucmd.bytes());
     if cmd.flags != 0 {
         ioasid_dbg!("ioas_alloc: unknown flags {:#x}\n", cmd.flags);
         return Err(EOPNOTSUPP);
     }
-    let id = ctx.objects().insert(Object::Ioas(Ioas::new()?))?;
-    ucmd.created(id);
-    cmd.out_ioas_id = id;
+    let new = ctx
+        .objects()
+        .reserve()?
+        .prepare(Object::Ioas(Ioas::new()?))?;
+    cmd.out_ioas_id = new.id();
     cmd.write(ucmd.bytes_mut());
-    Ok(())
+    ucmd.on_reply(new)
 }
 
 /// `IOMMU_IOAS_IOVA_RANGES`.
-pub(crate) fn ioctl_iova_ranges(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_iova_ranges(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuIoasIovaRanges::read(ucmd.bytes());
     if cmd.reserved != 0 {
         ioasid_dbg!("iova_ranges: reserved field is {:#x}\n", cmd.reserved);
@@ -1151,7 +1157,7 @@ pub(crate) fn ioctl_iova_ranges(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 }
 
 /// `IOMMU_IOAS_ALLOW_IOVAS`.
-pub(crate) fn ioctl_allow_iovas(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_allow_iovas(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IommuIoasAllowIovas::read(ucmd.bytes());
     if cmd.reserved != 0 {
         ioasid_dbg!("allow_iovas: reserved field is {:#x}\n", cmd.reserved);
@@ -1189,7 +1195,7 @@ pub(crate) fn ioctl_allow_iovas(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 }
 
 /// `IOMMU_IOAS_MAP`.
-pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuIoasMap::read(ucmd.bytes());
     let (fixed, prot) = map_args(
         "map",
@@ -1206,7 +1212,7 @@ pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 }
 
 /// `IOMMU_IOAS_MAP_FILE`.
-pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuIoasMapFile::read(ucmd.bytes());
     let (fixed, prot) = map_args("map_file", cmd.flags, 0, &[cmd.iova, cmd.length], cmd.iova)?;
     let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
@@ -1230,7 +1236,7 @@ pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 }
 
 /// `IOMMU_IOAS_COPY`.
-pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuIoasCopy::read(ucmd.bytes());
     let (fixed, prot) = map_args(
         "copy",
@@ -1250,7 +1256,7 @@ pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 }
 
 /// `IOMMU_IOAS_UNMAP`.
-pub(crate) fn ioctl_unmap(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_unmap(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuIoasUnmap::read(ucmd.bytes());
     let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
     let unmapped = if cmd.iova == 0 && cmd.length == u64::MAX {
@@ -1281,34 +1287,45 @@ pub(crate) fn ioctl_unmap(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 }
 
 /// `IOMMU_IOAS_CHANGE_PROCESS`: charges every pinned page of every IOAS of the context to
-/// the calling process instead of the one that mapped it. All or nothing.
-pub(crate) fn ioctl_change_process(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+/// the calling process instead of the one that mapped it. All or nothing: the new process
+/// is charged for all of it first (`ENOMEM` over its limit, and nothing moved), and while
+/// the move is prepared, pages pinned or unpinned meanwhile are charged to both processes
+/// (see [`Pages::change_process_prepare`]), so the books stay exact without holding every
+/// IOAS's lock at once. The move covers the memory mapped when the ioctl started.
+pub(crate) fn ioctl_change_process(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IommuIoasChangeProcess::read(ucmd.bytes());
     if cmd.reserved != 0 {
         ioasid_dbg!("change_process: reserved field is {:#x}\n", cmd.reserved);
         return Err(EOPNOTSUPP);
     }
+    // One move at a time per context: a `Pages` has room for one prepared move.
+    let _moving = ctx.change_process_lock().lock();
     let mut pages = KVec::new();
-    ctx.objects()
-        .for_each_ioas(|ioas| ioas.all_pages(&mut pages))?;
-    let mut prepared = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
-    for p in pages.iter() {
-        match p.change_process_prepare() {
-            Ok(new) => prepared.push(new, GFP_KERNEL)?,
-            Err(e) => {
-                ioasid_dbg!(
-                    "change_process: the new process cannot be charged: {:?}\n",
-                    e
-                );
-                for (new, n) in prepared.drain_all() {
-                    crate::pages::change_process_abort(new, n);
-                }
-                return Err(e);
-            }
-        }
+    for ioas in ctx.objects().all_ioas()?.iter() {
+        ioas.all_pages(&mut pages)?;
     }
-    for (p, (new, n)) in pages.iter().zip(prepared.drain_all()) {
-        drop(p.change_process_commit(new, n));
+    let mut prepared = 0;
+    let mut result = Ok(());
+    for p in pages.iter() {
+        result = p.change_process_prepare();
+        if let Err(e) = result {
+            ioasid_dbg!(
+                "change_process: the new process cannot be charged: {:?}\n",
+                e
+            );
+            break;
+        }
+        prepared += 1;
+    }
+    if result.is_err() {
+        for p in pages.iter().take(prepared) {
+            p.change_process_abort();
+        }
+        return result;
+    }
+    for p in pages.iter() {
+        // The old process is dropped here, outside of the `Pages`' lock.
+        drop(p.change_process_commit());
     }
     Ok(())
 }

@@ -7,11 +7,32 @@
 //! upstream iommufd (same numbers, layouts and errno values) plus ioasid's own extensions
 //! for binding devices; `include/uapi/linux/ioasid.h` is the contract.
 //!
-//! Layout: `ffi` is the only module with `unsafe` code (with the C shim in `shim/`); the
+//! Layout: `ffi` and `ffi_iommu` are the FFI layer, the only modules with `unsafe` code
+//! (with the C shim in `shim/`); every other module says `#![deny(unsafe_code)]`. The
 //! pure-logic modules (`ucmd`: size rules, `iova`: IOVA arithmetic and allocator, `uapi`:
 //! structure mirrors and argument checks) depend only on `core` and are also unit-tested
 //! on the host; `dispatch` is the single ioctl dispatcher; `context` is the per-file state;
-//! `object` its object table; `ioas` and `pages` the address spaces and their memory.
+//! `object` its object table; `ioas` and `pages` the address spaces and their memory;
+//! `hwpt` the hardware page tables on them; `device`, `pcidev` and `mock` the devices and
+//! the mock IOMMU; `selftest` the test interface.
+//!
+//! # Lock order
+//!
+//! Every lock of the module, outermost first; a lock is only ever taken while holding
+//! locks above it in this list:
+//!
+//! 1. `Context::change_process`: serializes `IOMMU_IOAS_CHANGE_PROCESS`.
+//! 2. `Context::pci_groups`: the context's registry of IOMMU groups.
+//! 3. `PciGroup::inner`, `MockDevice::inner`: a device's (group's) attachment.
+//! 4. `Access::inner`: an in-kernel access's IOAS and pinned ranges.
+//! 5. `Ioas::inner`: the IOVA bookkeeping; held across pinning and domain mapping.
+//! 6. `Pages::pins`: the pins and their accounting; held across pinning.
+//! 7. `MockDomain::table`: a mock domain's page table.
+//! 8. `Context::process_cache`: a leaf, taken with nothing else held.
+//! 9. `ObjectTable::ids` (the maple tree's spinlock): innermost; nothing sleeps under it.
+//!
+//! The C shim's own locks (`rust/shim/`) are taken only inside shim calls and never call
+//! back into Rust.
 
 use kernel::{
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},

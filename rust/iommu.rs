@@ -7,6 +7,9 @@
 //! [`HwDomain::map`] in one call becomes the largest IOPTEs the alignment allows (2 MiB
 //! ones for 2 MiB-backed memory when the IOAS allows huge pages).
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{
     domain::{HwDomain, PROT_READ, PROT_WRITE},
     ffi_iommu::{IommuDomain, PciDev},

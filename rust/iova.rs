@@ -21,6 +21,9 @@
 //! - is aligned like the user address up to the huge page size, so memory backed by huge
 //!   pages can be mapped with huge IOPTEs, and keeps the user address's offset in its page.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 /// A closed interval of IOVAs, `start <= last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {

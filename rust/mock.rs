@@ -10,6 +10,9 @@
 //! block and its permissions; translations are real, so the test ops can check that an IOVA
 //! reaches the page the process mapped.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::ffi;
 use crate::{
     domain::{HwDomain, PROT_READ, PROT_WRITE},
@@ -150,6 +153,8 @@ impl MockDomain {
     }
 }
 
+// `#[pinned_drop]` expands to an `unsafe impl` of `PinnedDrop`; the drop itself is safe code.
+#[allow(unsafe_code)]
 #[pinned_drop]
 impl PinnedDrop for MockDomain {
     fn drop(self: Pin<&mut Self>) {

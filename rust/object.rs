@@ -2,29 +2,48 @@
 
 //! The object table of one `/dev/ioasid` context.
 //!
-//! Every object a process creates (IOAS now; HWPT, device, ... later) gets a 32-bit ID in
-//! its context's table, as in iommufd: IDs start at 1 and are reused only after the table
-//! wraps. The table owns one reference to each object; an ioctl that looks an object up
-//! takes its own reference for the duration of the call, so destroying an object while an
-//! ioctl on another thread still uses it is safe: the object goes away when that ioctl
-//! ends.
+//! Every object a process creates (IOAS, HWPT, bound device, ...) gets a 32-bit ID in its
+//! context's table, as in iommufd: the lowest free ID from 1, allocated by the table's
+//! maple tree (`MT_FLAGS_ALLOC_RANGE`).
 //!
-//! An object that another object depends on (an IOAS that a HWPT maps into, ...) counts
-//! those dependants in its `users`; `IOMMU_DESTROY` refuses it with `EBUSY` until they are
-//! gone, so the table never removes an object something else still needs by ID.
+//! # Theory of operation
 //!
-//! This module must never drop an object while holding the table's spinlock: dropping can
-//! sleep (unpinning pages, freeing domains), so removed entries are dropped after unlock.
+//! *Creation is two-phase* (iommufd's `object_alloc`/`finalize`/`abort`). A handler first
+//! reserves an ID ([`ObjectTable::reserve`]): the slot exists but is empty, so no other
+//! thread can find, use or destroy an object there. It builds the object, writes the ID
+//! into its reply and hands the [`NewObject`] to the dispatcher, which makes the object
+//! visible ([`Pending::commit`]) only once the reply reached the caller. Dropping an
+//! unfinished reservation aborts it: the ID is freed and the object torn down exactly as
+//! `IOMMU_DESTROY` would, so nobody ever saw an object whose creation failed.
+//!
+//! *Use is counted.* Every lookup ([`ObjectTable::get`] and the typed getters) returns an
+//! [`ObjRef`] that counts as a short-term user of the object until it is dropped, which
+//! handlers do when they return. Objects that depend on another (a HWPT on its IOAS, a
+//! device on its HWPT, an access on its IOAS) count as its long-term users. `IOMMU_DESTROY`
+//! removes an object only when it has neither (iommufd's `refcount_dec_if_one(&users)`),
+//! and both checks and the short-term count's increment happen under the tree's lock, so
+//! an object cannot be destroyed between a lookup and the dependency that lookup creates:
+//! DESTROY gives `EBUSY` while anything uses the object.
+//!
+//! Locks: the tree's internal spinlock is the innermost lock of the module: nothing
+//! sleeps, allocates or drops an object under it. Removed objects are dropped (which can
+//! unmap and unpin) after it is released.
+
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
 
 use crate::{
-    context::Context, device, device::MockDevice, dispatch::Ucmd, hwpt::Hwpt, ioas::Ioas,
-    pcidev::PciDevice, uapi::IommuDestroy,
+    context::Context, device, device::MockDevice, dispatch::Pending, dispatch::Ucmd,
+    ffi::SharedMapleTree, hwpt::Hwpt, ioas::Ioas, ioasid_dbg, pcidev::PciDevice,
+    uapi::IommuDestroy,
 };
+use core::ops::Deref;
 use kernel::{
-    new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
-    xarray::{AllocKind, XArray},
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Arc,
+    },
 };
 
 /// A reference to an object of any type, as stored in the table.
@@ -67,78 +86,132 @@ impl Object {
 }
 
 /// Largest ID handed out (iommufd's IDs are positive `i32`s).
-const MAX_ID: u32 = i32::MAX as u32;
+const MAX_ID: usize = i32::MAX as usize;
 
-/// What insertions and removals coordinate on.
-///
-/// # Invariants
-///
-/// `next_id` is in `1..=MAX_ID`; `count` is the number of objects in the table.
-struct TableState {
-    next_id: u32,
-    count: u32,
+/// A finalized object and the ioctls using it right now.
+struct Entry {
+    obj: Object,
+    /// Number of live [`ObjRef`]s. Raised only under the tree's lock (so `destroy`, which
+    /// reads it under that lock, sees every lookup that found the object), lowered anywhere.
+    shortterm: Atomic<u32>,
 }
+
+/// What an allocated ID holds: `None` while it is reserved for an object under
+/// construction (or while its object is being removed), the entry once finalized.
+type Slot = Option<Arc<Entry>>;
 
 /// The per-context table of objects.
 #[pin_data]
 pub(crate) struct ObjectTable {
-    /// Serializes insertions and removals (so a slot found free stays free while `store`
-    /// drops the array's spinlock to allocate) and protects [`TableState`]. Taken before
-    /// the array's lock, never after.
+    /// The objects by ID; every allocated ID has a slot. Its internal spinlock protects
+    /// the slots and orders lookups against destroy (see the module documentation).
     #[pin]
-    state: Mutex<TableState>,
-    /// The objects by ID. Its internal spinlock protects lookups against concurrent
-    /// insertion and removal.
-    #[pin]
-    objects: XArray<KBox<Object>>,
+    ids: SharedMapleTree<KBox<Slot>>,
+}
+
+/// A counted use of an object found in the table (see the module documentation): derefs
+/// to the object; dropping it ends the use.
+pub(crate) struct ObjRef<T> {
+    obj: T,
+    _use: ShortTermUse,
+}
+
+/// The short-term user count an [`ObjRef`] holds.
+struct ShortTermUse(Arc<Entry>);
+
+impl Drop for ShortTermUse {
+    fn drop(&mut self) {
+        self.0.shortterm.fetch_sub(1, Release);
+    }
+}
+
+impl<T> Deref for ObjRef<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.obj
+    }
+}
+
+impl ObjRef<Object> {
+    /// The same use, narrowed to the object of type `want` inside (`None` otherwise).
+    pub(crate) fn narrow<T>(self, want: impl FnOnce(&Object) -> Option<T>) -> Option<ObjRef<T>> {
+        let obj = want(&self.obj)?;
+        Some(ObjRef {
+            obj,
+            _use: self._use,
+        })
+    }
 }
 
 impl ObjectTable {
     /// An empty table.
     pub(crate) fn new() -> impl PinInit<Self> {
-        // INVARIANT: 1 is in `1..=MAX_ID` and the table starts empty.
         pin_init!(Self {
-            state <- new_mutex!(TableState { next_id: 1, count: 0 }),
-            objects <- XArray::new(AllocKind::Alloc1),
+            ids <- SharedMapleTree::new(),
         })
     }
 
-    /// Inserts `obj` and returns its new ID.
+    /// Reserves a new ID for an object about to be built (see the module documentation).
     ///
     /// # Errors
     ///
-    /// `ENOMEM` when memory or IDs run out.
-    pub(crate) fn insert(&self, obj: Object) -> Result<u32> {
-        let entry = KBox::new(obj, GFP_KERNEL)?;
-        let mut state = self.state.lock();
-        let mut guard = self.objects.lock();
-        let start = state.next_id;
-        let mut id = start;
-        while guard.get(id as usize).is_some() {
-            id = if id == MAX_ID { 1 } else { id + 1 };
-            if id == start {
-                return Err(ENOMEM);
+    /// `ENOSPC` when every ID is in use, `ENOMEM`.
+    pub(crate) fn reserve(&self) -> Result<Reservation<'_>> {
+        let slot = KBox::new(None, GFP_KERNEL)?;
+        match self.ids.alloc_range(1, slot, 1..=MAX_ID, GFP_KERNEL) {
+            // INVARIANT: `id` holds an empty slot that only this reservation fills or frees.
+            Ok(id) => Ok(Reservation {
+                table: self,
+                id: id as u32,
+            }),
+            Err(e) => {
+                ioasid_dbg!("object table: no ID available\n");
+                Err(match e.cause {
+                    kernel::maple_tree::AllocErrorKind::Busy => ENOSPC,
+                    _ => ENOMEM,
+                })
             }
         }
-        // The slot stays free while `store` may drop the spinlock: insertions are serialized
-        // by `state`.
-        guard.store(id as usize, entry, GFP_KERNEL)?;
-        // INVARIANT: wraps to 1 after `MAX_ID`; one more object.
-        state.next_id = if id == MAX_ID { 1 } else { id + 1 };
-        state.count += 1;
+    }
+
+    /// Reserves an ID and finalizes `obj` in it at once, for objects that are visible as
+    /// soon as they exist (automatic HWPTs, made inside another operation as iommufd does).
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectTable::reserve`], `ENOMEM`. On error `obj` is dropped (not torn down:
+    /// such objects need no teardown beyond their drop).
+    pub(crate) fn insert(&self, obj: Object) -> Result<u32> {
+        let new = self.reserve()?.prepare(obj)?;
+        let id = new.id();
+        new.finalize();
         Ok(id)
     }
 
-    /// Looks up object `id`, taking a reference for the caller.
+    /// Looks up object `id`, counting the caller as a user of it until the returned
+    /// reference is dropped.
     ///
     /// # Errors
     ///
-    /// `ENOENT` if there is no such object.
-    pub(crate) fn get(&self, id: u32) -> Result<Object> {
-        let guard = self.objects.lock();
-        let obj = guard.get(id as usize).map(|o| (*o).clone());
+    /// `ENOENT` if there is no such object (or it is not finalized).
+    pub(crate) fn get(&self, id: u32) -> Result<ObjRef<Object>> {
+        let mut guard = self.ids.lock();
+        let entry = match guard.load(id as usize) {
+            Some(slot) => slot.clone(),
+            None => None,
+        };
+        let Some(entry) = entry else {
+            drop(guard);
+            return Err(ENOENT);
+        };
+        // Under the lock: `destroy` sees this use (module documentation).
+        entry.shortterm.fetch_add(1, Relaxed);
         drop(guard);
-        obj.ok_or(ENOENT)
+        Ok(ObjRef {
+            obj: entry.obj.clone(),
+            _use: ShortTermUse(entry),
+        })
     }
 
     /// Looks up IOAS `id`.
@@ -146,11 +219,16 @@ impl ObjectTable {
     /// # Errors
     ///
     /// `ENOENT` if there is no object `id` or it is not an IOAS.
-    pub(crate) fn get_ioas(&self, id: u32) -> Result<Arc<Ioas>> {
-        match self.get(id)? {
-            Object::Ioas(ioas) => Ok(ioas),
-            _ => Err(ENOENT),
-        }
+    pub(crate) fn get_ioas(&self, id: u32) -> Result<ObjRef<Arc<Ioas>>> {
+        self.get(id)?
+            .narrow(|o| match o {
+                Object::Ioas(ioas) => Some(ioas.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                ioasid_dbg!("object {} is not an IOAS\n", id);
+                ENOENT
+            })
     }
 
     /// Looks up HWPT `id`.
@@ -158,11 +236,16 @@ impl ObjectTable {
     /// # Errors
     ///
     /// `ENOENT` if there is no object `id` or it is not a HWPT.
-    pub(crate) fn get_hwpt(&self, id: u32) -> Result<Arc<Hwpt>> {
-        match self.get(id)? {
-            Object::Hwpt(hwpt) => Ok(hwpt),
-            _ => Err(ENOENT),
-        }
+    pub(crate) fn get_hwpt(&self, id: u32) -> Result<ObjRef<Arc<Hwpt>>> {
+        self.get(id)?
+            .narrow(|o| match o {
+                Object::Hwpt(hwpt) => Some(hwpt.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                ioasid_dbg!("object {} is not a HWPT\n", id);
+                ENOENT
+            })
     }
 
     /// Looks up the test interface's mock device object `id`.
@@ -170,44 +253,46 @@ impl ObjectTable {
     /// # Errors
     ///
     /// `ENOENT` if there is no object `id` or it is not a mock device.
-    pub(crate) fn get_mock_device(&self, id: u32) -> Result<Arc<MockDevice>> {
-        match self.get(id)? {
-            Object::MockDevice(dev) => Ok(dev),
-            _ => Err(ENOENT),
-        }
+    pub(crate) fn get_mock_device(&self, id: u32) -> Result<ObjRef<Arc<MockDevice>>> {
+        self.get(id)?
+            .narrow(|o| match o {
+                Object::MockDevice(dev) => Some(dev.clone()),
+                _ => None,
+            })
+            .ok_or(ENOENT)
     }
 
-    /// Runs `f` on every IOAS (a snapshot: objects created meanwhile are not visited).
-    ///
-    /// The walk visits IDs in order until it has seen every object, so it costs up to the
-    /// highest ID in use.
+    /// Every IOAS of the table, in one walk of the tree under its lock (a snapshot:
+    /// objects created meanwhile are missed).
     ///
     /// # Errors
     ///
-    /// `ENOMEM`, or the first error of `f`.
-    pub(crate) fn for_each_ioas(&self, mut f: impl FnMut(&Ioas) -> Result) -> Result {
+    /// `ENOMEM`.
+    pub(crate) fn all_ioas(&self) -> Result<KVec<Arc<Ioas>>> {
         let mut all = KVec::new();
-        {
-            let state = self.state.lock();
-            let mut seen = 0;
-            let mut id = 1u32;
-            while seen < state.count && id <= MAX_ID {
-                let guard = self.objects.lock();
-                let obj = guard.get(id as usize).map(|o| (*o).clone());
-                drop(guard);
-                if let Some(obj) = obj {
-                    seen += 1;
-                    if let Object::Ioas(ioas) = obj {
-                        all.push(ioas, GFP_KERNEL)?;
-                    }
+        loop {
+            // Room for every object found last time, and then some: nothing is allocated
+            // under the lock, so a walk that runs out of room starts again with more.
+            let room = all.capacity().max(8) * 2;
+            all.clear();
+            all.reserve(room, GFP_KERNEL)?;
+            let mut complete = true;
+            let mut guard = self.ids.lock();
+            let mut mas = guard.ma_state(1, MAX_ID);
+            while let Some(slot) = mas.find(MAX_ID) {
+                let Some(Object::Ioas(ioas)) = slot.as_ref().map(|e| &e.obj) else {
+                    continue;
+                };
+                if all.push_within_capacity(ioas.clone()).is_err() {
+                    complete = false;
+                    break;
                 }
-                id += 1;
+            }
+            drop(guard);
+            if complete {
+                return Ok(all);
             }
         }
-        for ioas in all.iter() {
-            f(ioas)?;
-        }
-        Ok(())
     }
 
     /// Looks up HWPT `id` and counts a device attaching to it, atomically with respect
@@ -218,109 +303,235 @@ impl ObjectTable {
     ///
     /// `ENOENT` if there is no HWPT `id`.
     pub(crate) fn attach_hwpt(&self, id: u32) -> Result<Arc<Hwpt>> {
-        let _state = self.state.lock();
-        let hwpt = self.get_hwpt(id)?;
-        hwpt.get_device();
-        Ok(hwpt)
+        let mut guard = self.ids.lock();
+        let hwpt = match guard.load(id as usize).and_then(|s| s.as_ref()) {
+            Some(entry) => match &entry.obj {
+                Object::Hwpt(hwpt) => Some(hwpt.clone()),
+                _ => None,
+            },
+            None => None,
+        };
+        if let Some(hwpt) = &hwpt {
+            // Under the lock, so `remove_hwpt` sees the device.
+            hwpt.get_device();
+        }
+        drop(guard);
+        hwpt.ok_or(ENOENT)
     }
 
-    /// Removes HWPT `id` if it is still `hwpt` and no device uses it (an automatic HWPT
+    /// Removes HWPT `id` if it is still `hwpt` and nothing uses it (an automatic HWPT
     /// whose last device left); returns whether it did.
     pub(crate) fn remove_hwpt(&self, id: u32, hwpt: &Arc<Hwpt>) -> bool {
-        let mut state = self.state.lock();
-        let mut guard = self.objects.lock();
-        let same = matches!(
-            guard.get(id as usize).map(|o| (*o).clone()),
-            Some(Object::Hwpt(h)) if Arc::ptr_eq(&h, hwpt) && h.users() == 0
+        let removed = self.take_if(
+            id,
+            |entry| matches!(&entry.obj, Object::Hwpt(h) if Arc::ptr_eq(h, hwpt) && h.users() == 0),
         );
-        let removed = if same {
-            guard.remove(id as usize)
-        } else {
-            None
-        };
-        drop(guard);
         let done = removed.is_some();
-        if done {
-            // INVARIANT: one object fewer.
-            state.count -= 1;
-        }
-        drop(state);
         drop(removed);
         done
     }
 
-    /// Runs `f` while no object can be added or removed, telling it whether the table
-    /// is empty.
-    pub(crate) fn with_empty<R>(&self, f: impl FnOnce(bool) -> R) -> R {
-        let state = self.state.lock();
-        f(state.count == 0)
+    /// Takes the entry of `id` out of its slot if `cond` holds for it, then frees the ID.
+    /// The caller drops the entry (with no lock held).
+    fn take_if(&self, id: u32, cond: impl FnOnce(&Entry) -> bool) -> Option<Arc<Entry>> {
+        let mut guard = self.ids.lock();
+        let slot = guard.load(id as usize)?;
+        if !slot.as_deref().is_some_and(cond) {
+            return None;
+        }
+        // The emptied slot keeps the ID allocated until the erase below: a lookup finds
+        // nothing there, and no reservation can take the ID meanwhile.
+        let entry = slot.take();
+        drop(guard);
+        drop(self.ids.erase(id as usize));
+        entry
     }
 
-    /// Removes object `id` unless another object depends on it.
+    /// Runs `f` while no object can be reserved or removed, telling it whether the table
+    /// is empty (no object and no reservation).
+    pub(crate) fn with_empty<R>(&self, f: impl FnOnce(bool) -> R) -> R {
+        let mut guard = self.ids.lock();
+        let empty = guard.ma_state(0, usize::MAX).find(usize::MAX).is_none();
+        let r = f(empty);
+        drop(guard);
+        r
+    }
+
+    /// Removes object `id` unless something uses it (module documentation).
     ///
     /// # Errors
     ///
-    /// `ENOENT` if there is no such object, `EBUSY` while other objects depend on it.
+    /// `ENOENT` if there is no such object, `EBUSY` while other objects depend on it or
+    /// another ioctl is using it.
     pub(crate) fn destroy(&self, id: u32) -> Result {
-        let mut state = self.state.lock();
-        let mut guard = self.objects.lock();
-        let found = guard.get(id as usize).map(|o| (o.users(), o.kind()));
-        let removed = match found {
-            None => {
-                drop(guard);
-                crate::ioasid_dbg!("destroy: no object {}\n", id);
-                return Err(ENOENT);
+        let mut why = Err(ENOENT);
+        let removed = self.take_if(id, |entry| {
+            let shortterm = entry.shortterm.load(Acquire);
+            let users = entry.obj.users();
+            why = if shortterm > 0 {
+                ioasid_dbg!(
+                    "destroy: {} {} is in use by {} ioctls\n",
+                    entry.obj.kind(),
+                    id,
+                    shortterm
+                );
+                Err(EBUSY)
+            } else if users > 0 {
+                ioasid_dbg!(
+                    "destroy: {} {} is used by {} other objects\n",
+                    entry.obj.kind(),
+                    id,
+                    users
+                );
+                Err(EBUSY)
+            } else {
+                Ok(())
+            };
+            why.is_ok()
+        });
+        let Some(entry) = removed else {
+            if why == Err(ENOENT) {
+                ioasid_dbg!("destroy: no object {}\n", id);
             }
-            Some((n, kind)) if n > 0 => {
-                drop(guard);
-                crate::ioasid_dbg!("destroy: {} {} is used by {} other objects\n", kind, id, n);
-                return Err(EBUSY);
-            }
-            Some(_) => guard.remove(id as usize),
+            return why;
         };
-        drop(guard);
-        // INVARIANT: one object fewer.
-        state.count -= 1;
-        drop(state);
-        // Torn down here, with both locks released: dropping can sleep.
-        if let Some(obj) = removed.as_deref() {
-            self.destroyed(obj);
-        }
-        drop(removed);
+        // Torn down here, with no lock held: dropping can sleep.
+        self.teardown(&entry.obj);
         Ok(())
     }
 
-    /// What destroying `obj` implies for other objects: a device is unbound and detached
+    /// What removing `obj` implies for other objects: a device is unbound and detached
     /// (a mock device object also removes its device's ID).
-    fn destroyed(&self, obj: &Object) {
-        if let Object::PciDevice(dev) = obj {
-            if let Some(a) = dev.unbind() {
-                device::release(self, a);
-            }
-        }
-        if let Object::MockDevice(dev) = obj {
-            let (attached, idev_id) = dev.unbind();
-            if idev_id != 0 {
-                let mut state = self.state.lock();
-                let mut guard = self.objects.lock();
-                let removed = guard.remove(idev_id as usize);
-                drop(guard);
-                if removed.is_some() {
-                    // INVARIANT: one object fewer.
-                    state.count -= 1;
+    fn teardown(&self, obj: &Object) {
+        match obj {
+            Object::PciDevice(dev) => {
+                if let Some(a) = dev.unbind() {
+                    device::release(self, a);
                 }
-                drop(state);
-                drop(removed);
             }
-            if let Some(a) = attached {
-                device::release(self, a);
+            Object::MockDevice(dev) => {
+                let (attached, idev_id) = dev.unbind();
+                if idev_id != 0 {
+                    // Only if the ID still names this device (an aborted creation freed
+                    // it already, and it may have been reused).
+                    drop(self.take_if(
+                        idev_id,
+                        |e| matches!(&e.obj, Object::Device(d) if Arc::ptr_eq(d, dev)),
+                    ));
+                }
+                if let Some(a) = attached {
+                    device::release(self, a);
+                }
             }
+            Object::Ioas(_) | Object::Hwpt(_) | Object::Device(_) => {}
         }
     }
 }
 
+/// An ID reserved for an object under construction; dropping it frees the ID.
+///
+/// # Invariants
+///
+/// `id` is allocated in `table` with an empty slot that nothing else fills or frees.
+pub(crate) struct Reservation<'a> {
+    table: &'a ObjectTable,
+    id: u32,
+}
+
+impl<'a> Reservation<'a> {
+    /// The reserved ID, for the handler's reply.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Attaches the built object: what remains is infallible ([`NewObject::finalize`]).
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`; the reservation is released and `obj` torn down.
+    pub(crate) fn prepare(self, obj: Object) -> Result<NewObject<'a>> {
+        let entry = match Arc::new(
+            Entry {
+                obj: obj.clone(),
+                shortterm: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        ) {
+            Ok(entry) => entry,
+            Err(e) => {
+                let table = self.table;
+                drop(self);
+                table.teardown(&obj);
+                return Err(e.into());
+            }
+        };
+        Ok(NewObject {
+            res: Some(self),
+            entry,
+        })
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        // By the type invariant the slot is ours and still empty.
+        drop(self.table.ids.erase(self.id as usize));
+    }
+}
+
+/// A built object in a reserved ID, not yet visible: [`NewObject::finalize`] publishes it;
+/// dropping it instead frees the ID and tears the object down as `IOMMU_DESTROY` would.
+pub(crate) struct NewObject<'a> {
+    /// `None` once finalized.
+    res: Option<Reservation<'a>>,
+    entry: Arc<Entry>,
+}
+
+impl NewObject<'_> {
+    /// The object's ID.
+    pub(crate) fn id(&self) -> u32 {
+        self.res.as_ref().map_or(0, |r| r.id)
+    }
+
+    /// Makes the object visible to lookups and `IOMMU_DESTROY`.
+    pub(crate) fn finalize(mut self) {
+        self.publish();
+    }
+
+    /// The body of [`NewObject::finalize`]; leaves `self` finalized.
+    fn publish(&mut self) {
+        let Some(res) = self.res.take() else {
+            return;
+        };
+        let mut guard = res.table.ids.lock();
+        if let Some(slot) = guard.load(res.id as usize) {
+            *slot = Some(self.entry.clone());
+        }
+        drop(guard);
+        // The slot is filled: the reservation must not free it (it holds nothing else).
+        core::mem::forget(res);
+    }
+}
+
+impl Drop for NewObject<'_> {
+    fn drop(&mut self) {
+        if let Some(res) = self.res.take() {
+            let table = res.table;
+            // Aborted: free the ID first, so nothing can find the object while it goes.
+            drop(res);
+            table.teardown(&self.entry.obj);
+        }
+    }
+}
+
+impl Pending for NewObject<'_> {
+    fn commit(&mut self) {
+        self.publish();
+    }
+}
+
 /// `IOMMU_DESTROY`.
-pub(crate) fn ioctl_destroy(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_destroy(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IommuDestroy::read(ucmd.bytes());
     ctx.objects().destroy(cmd.id)
 }

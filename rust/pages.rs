@@ -22,6 +22,9 @@
 //! Callers (the IOAS) unmap a range from every domain and flush before they drop its
 //! users here, so a page is never unpinned while a domain still translates to it.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::ffi::{self, PageBatch, PinnedPage, Process};
 use kernel::{
     alloc::KVVec,
@@ -65,10 +68,14 @@ pub(crate) static BATCH_MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
 /// # Invariants
 ///
 /// `pages` and `users` are empty or both `npages` long; `pages[i]` is `Some` iff
-/// `users[i] > 0`; `npinned` is the number of `Some`s, all of them charged to `process`.
+/// `users[i] > 0`; `npinned` is the number of `Some`s, all of them charged to `process`,
+/// and also to `moving_to` while that is set.
 struct PinState {
     /// The process that mapped the memory (changed by `IOMMU_IOAS_CHANGE_PROCESS`).
     process: Arc<Process>,
+    /// The process a prepared `IOMMU_IOAS_CHANGE_PROCESS` moves the charge to, until it
+    /// commits or aborts.
+    moving_to: Option<Arc<Process>>,
     pages: KVVec<Option<PinnedPage>>,
     users: KVVec<u32>,
     npinned: usize,
@@ -81,6 +88,9 @@ impl Drop for PinState {
         if self.npinned != 0 {
             kernel::warn_on!(true);
             self.process.uncharge(self.npinned);
+            if let Some(new) = &self.moving_to {
+                new.uncharge(self.npinned);
+            }
         }
     }
 }
@@ -101,7 +111,8 @@ pub(crate) struct Pages {
     /// Whether DMA may write this memory (areas asking for write access need it).
     writable: bool,
     /// Pins, their users and the accounting. Taken after the IOAS's and an access's
-    /// locks, never before; held across pinning (the mm fault path never takes it).
+    /// locks (lock order: the crate documentation); held across pinning (the mm fault
+    /// path never takes it).
     #[pin]
     pins: Mutex<PinState>,
 }
@@ -185,6 +196,7 @@ impl Pages {
                 writable,
                 pins <- new_mutex!(PinState {
                     process,
+                    moving_to: None,
                     pages: KVVec::new(),
                     users: KVVec::new(),
                     npinned: 0,
@@ -286,6 +298,13 @@ impl Pages {
                 crate::ioasid_dbg!("pin: {} pages over RLIMIT_MEMLOCK\n", got);
                 return Err(e);
             }
+            if let Some(new) = &st.moving_to {
+                if let Err(e) = new.charge(got) {
+                    crate::ioasid_dbg!("pin: {} pages over the new process's limit\n", got);
+                    st.process.uncharge(got);
+                    return Err(e);
+                }
+            }
             for (k, page) in batch.take().enumerate() {
                 // INVARIANT: a new pin with its first user, charged above.
                 st.pages[i + k] = Some(page);
@@ -311,6 +330,7 @@ impl Pages {
             pages,
             users,
             process,
+            moving_to,
             npinned,
         } = st;
         let gone = (first..=last).filter_map(|i| {
@@ -332,6 +352,9 @@ impl Pages {
         *npinned -= released;
         if released > 0 {
             process.uncharge(released);
+            if let Some(new) = moving_to {
+                new.uncharge(released);
+            }
         }
     }
 
@@ -354,39 +377,44 @@ impl Pages {
         Ok(())
     }
 
-    /// Charges this memory's pins to `process` instead of its current process
-    /// (`IOMMU_IOAS_CHANGE_PROCESS`): `prepare` charges the new one, `commit` uncharges
-    /// the old one and switches.
+    /// Prepares moving this memory's charge to the calling process
+    /// (`IOMMU_IOAS_CHANGE_PROCESS`): charges it for every pin now, and for every pin
+    /// taken until [`Pages::change_process_commit`] or [`Pages::change_process_abort`]
+    /// (unpins uncharge both), so either ends with exact books.
     ///
     /// # Errors
     ///
-    /// `ENOMEM` over the new process's limit.
-    pub(crate) fn change_process_prepare(&self) -> Result<(Arc<Process>, usize)> {
-        let st = self.pins.lock();
+    /// `ENOMEM` over the new process's limit (nothing changed), `EBUSY` if another move is
+    /// prepared (callers serialize moves; this does not happen).
+    pub(crate) fn change_process_prepare(&self) -> Result {
+        let mut st = self.pins.lock();
+        if st.moving_to.is_some() {
+            return Err(EBUSY);
+        }
         let new = Arc::new(st.process.current_like()?, GFP_KERNEL)?;
         new.charge(st.npinned)?;
-        Ok((new, st.npinned))
+        st.moving_to = Some(new);
+        Ok(())
     }
 
-    /// See [`Pages::change_process_prepare`]; `charged` is what prepare charged. Returns
-    /// the old process (dropped by the caller outside of any lock).
-    pub(crate) fn change_process_commit(&self, new: Arc<Process>, charged: usize) -> Arc<Process> {
+    /// Completes a prepared move: the old process is uncharged and returned, for the
+    /// caller to drop outside of any lock.
+    pub(crate) fn change_process_commit(&self) -> Option<Arc<Process>> {
         let mut st = self.pins.lock();
-        // Nothing pins or unpins between prepare and commit: the caller holds the IOAS
-        // locks, but keep the books right regardless.
-        if st.npinned > charged {
-            let _ = new.charge(st.npinned - charged);
-        } else if st.npinned < charged {
-            new.uncharge(charged - st.npinned);
-        }
+        let new = st.moving_to.take()?;
         st.process.uncharge(st.npinned);
-        core::mem::replace(&mut st.process, new)
+        Some(core::mem::replace(&mut st.process, new))
     }
-}
 
-/// Undoes a [`Pages::change_process_prepare`] that will not be committed.
-pub(crate) fn change_process_abort(new: Arc<Process>, charged: usize) {
-    new.uncharge(charged);
+    /// Undoes a prepared move: the new process is uncharged.
+    pub(crate) fn change_process_abort(&self) {
+        let mut st = self.pins.lock();
+        if let Some(new) = st.moving_to.take() {
+            new.uncharge(st.npinned);
+            drop(st);
+            drop(new);
+        }
+    }
 }
 
 /// A slice of a [`Pages`]: `length` bytes from `start_byte`.

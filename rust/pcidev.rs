@@ -13,6 +13,9 @@
 //! The IOMMU translates a group of devices as a whole, so the bound devices of one group
 //! share a [`PciGroup`] and, through it, one attachment.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{
     context::Context,
     device::{self, Attachment},
@@ -23,7 +26,7 @@ use crate::{
     ioasid_dbg,
     iommu::RealDomain,
     iova::Span,
-    object::Object,
+    object::{ObjRef, Object},
     uapi::{IoasidDeviceAttach, IoasidDeviceBind, IoasidDeviceDetach, IOASID_DEVICE_PASID},
 };
 use kernel::{
@@ -349,6 +352,8 @@ impl PciDevice {
     }
 }
 
+// `#[pinned_drop]` expands to an `unsafe impl` of `PinnedDrop`; the drop itself is safe code.
+#[allow(unsafe_code)]
 #[pinned_drop]
 impl PinnedDrop for PciDevice {
     fn drop(self: Pin<&mut Self>) {
@@ -365,7 +370,7 @@ fn allow_unsafe_interrupts() -> bool {
 }
 
 /// `IOASID_DEVICE_BIND`: binds the device opened as `dev_fd` to the context.
-pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
     let mut cmd = IoasidDeviceBind::read(ucmd.bytes());
     if cmd.flags != 0 {
         ioasid_dbg!("device_bind: unknown flags {:#x}\n", cmd.flags);
@@ -441,26 +446,32 @@ pub(crate) fn ioctl_bind(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         }),
         GFP_KERNEL,
     )?;
-    let id = ctx.objects().insert(Object::PciDevice(device))?;
-    ucmd.created(id);
-    cmd.out_dev_id = id;
+    // Visible with the reply; if it cannot be written, dropping `new` unbinds again.
+    let new = ctx
+        .objects()
+        .reserve()?
+        .prepare(Object::PciDevice(device))?;
+    cmd.out_dev_id = new.id();
     cmd.write(ucmd.bytes_mut());
-    Ok(())
+    ucmd.on_reply(new)
 }
 
 /// The bound PCI device `id`.
-fn get(ctx: &Context, id: u32, what: &str) -> Result<Arc<PciDevice>> {
-    match ctx.objects().get(id)? {
-        Object::PciDevice(d) => Ok(d),
-        _ => {
+fn get(ctx: &Context, id: u32, what: &str) -> Result<ObjRef<Arc<PciDevice>>> {
+    ctx.objects()
+        .get(id)?
+        .narrow(|o| match o {
+            Object::PciDevice(d) => Some(d.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| {
             ioasid_dbg!("{}: {} is not a bound PCI device\n", what, id);
-            Err(ENOENT)
-        }
-    }
+            ENOENT
+        })
 }
 
 /// `IOASID_DEVICE_ATTACH`.
-pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IoasidDeviceAttach::read(ucmd.bytes());
     if cmd.flags & !IOASID_DEVICE_PASID != 0 || cmd.reserved != 0 {
         ioasid_dbg!(
@@ -480,7 +491,7 @@ pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd) -> Result {
 }
 
 /// `IOASID_DEVICE_DETACH`.
-pub(crate) fn ioctl_detach(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_detach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IoasidDeviceDetach::read(ucmd.bytes());
     if cmd.flags & !IOASID_DEVICE_PASID != 0 {
         ioasid_dbg!("device_detach: unknown flags {:#x}\n", cmd.flags);

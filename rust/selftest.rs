@@ -11,11 +11,14 @@
 //! ACCESS_REPLACE_IOAS and DEV_CHECK_CACHE. The others (dirty tracking, IOTLB checks, IOPF,
 //! vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 use crate::{
     access::Access,
     context::Context,
     device::{self, Attachment, MockDevice},
-    dispatch::Ucmd,
+    dispatch::{Pending, Ucmd},
     domain::Domain,
     ffi, ioasid_dbg,
     iova::Span,
@@ -73,7 +76,7 @@ pub(crate) fn enabled() -> bool {
 }
 
 /// `IOMMU_TEST_CMD`.
-pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
+pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
     let cmd = IommuTestCmd::read(ucmd.bytes());
     match cmd.op {
         OP_ADD_RESERVED => {
@@ -108,7 +111,7 @@ pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
         OP_ACCESS_REPLACE_IOAS => {
             let access = ffi::access_from_fd(cmd.id)?;
             let ioas_id = TestAccessReplaceIoas::read(ucmd.bytes()).ioas_id;
-            access.replace_ioas(ctx.objects().get_ioas(ioas_id)?)
+            access.replace_ioas(ctx.objects().get_ioas(ioas_id)?.clone())
         }
         OP_DESTROY_ACCESS_PAGES => {
             let id = TestDestroyAccessPages::read(ucmd.bytes()).access_pages_id;
@@ -127,10 +130,7 @@ pub(crate) fn ioctl_test_cmd(ctx: &Context, ucmd: &mut Ucmd) -> Result {
             Ok(())
         }
         OP_DEV_CHECK_CACHE => {
-            let dev = match ctx.objects().get(cmd.id)? {
-                Object::Device(d) | Object::MockDevice(d) => d,
-                _ => return Err(EINVAL),
-            };
+            let dev = mock_device(ctx, cmd.id)?;
             let c = TestCheckDevCache::read(ucmd.bytes());
             match dev.cache(c.id as usize) {
                 Some(v) if v == c.cache => Ok(()),
@@ -157,45 +157,49 @@ fn attachment_for(ctx: &Context, pt_id: u32) -> Result<Attachment> {
     )
 }
 
+/// The mock device of object `id` (its test object or its device ID).
+fn mock_device(ctx: &Context, id: u32) -> Result<Arc<MockDevice>> {
+    match &*ctx.objects().get(id)? {
+        Object::Device(d) | Object::MockDevice(d) => Ok(d.clone()),
+        _ => {
+            ioasid_dbg!("test: object {} is not a mock device\n", id);
+            Err(EINVAL)
+        }
+    }
+}
+
 /// `IOMMU_TEST_OP_MOCK_DOMAIN(_FLAGS)`: a new mock device bound to the context and
-/// attached to `pt_id`.
-fn mock_domain(ctx: &Context, ucmd: &mut Ucmd, pt_id: u32, flags: u32) -> Result {
+/// attached to `pt_id`. Its two objects become visible with the reply (the device first),
+/// and are torn down if the reply cannot be written.
+fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32) -> Result {
     if flags & !(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID) != 0 {
         ioasid_dbg!("mock_domain: unknown device flags {:#x}\n", flags);
         return Err(EINVAL);
     }
     let dev = MockDevice::new(flags)?;
-    let stdev_id = ctx.objects().insert(Object::MockDevice(dev.clone()))?;
-    let result = (|| {
-        let idev_id = ctx.objects().insert(Object::Device(dev.clone()))?;
-        dev.set_idev_id(idev_id);
-        let att = attachment_for(ctx, pt_id)?;
-        let hwpt_id = att.hwpt_id;
-        if let Some(old) = dev.attach(att) {
-            device::release(ctx.objects(), old);
-        }
-        Ok((idev_id, hwpt_id))
-    })();
-    match result {
-        Ok((idev_id, hwpt_id)) => {
-            let mut out = TestMockDomain::read(ucmd.bytes());
-            out.out_stdev_id = stdev_id;
-            out.out_hwpt_id = hwpt_id;
-            out.out_idev_id = idev_id;
-            out.write(ucmd.bytes_mut());
-            // Destroying the device object undoes all of it if the reply cannot be written.
-            ucmd.created(stdev_id);
-            Ok(())
-        }
-        Err(e) => {
-            let _ = ctx.objects().destroy(stdev_id);
-            Err(e)
-        }
+    let objects = ctx.objects();
+    let stdev = objects.reserve()?;
+    let idev = objects.reserve()?;
+    let stdev = stdev.prepare(Object::MockDevice(dev.clone()))?;
+    dev.set_idev_id(idev.id());
+    let idev = idev.prepare(Object::Device(dev.clone()))?;
+    // From here on, dropping `stdev` unbinds and detaches the device.
+    let att = attachment_for(ctx, pt_id)?;
+    let hwpt_id = att.hwpt_id;
+    if let Some(old) = dev.attach(att) {
+        device::release(objects, old);
     }
+    let mut out = TestMockDomain::read(ucmd.bytes());
+    out.out_stdev_id = stdev.id();
+    out.out_hwpt_id = hwpt_id;
+    out.out_idev_id = idev.id();
+    out.write(ucmd.bytes_mut());
+    ucmd.on_reply(stdev)?;
+    ucmd.on_reply(idev)
 }
 
 /// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: moves mock device `stdev_id` to `pt_id`.
-fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd, stdev_id: u32, pt_id: u32) -> Result {
+fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd<'_>, stdev_id: u32, pt_id: u32) -> Result {
     let dev = ctx
         .objects()
         .get_mock_device(stdev_id)
@@ -214,11 +218,11 @@ fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd, stdev_id: u32, pt_id: u32
 
 /// The mock domain of HWPT `id`.
 fn mock_of(ctx: &Context, id: u32) -> Result<Arc<MockDomain>> {
-    let hwpt = match ctx.objects().get(id)? {
-        Object::Hwpt(h) => h,
+    let hwpt = match &*ctx.objects().get(id)? {
+        Object::Hwpt(h) => h.clone(),
         Object::MockDevice(d) | Object::Device(d) => {
             let hid = d.hwpt_id().ok_or(EINVAL)?;
-            ctx.objects().get_hwpt(hid)?
+            ctx.objects().get_hwpt(hid)?.clone()
         }
         _ => return Err(EINVAL),
     };
@@ -279,12 +283,12 @@ fn md_check_refs(length: u64, uptr: u64, refs: u32) -> Result {
 }
 
 /// `IOMMU_TEST_OP_CREATE_ACCESS`: a new access to IOAS `ioas_id`, as a file.
-fn create_access(ctx: &Context, ucmd: &mut Ucmd, ioas_id: u32, flags: u32) -> Result {
+fn create_access(ctx: &Context, ucmd: &mut Ucmd<'_>, ioas_id: u32, flags: u32) -> Result {
     if flags & !ACCESS_CREATE_NEEDS_PIN_PAGES != 0 {
         return Err(EOPNOTSUPP);
     }
     let ioas = ctx.objects().get_ioas(ioas_id)?;
-    let access = Access::new(ioas, flags & ACCESS_CREATE_NEEDS_PIN_PAGES != 0)?;
+    let access = Access::new(ioas.clone(), flags & ACCESS_CREATE_NEEDS_PIN_PAGES != 0)?;
     let file = match ffi::NewAccessFile::new(access.clone()) {
         Ok(f) => f,
         Err(e) => {
@@ -297,13 +301,47 @@ fn create_access(ctx: &Context, ucmd: &mut Ucmd, ioas_id: u32, flags: u32) -> Re
     out.write(ucmd.bytes_mut());
     // The reply is written after this handler returns; the descriptor must not leak if
     // that fails, so it is installed only on success of the whole ioctl.
-    ucmd.install_on_success(file);
-    Ok(())
+    ucmd.on_reply(InstallOnReply(Some(file)))
+}
+
+/// Installs a new access file's descriptor once the reply is written; dropping it
+/// without that releases the descriptor and the file.
+struct InstallOnReply(Option<ffi::NewAccessFile>);
+
+impl Pending for InstallOnReply {
+    fn commit(&mut self) {
+        if let Some(file) = self.0.take() {
+            file.install();
+        }
+    }
+}
+
+/// Pages an access pinned for `IOMMU_TEST_OP_ACCESS_PAGES`, unpinned again unless the
+/// reply (their ID) reached the caller.
+struct UnpinUnlessReplied {
+    access: Arc<Access>,
+    id: u32,
+    replied: bool,
+}
+
+impl Pending for UnpinUnlessReplied {
+    fn commit(&mut self) {
+        self.replied = true;
+    }
+}
+
+impl Drop for UnpinUnlessReplied {
+    fn drop(&mut self) {
+        if !self.replied {
+            // Nobody knows the ID: nobody else can have unpinned them.
+            let _ = self.access.unpin(self.id);
+        }
+    }
 }
 
 /// `IOMMU_TEST_OP_ACCESS_PAGES`: pins a range through an access and, if `uptr` is given,
 /// checks the pages are those behind `uptr`.
-fn access_pages(ucmd: &mut Ucmd, fd: u32) -> Result {
+fn access_pages(ucmd: &mut Ucmd<'_>, fd: u32) -> Result {
     let mut cmd = TestAccessPages::read(ucmd.bytes());
     let (flags, iova, length, uptr) = (cmd.flags, cmd.iova, cmd.length, cmd.uptr);
     if length > ACCESS_MAX {
@@ -328,8 +366,11 @@ fn access_pages(ucmd: &mut Ucmd, fd: u32) -> Result {
     })?;
     cmd.out_access_pages_id = id;
     cmd.write(ucmd.bytes_mut());
-    ucmd.undo_access_pages(access, id);
-    Ok(())
+    ucmd.on_reply(UnpinUnlessReplied {
+        access,
+        id,
+        replied: false,
+    })
 }
 
 /// `IOASID_TEST_OP_MOCK_DMA`: mock device `id` reads or writes `length` bytes at `iova`
@@ -347,10 +388,7 @@ fn mock_dma(ctx: &Context, id: u32, op: TestAccessRw) -> Result {
     if flags & !MOCK_DMA_WRITE != 0 {
         return Err(EOPNOTSUPP);
     }
-    let dev = match ctx.objects().get(id)? {
-        Object::Device(d) | Object::MockDevice(d) => d,
-        _ => return Err(EINVAL),
-    };
+    let dev = mock_device(ctx, id)?;
     let write = flags & MOCK_DMA_WRITE != 0;
     through_user_buffer(uptr, length, write, |buf| {
         dev.dma(iova, buf, write).inspect_err(|e| {

@@ -8,6 +8,9 @@
 //! copy of the ioctl argument (`dispatch::Ucmd`) field by field, so no `unsafe` transmute is
 //! needed and a short buffer can never cause a panic (missing bytes read as zero).
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 /// A field type of a uAPI structure: native-endian integers.
 pub(crate) trait Field: Sized + Copy {
     /// Reads the field at `off`, or zero if `b` is too short.

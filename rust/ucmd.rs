@@ -17,6 +17,9 @@
 //! - A caller's structure shorter than the kernel's (but not shorter than the minimum) is
 //!   zero-extended, and output is written back only up to the caller's `size`.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+#![deny(unsafe_code)]
+
 /// The ioctl type byte shared with iommufd.
 pub(crate) const IOMMUFD_TYPE: u32 = b';' as u32;
 

@@ -364,6 +364,55 @@ TEST_F(pin, change_process_moves_the_charge)
 	close(mfd);
 }
 
+/*
+ * CHANGE_PROCESS to a process whose RLIMIT_MEMLOCK cannot take the pins: ENOMEM, and
+ * nothing moved (both processes' VmPin as before, the pages still pinned once).
+ */
+TEST_F(pin, change_process_over_the_new_limit_is_enomem_and_moves_nothing)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+	long want = variant->domain ? NPAGES * psz / 1024 : 0;
+	int mfd = memfd_create("pin", 0);
+	pid_t child;
+	__u64 iova = 0;
+	int status;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, NPAGES * psz));
+	ASSERT_EQ(0, ioas_map_file(self->fd, self->ioas, mfd, 0, NPAGES * psz, &iova, RW));
+	EXPECT_EQ(self->pinned0 + want, vm_pinned());
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct rlimit lim = { .rlim_cur = psz, .rlim_max = psz };
+		long before = proc_status_kb(getpid(), "VmPin");
+		int rc;
+
+		if (drop_cap_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &lim))
+			_exit(10);
+		rc = ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
+		if (variant->domain && (rc != -1 || errno != ENOMEM))
+			_exit(1);
+		/* Nothing pinned: nothing to charge, so the move succeeds at any limit. */
+		if (!variant->domain && rc)
+			_exit(2);
+		if (proc_status_kb(getpid(), "VmPin") != before)
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* The charge stayed here, the pages pinned once (refs count 4 KiB pages: memfd). */
+	EXPECT_EQ(self->pinned0 + want, vm_pinned());
+	/* Still movable back and forth: the failed move left no prepared state behind. */
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
+	EXPECT_EQ(self->pinned0 + want, vm_pinned());
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, NPAGES * psz, NULL));
+	EXPECT_EQ(self->pinned0, vm_pinned());
+	close(mfd);
+}
+
 static int create_access(int fd, __u32 ioas, __u32 flags)
 {
 	struct ioasid_test_cmd cmd = {

@@ -4,7 +4,7 @@
 # reload tests come last. qemu-test/test-all reads the "# Totals:" line of each.
 cd "$(dirname "$0")"
 rc=0
-for t in ./ioasid_basic ./ioasid_ioas ./ioasid_pin ./ioasid_device ./ioasid_fail_nth ./harness_checks.sh ./ioasid_module; do
+for t in ./ioasid_basic ./ioasid_ioas ./ioasid_objects ./ioasid_pin ./ioasid_device ./ioasid_fail_nth ./harness_checks.sh ./ioasid_module; do
 	[ -e "$t" ] || continue
 	echo "# running $t"
 	"$t" || rc=1
