@@ -10,7 +10,7 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 INSTALL_HDR_PATH ?= /usr
 RUSTFMT ?= rustfmt
-RUST_SOURCES := $(wildcard $(CURDIR)/rust/*.rs)
+RUST_SOURCES := $(shell find $(CURDIR)/rust -name "*.rs")
 
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(MO),MO=$(MO)) modules

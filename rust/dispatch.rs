@@ -4,20 +4,24 @@
 //!
 //! Every ioctl is a row of [`OPS`]: its number, the size of its kernel structure, where its
 //! last mandatory field ends, and its handler. The dispatcher applies the rules of
-//! [`crate::ucmd`] once for all of them: it copies the caller's structure in (zero-extended
+//! [`crate::uapi::ucmd`] once for all of them: it copies the caller's structure in (zero-extended
 //! when the caller's is shorter), refuses non-zero bytes beyond what the kernel knows, runs
 //! the handler on the kernel copy and writes the structure back only if the handler
 //! succeeded, never past the caller's `size`. Handlers therefore never touch the argument's
 //! user memory themselves.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 use crate::{
-    context::{self, Context},
-    device, hwpt, ioas, ioasid_dbg, object, pcidev, selftest,
+    ioasid_dbg,
+    objects::{
+        context::{self, Context},
+        device, hwpt, ioas, pcidev, table,
+    },
+    testing::selftest,
+    uapi::ucmd::{self, UcmdError},
     uapi::*,
-    ucmd::{self, UcmdError},
 };
 use kernel::{
     prelude::*,
@@ -131,7 +135,7 @@ macro_rules! op {
 /// The ioctl table: one row per implemented ioctl. A number without a row returns `ENOTTY`,
 /// as iommufd does for numbers it does not know.
 static OPS: &[Op] = &[
-    op!(0x80, "destroy", IommuDestroy, object::ioctl_destroy),
+    op!(0x80, "destroy", IommuDestroy, table::ioctl_destroy),
     op!(0x81, "ioas_alloc", IommuIoasAlloc, ioas::ioctl_alloc),
     op!(
         0x82,

@@ -7,7 +7,7 @@
 //! upstream iommufd (same numbers, layouts and errno values) plus ioasid's own extensions
 //! for binding devices; `include/uapi/linux/ioasid.h` is the contract.
 //!
-//! Layout: `ffi` and `ffi_iommu` are the FFI layer, the only modules with `unsafe` code
+//! Layout: `ffi` (with `ffi::iommu`) is the FFI layer, the only modules with `unsafe` code
 //! (with the C shim in `shim/`); every other module says `#![deny(unsafe_code)]`. The
 //! pure-logic modules (`ucmd`: size rules, `iova`: IOVA arithmetic and allocator, `uapi`:
 //! structure mirrors and argument checks) depend only on `core` and are also unit-tested
@@ -31,32 +31,23 @@
 //! 8. `Context::process_cache`: a leaf, taken with nothing else held.
 //! 9. `ObjectTable::ids` (the maple tree's spinlock): innermost; nothing sleeps under it.
 //!
-//! The C shim's own locks (`rust/shim/`) are taken only inside shim calls and never call
+//! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls and never call
 //! back into Rust.
 
 use kernel::{
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
 };
+use objects::context;
+use uapi::ucmd;
 
-mod access;
-mod context;
-mod device;
 mod dispatch;
-mod domain;
 mod ffi;
-mod ffi_iommu;
-mod hwpt;
-mod ioas;
-mod iommu;
-mod iova;
-mod mock;
-mod object;
-mod pages;
-mod pcidev;
-mod selftest;
+mod hw;
+mod iopt;
+mod objects;
+mod testing;
 mod uapi;
-mod ucmd;
 
 // The pure encoder must agree with the kernel's for every number we use.
 const _: () =
@@ -101,7 +92,7 @@ pub(crate) use ioasid_dbg;
 #[pin_data]
 struct IoasidModule {
     /// The `ioasid-pci` driver (unregistered first at exit).
-    pci: ffi_iommu::PciDriver,
+    pci: ffi::iommu::PciDriver,
     #[pin]
     miscdev: MiscDeviceRegistration<context::Context>,
 }
@@ -110,11 +101,11 @@ impl kernel::InPlaceModule for IoasidModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let options = MiscDeviceOptions { name: c"ioasid" };
         try_pin_init!(Self {
-            pci: ffi_iommu::PciDriver::register()?,
+            pci: ffi::iommu::PciDriver::register()?,
             miscdev <- MiscDeviceRegistration::register(options),
         })
         .pin_chain(|_| {
-            if selftest::enabled() {
+            if testing::selftest::enabled() {
                 ffi::taint_test();
                 pr_warn!("IOMMU_TEST_CMD enabled (selftest=1): for testing only\n");
             }

@@ -6,11 +6,11 @@
 //! tests most of their items are unused here.
 #![allow(dead_code)]
 
-#[path = "../../rust/iova.rs"]
+#[path = "../../rust/uapi/iova.rs"]
 pub mod iova;
-#[path = "../../rust/uapi.rs"]
+#[path = "../../rust/uapi/abi.rs"]
 pub mod uapi;
-#[path = "../../rust/ucmd.rs"]
+#[path = "../../rust/uapi/ucmd.rs"]
 pub mod ucmd;
 
 #[cfg(test)]

@@ -10,14 +10,14 @@
 //! exposes accesses as files (`IOMMU_TEST_OP_CREATE_ACCESS`), as upstream iommufd's does;
 //! closing the file releases everything.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 use crate::{
     ffi::PinnedPage,
-    ioas::{AccessPin, Ioas},
     ioasid_dbg,
-    iova::Span,
+    iopt::{AccessPin, Ioas},
+    uapi::iova::Span,
 };
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 

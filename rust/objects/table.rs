@@ -29,12 +29,20 @@
 //! sleeps, allocates or drops an object under it. Removed objects are dropped (which can
 //! unmap and unpin) after it is released.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
+use super::{
+    context::Context,
+    device::{self, MockDevice},
+    hwpt::Hwpt,
+    pcidev::PciDevice,
+};
 use crate::{
-    context::Context, device, device::MockDevice, dispatch::Pending, dispatch::Ucmd,
-    ffi::SharedMapleTree, hwpt::Hwpt, ioas::Ioas, ioasid_dbg, pcidev::PciDevice,
+    dispatch::{Pending, Ucmd},
+    ffi::SharedMapleTree,
+    ioasid_dbg,
+    iopt::Ioas,
     uapi::IommuDestroy,
 };
 use core::ops::Deref;

@@ -17,7 +17,7 @@
 //! - A caller's structure shorter than the kernel's (but not shorter than the minimum) is
 //!   zero-extended, and output is written back only up to the caller's `size`.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 /// The ioctl type byte shared with iommufd.

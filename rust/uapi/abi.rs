@@ -8,7 +8,7 @@
 //! copy of the ioctl argument (`dispatch::Ucmd`) field by field, so no `unsafe` transmute is
 //! needed and a short buffer can never cause a panic (missing bytes read as zero).
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 /// A field type of a uAPI structure: native-endian integers.

@@ -6,12 +6,11 @@
 //! lives in the context's object table and is released when the last reference to the file
 //! is dropped.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::{
-    dispatch, dispatch::Ucmd, ffi, ioas, ioasid_dbg, object::ObjectTable, pcidev::PciGroup, uapi::*,
-};
+use super::{ioas, pcidev::PciGroup, table::ObjectTable};
+use crate::{dispatch, dispatch::Ucmd, ffi, ioasid_dbg, uapi::*};
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},

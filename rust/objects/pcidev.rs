@@ -13,20 +13,21 @@
 //! The IOMMU translates a group of devices as a whole, so the bound devices of one group
 //! share a [`PciGroup`] and, through it, one attachment.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::{
+use super::{
     context::Context,
     device::{self, Attachment},
+    table::{ObjRef, Object},
+};
+use crate::{
     dispatch::Ucmd,
-    domain::Domain,
-    ffi_iommu::{Binding, HwInfo, PciDev, ResvKind},
-    ioas::Ioas,
+    ffi::iommu::{Binding, HwInfo, PciDev, ResvKind},
+    hw::{iommu::RealDomain, Domain},
     ioasid_dbg,
-    iommu::RealDomain,
-    iova::Span,
-    object::{ObjRef, Object},
+    iopt::Ioas,
+    uapi::iova::Span,
     uapi::{IoasidDeviceAttach, IoasidDeviceBind, IoasidDeviceDetach, IOASID_DEVICE_PASID},
 };
 use kernel::{

@@ -4,7 +4,7 @@
 //! `iommu_domain`s.
 //!
 //! Like [`crate::ffi`], this is the only place that calls C for what it covers; it wraps
-//! the shim `rust/shim/ioasid_pci.c` (the driver, the device nodes, the hardware state of a
+//! the shim `rust/ffi/shim/ioasid_pci.c` (the driver, the device nodes, the hardware state of a
 //! binding) and the exported IOMMU core functions, and states the contract of each call.
 
 use core::ptr::NonNull;

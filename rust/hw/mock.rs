@@ -10,14 +10,11 @@
 //! block and its permissions; translations are real, so the test ops can check that an IOVA
 //! reaches the page the process mapped.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::ffi;
-use crate::{
-    domain::{HwDomain, PROT_READ, PROT_WRITE},
-    iova::Span,
-};
+use super::{HwDomain, PROT_READ, PROT_WRITE};
+use crate::{ffi, uapi::iova::Span};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// First IOVA of the mock aperture.

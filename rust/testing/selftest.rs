@@ -11,20 +11,25 @@
 //! ACCESS_REPLACE_IOAS and DEV_CHECK_CACHE. The others (dirty tracking, IOTLB checks, IOPF,
 //! vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 use crate::{
-    access::Access,
-    context::Context,
-    device::{self, Attachment, MockDevice},
     dispatch::{Pending, Ucmd},
-    domain::Domain,
-    ffi, ioasid_dbg,
-    iova::Span,
-    mock::{MockDomain, MOCK_PAGE_SIZE},
-    object::Object,
-    pages::{BATCH_MEMORY_LIMIT, PAGE_SIZE},
+    ffi,
+    hw::{
+        mock::{MockDomain, MOCK_PAGE_SIZE},
+        Domain,
+    },
+    ioasid_dbg,
+    iopt::pages::{BATCH_MEMORY_LIMIT, PAGE_SIZE},
+    objects::{
+        access::Access,
+        context::Context,
+        device::{self, Attachment, MockDevice},
+        table::Object,
+    },
+    uapi::iova::Span,
     uapi::{
         IommuTestCmd, TestAccessPages, TestAccessReplaceIoas, TestAccessRw, TestCheckDevCache,
         TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages, TestMemoryLimit,
@@ -58,7 +63,7 @@ const MOCK_DMA_WRITE: u32 = 1 << 0;
 
 /// `MOCK_FLAGS_DEVICE_*` this mock knows.
 const MOCK_FLAGS_DEVICE_NO_DIRTY: u32 = 1 << 0;
-use crate::device::MOCK_FLAGS_DEVICE_PASID;
+use crate::objects::device::MOCK_FLAGS_DEVICE_PASID;
 /// `MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES`.
 const ACCESS_CREATE_NEEDS_PIN_PAGES: u32 = 1 << 0;
 /// `MOCK_FLAGS_ACCESS_WRITE`.
@@ -243,7 +248,7 @@ fn md_check_map(ctx: &Context, id: u32, iova: u64, length: u64, uptr: u64) -> Re
     let mut off = 0;
     while off < length {
         let want = ffi::user_phys(uptr + off)?;
-        let got = crate::domain::HwDomain::iova_to_phys(&*mock, iova + off);
+        let got = crate::hw::HwDomain::iova_to_phys(&*mock, iova + off);
         if got != Some(want) {
             ioasid_dbg!(
                 "check_map: IOVA {:#x} gives {:?}, user memory is at {:#x}\n",

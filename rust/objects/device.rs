@@ -3,23 +3,22 @@
 //! Devices bound to a context: what every kind of device shares (attachments to HWPTs,
 //! `IOMMU_GET_HW_INFO`) and the mock devices of the test interface.
 //!
-//! PCI devices are in [`crate::pcidev`]. Mock devices (`IOMMU_TEST_OP_MOCK_DOMAIN`) are
+//! PCI devices are in [`crate::objects::pcidev`]. Mock devices (`IOMMU_TEST_OP_MOCK_DOMAIN`) are
 //! Rust objects that bind, attach, replace and detach as a PCI device does, with the mock
 //! IOMMU's aperture and page size. A mock device has two IDs, like upstream's: the test
 //! object ("stdev", destroying it unbinds the device) and the device ("idev", what
 //! `dev_id` arguments name).
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::{
+use super::{
     context::Context,
-    domain::Domain,
     hwpt::Hwpt,
-    ioasid_dbg,
-    object::{ObjRef, Object, ObjectTable},
     pcidev::PciDevice,
+    table::{ObjRef, Object, ObjectTable},
 };
+use crate::{hw::Domain, ioasid_dbg};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -96,7 +95,7 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
             let mut data = KVec::new();
             data.extend_from_slice(&0u32.to_ne_bytes(), GFP_KERNEL)?;
             data.extend_from_slice(&MOCK_HW_INFO_REGVAL.to_ne_bytes(), GFP_KERNEL)?;
-            crate::ffi_iommu::HwInfo {
+            crate::ffi::iommu::HwInfo {
                 kind: IOMMU_HW_INFO_TYPE_SELFTEST,
                 data,
                 capabilities: 0,
@@ -287,7 +286,7 @@ impl MockDevice {
     ///
     /// # Errors
     ///
-    /// `ENXIO` when not attached; otherwise as [`crate::mock::MockDomain::dma`].
+    /// `ENXIO` when not attached; otherwise as [`crate::hw::mock::MockDomain::dma`].
     pub(crate) fn dma(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
         let domain = match self.inner.lock().attached.as_ref() {
             Some(a) => a.hwpt.domain().clone(),

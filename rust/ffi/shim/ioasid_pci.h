@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Devices and real IOMMU domains: the ioasid-pci driver and thin wrappers of the IOMMU core
- * (rust/ffi_iommu.rs declares them and holds the SAFETY contracts).
+ * (rust/ffi/iommu.rs declares them and holds the SAFETY contracts).
  *
  * A struct ioasid_pci_dev is one device bound to ioasid-pci, with its node
  * /dev/ioasid-devices/<BDF> (mode 0600: the file permission is the right to bind it).

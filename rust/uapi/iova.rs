@@ -21,7 +21,7 @@
 //! - is aligned like the user address up to the huge page size, so memory backed by huge
 //!   pages can be mapped with huge IOPTEs, and keeps the user address's offset in its page.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 /// A closed interval of IOVAs, `start <= last`.

@@ -8,10 +8,10 @@
 //! device. While it exists the IOAS keeps every area mapped into its domain (see
 //! [`crate::ioas`]); dropping the HWPT unmaps and flushes before any page is unpinned.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::{domain::Domain, ioas::Ioas};
+use crate::{hw::Domain, iopt::Ioas};
 use kernel::{
     prelude::*,
     sync::{
@@ -114,10 +114,14 @@ const IOMMU_HWPT_ALLOC_PASID: u32 = 1 << 3;
 /// HWPTs (`pt_id` a HWPT), driver data, the mock's dirty tracking and fault queues come
 /// with those features and give `EOPNOTSUPP` until then.
 pub(crate) fn ioctl_alloc<'a>(
-    ctx: &'a crate::context::Context,
+    ctx: &'a crate::objects::context::Context,
     ucmd: &mut crate::dispatch::Ucmd<'a>,
 ) -> Result {
-    use crate::{device::DeviceRef, ioasid_dbg, object::Object, uapi::IommuHwptAlloc};
+    use crate::{
+        ioasid_dbg,
+        objects::{device::DeviceRef, table::Object},
+        uapi::IommuHwptAlloc,
+    };
     let mut cmd = IommuHwptAlloc::read(ucmd.bytes());
     if cmd.reserved != 0 || cmd.reserved2 != 0 {
         ioasid_dbg!("hwpt_alloc: reserved field set\n");
@@ -136,7 +140,7 @@ pub(crate) fn ioctl_alloc<'a>(
         return Err(EOPNOTSUPP);
     }
     let res = ctx.objects().reserve()?;
-    let dev = crate::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
+    let dev = crate::objects::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
     // Held until the HWPT counts as a user of the IOAS: no DESTROY in between.
     let parent = ctx.objects().get(cmd.pt_id).map_err(|_| {
         ioasid_dbg!("hwpt_alloc: no object {}\n", cmd.pt_id);
@@ -178,7 +182,7 @@ pub(crate) fn ioctl_alloc<'a>(
                 ioasid_dbg!("hwpt_alloc: the mock IOMMU has no dirty tracking yet\n");
                 return Err(EOPNOTSUPP);
             }
-            Domain::Mock(crate::mock::MockDomain::new()?)
+            Domain::Mock(crate::hw::mock::MockDomain::new()?)
         }
     };
     let hwpt = Hwpt::new(ioas, domain, false)?;

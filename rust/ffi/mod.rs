@@ -3,10 +3,12 @@
 //! The FFI layer: the only place where ioasid calls C directly.
 //!
 //! Everything above this module is safe Rust. Each function here wraps one C function of
-//! the shim (`rust/shim/ioasid_shim.c`) or of the kernel that `kernel::bindings` does not
+//! the shim (`rust/ffi/shim/ioasid_shim.c`) or of the kernel that `kernel::bindings` does not
 //! cover, and states the contract that makes the call sound.
 
-use crate::access::Access;
+pub(crate) mod iommu;
+
+use crate::objects::access::Access;
 use core::ptr::NonNull;
 use kernel::{
     ffi::{c_long, c_ulong, c_void},

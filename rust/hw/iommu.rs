@@ -7,14 +7,14 @@
 //! [`HwDomain::map`] in one call becomes the largest IOPTEs the alignment allows (2 MiB
 //! ones for 2 MiB-backed memory when the IOAS allows huge pages).
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
+use super::{HwDomain, PROT_READ, PROT_WRITE};
 use crate::{
-    domain::{HwDomain, PROT_READ, PROT_WRITE},
-    ffi_iommu::{IommuDomain, PciDev},
+    ffi::iommu::{IommuDomain, PciDev},
     ioasid_dbg,
-    iova::Span,
+    uapi::iova::Span,
 };
 use kernel::{bindings, prelude::*, sync::Arc};
 

@@ -22,7 +22,7 @@
 //! Callers (the IOAS) unmap a range from every domain and flush before they drop its
 //! users here, so a page is never unpinned while a domain still translates to it.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 use crate::ffi::{self, PageBatch, PinnedPage, Process};

@@ -3,15 +3,20 @@
 //! The boundary between the object model and IOMMU hardware.
 //!
 //! An IOAS fills every domain attached to it through [`HwDomain`]; it never knows what is
-//! behind: a real `iommu_domain` ([`crate::iommu::RealDomain`], through the FFI layer) or
-//! [`crate::mock::MockDomain`], a page table in plain Rust that never touches the IOMMU
+//! behind: a real `iommu_domain` ([`crate::hw::iommu::RealDomain`], through the FFI layer) or
+//! [`crate::hw::mock::MockDomain`], a page table in plain Rust that never touches the IOMMU
 //! core, for the test interface.
 
-// Safe Rust only: `unsafe` lives in the FFI layer (`ffi`, `ffi_iommu`).
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::{iommu::RealDomain, iova::Span, mock::MockDomain};
+pub(crate) mod iommu;
+pub(crate) mod mock;
+
+use crate::uapi::iova::Span;
+use iommu::RealDomain;
 use kernel::{prelude::*, sync::Arc};
+use mock::MockDomain;
 
 /// IOPTE permission: DMA may read.
 pub(crate) const PROT_READ: u32 = 1;

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What attaches to an IOAS: the domains of its HWPTs (each maps every area; the first
+//! one pins them) and the in-kernel accesses (which pin what they ask for and are told
+//! before an unmap takes it away).
+
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
+#![deny(unsafe_code)]
+
+use super::{areas_in, iova_errno, pages::PAGE_SIZE, AccessPin, Ioas, IoasInner};
+use crate::{
+    ffi,
+    hw::Domain,
+    ioasid_dbg,
+    objects::access::Access,
+    uapi::iova::{self, Span},
+    uapi::IOMMU_IOAS_MAP_WRITEABLE,
+};
+use kernel::{
+    prelude::*,
+    sync::{atomic::Relaxed, Arc},
+};
+
+impl Ioas {
+    /// The alignment areas need: the largest minimum page size of the domains, and the
+    /// CPU page size without huge pages (1 otherwise).
+    pub(super) fn alignment_of(domains: &[Domain], huge_pages: bool) -> u64 {
+        let base = if huge_pages { 1 } else { PAGE_SIZE };
+        domains
+            .iter()
+            .map(|d| d.hw().min_page_size())
+            .fold(base, u64::max)
+    }
+
+    /// Attaches `domain`: reserves what is outside its aperture, raises the alignment to
+    /// its page size, and maps every area into it (pinning the pages if it is the first
+    /// domain).
+    ///
+    /// # Errors
+    ///
+    /// `EADDRINUSE` if an area or allowed range lies outside the aperture or is not
+    /// aligned to the domain's page size; `EINVAL` for a page size above the CPU's;
+    /// pinning and mapping errors. Nothing changes on error.
+    pub(crate) fn add_domain(&self, domain: &Domain) -> Result {
+        let hw = domain.hw();
+        let align = hw.min_page_size();
+        if align > PAGE_SIZE {
+            ioasid_dbg!("attach: domain page size {:#x} is above PAGE_SIZE\n", align);
+            return Err(EINVAL);
+        }
+        self.users.fetch_add(1, Relaxed);
+        let mut inner = self.inner.lock();
+        let result = Self::add_domain_locked(&mut inner, domain);
+        drop(inner);
+        if result.is_err() {
+            self.users.fetch_sub(1, Relaxed);
+        }
+        result
+    }
+
+    fn add_domain_locked(inner: &mut IoasInner, domain: &Domain) -> Result {
+        let hw = domain.hw();
+        let align = hw.min_page_size().max(inner.iova_alignment);
+        Self::check_alignment(inner, align)?;
+        let all = Span {
+            start: 0,
+            last: u64::MAX,
+        };
+        inner.domains.reserve(1, GFP_KERNEL)?;
+        // What the hardware cannot translate becomes reserved, owned by the domain.
+        let aperture = hw.aperture();
+        let tag = domain.owner_tag();
+        let outside = iova::Holes::new(all, core::iter::once(aperture));
+        let mut added = 0;
+        let mut result = Ok(());
+        for span in outside {
+            result = Self::reserve_locked(inner, span, tag);
+            if result.is_err() {
+                ioasid_dbg!(
+                    "attach: [{:#x}, {:#x}] outside the aperture is in use\n",
+                    span.start,
+                    span.last
+                );
+                break;
+            }
+            added += 1;
+        }
+        // Map every area; the first domain pins them.
+        let first_domain = inner.domains.is_empty();
+        let huge = inner.huge_pages;
+        // Areas are walked in IOVA order: the first `filled` ones are in the domain.
+        let mut filled = 0usize;
+        if result.is_ok() {
+            for area in inner.areas.values_mut() {
+                let r = if first_domain {
+                    area.fill(core::slice::from_ref(domain), huge)
+                } else {
+                    area.map_into(hw, huge)
+                };
+                if let Err(e) = r {
+                    result = Err(e);
+                    break;
+                }
+                filled += 1;
+            }
+        }
+        if let Err(e) = result {
+            for area in inner.areas.values_mut().take(filled) {
+                if first_domain {
+                    area.unfill(core::slice::from_ref(domain));
+                } else {
+                    area.unmap_from(hw);
+                }
+            }
+            if added > 0 {
+                inner.reserved.retain(|r| r.owner != tag);
+            }
+            return Err(e);
+        }
+        // Capacity reserved above.
+        inner.domains.push(domain.clone(), GFP_KERNEL)?;
+        inner.iova_alignment = align;
+        Ok(())
+    }
+
+    /// Detaches `domain`: unmaps every area from it (flushed), drops the domain pins when
+    /// it was the last domain, and removes its reserved ranges.
+    pub(crate) fn remove_domain(&self, domain: &Domain) {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        let Some(pos) = inner.domains.iter().position(|d| d.same(domain)) else {
+            return;
+        };
+        let last_domain = inner.domains.len() == 1;
+        for area in inner.areas.values_mut() {
+            if last_domain {
+                area.unfill(core::slice::from_ref(domain));
+            } else {
+                area.unmap_from(domain.hw());
+            }
+        }
+        let removed = inner.domains.remove(pos);
+        let tag = domain.owner_tag();
+        inner.reserved.retain(|r| r.owner != tag);
+        inner.iova_alignment = Self::alignment_of(&inner.domains, inner.huge_pages);
+        drop(removed);
+        self.users.fetch_sub(1, Relaxed);
+    }
+
+    /// Records automatic HWPT `id` of this IOAS.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn remember_auto_hwpt(&self, id: u32) -> Result {
+        Ok(self.inner.lock().auto_hwpts.push(id, GFP_KERNEL)?)
+    }
+
+    /// Forgets automatic HWPT `id` (removed from the table).
+    pub(crate) fn forget_auto_hwpt(&self, id: u32) {
+        self.inner.lock().auto_hwpts.retain(|h| *h != id);
+    }
+
+    /// The automatic HWPTs of this IOAS, by ID.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn auto_hwpts(&self) -> Result<KVec<u32>> {
+        let inner = self.inner.lock();
+        let mut out = KVec::with_capacity(inner.auto_hwpts.len(), GFP_KERNEL)?;
+        for id in inner.auto_hwpts.iter() {
+            out.push(*id, GFP_KERNEL)?;
+        }
+        Ok(out)
+    }
+
+    /// Attaches an in-kernel access (it is told before its pins are unmapped).
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn add_access(&self, access: Arc<Access>) -> Result {
+        let mut inner = self.inner.lock();
+        inner.accesses.push(access, GFP_KERNEL)?;
+        drop(inner);
+        self.users.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Detaches an access (which holds no pins any more).
+    pub(crate) fn remove_access(&self, access: &Access) {
+        let mut inner = self.inner.lock();
+        let Some(pos) = inner
+            .accesses
+            .iter()
+            .position(|a| core::ptr::eq(&**a, access))
+        else {
+            return;
+        };
+        let removed = inner.accesses.remove(pos);
+        drop(inner);
+        drop(removed);
+        self.users.fetch_sub(1, Relaxed);
+    }
+
+    /// Asks every access to release its pins inside `range` (their unmap notification),
+    /// with the IOAS unlocked: accesses take their own lock, then ours.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(super) fn release_accesses(&self, range: Span) -> Result {
+        // Most unmaps happen with no access pin anywhere: no need to look.
+        if self.access_pins.load(Relaxed) == 0 {
+            return Ok(());
+        }
+        let inner = self.inner.lock();
+        let busy = areas_in(&inner.areas, range)
+            .any(|s| inner.areas.get(&s.last).is_some_and(|a| a.accesses > 0));
+        if !busy {
+            return Ok(());
+        }
+        let mut accesses = KVec::with_capacity(inner.accesses.len(), GFP_KERNEL)?;
+        for a in inner.accesses.iter() {
+            accesses.push(a.clone(), GFP_KERNEL)?;
+        }
+        drop(inner);
+        for a in accesses.iter() {
+            a.notify_unmap(self, range);
+        }
+        Ok(())
+    }
+
+    /// Pins `[iova, iova + length)` for an access; `write` asks for write permission.
+    /// Returns the pinned pieces and gives `pages_out` each page in order, with the offset
+    /// and length of the range's bytes in it.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if the range is not fully mapped, `EPERM` for write access to a read-only
+    /// area, pinning errors. Nothing stays pinned on error.
+    pub(crate) fn access_pin(
+        &self,
+        range: Span,
+        write: bool,
+        mut pages_out: impl FnMut(&ffi::PinnedPage, usize, usize) -> Result,
+    ) -> Result<KVec<AccessPin>> {
+        let mut pins = KVec::new();
+        let mut inner = self.inner.lock();
+        let result = (|| {
+            let mut next = Some(range.start);
+            while let Some(cur) = next.filter(|&n| n <= range.last) {
+                let Some(cursor) = inner.areas.cursor_lower_bound_mut(&cur) else {
+                    return Err(ENOENT);
+                };
+                let (&key, area) = cursor.current();
+                if area.span.start > cur {
+                    return Err(ENOENT);
+                }
+                if write && area.prot & IOMMU_IOAS_MAP_WRITEABLE == 0 {
+                    ioasid_dbg!(
+                        "access: write to the read-only area at {:#x}\n",
+                        area.span.start
+                    );
+                    return Err(EPERM);
+                }
+                let last = area.span.last.min(range.last);
+                let pages = area.slice.pages.clone();
+                let b0 = area.slice.start_byte + (cur - area.span.start);
+                let b1 = area.slice.start_byte + (last - area.span.start);
+                let (first_page, last_page) = (pages.index_of(b0), pages.index_of(b1));
+                pins.reserve(1, GFP_KERNEL)?;
+                pages.pin(first_page, last_page)?;
+                let piece = AccessPin {
+                    pages,
+                    first: first_page,
+                    last: last_page,
+                    area_key: key,
+                };
+                let mut b = b0;
+                let walked = piece.pages.with_pinned(first_page, last_page, |_, p| {
+                    let off = piece.pages.offset_in_page(b);
+                    let len = (PAGE_SIZE - off).min(b1 - b + 1);
+                    b += len;
+                    pages_out(p, off as usize, len as usize)
+                });
+                if let Err(e) = walked {
+                    piece.pages.unpin(first_page, last_page);
+                    return Err(e);
+                }
+                if let Some(area) = inner.areas.get_mut(&key) {
+                    area.accesses += 1;
+                    self.access_pins.fetch_add(1, Relaxed);
+                }
+                pins.push(piece, GFP_KERNEL)?;
+                next = last.checked_add(1);
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            self.access_unpin_locked(&mut inner, pins);
+            return Err(e);
+        }
+        Ok(pins)
+    }
+
+    /// Releases what [`Ioas::access_pin`] pinned.
+    pub(crate) fn access_unpin(&self, pins: KVec<AccessPin>) {
+        let mut inner = self.inner.lock();
+        self.access_unpin_locked(&mut inner, pins);
+    }
+
+    fn access_unpin_locked(&self, inner: &mut IoasInner, mut pins: KVec<AccessPin>) {
+        for piece in pins.drain_all() {
+            if let Some(area) = inner.areas.get_mut(&piece.area_key) {
+                if area.accesses > 0 {
+                    area.accesses -= 1;
+                    self.access_pins.fetch_sub(1, Relaxed);
+                }
+            }
+            piece.pages.unpin(piece.first, piece.last);
+        }
+    }
+
+    /// Copies between `buf` and the memory mapped at `iova` (`write`: into the memory),
+    /// pinning each page only for the copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ioas::access_pin`].
+    pub(crate) fn access_rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let range = Span::from_len(iova, buf.len() as u64).map_err(iova_errno)?;
+        let mut done = 0usize;
+        let pins = self.access_pin(range, write, |page, offset, len| {
+            let chunk = buf.get_mut(done..done + len).ok_or(EINVAL)?;
+            if write {
+                page.write(offset, chunk);
+            } else {
+                page.read(offset, chunk);
+            }
+            done += len;
+            Ok(())
+        })?;
+        self.access_unpin(pins);
+        Ok(())
+    }
+}
