@@ -496,16 +496,16 @@ impl IommuDomain {
     /// # Errors
     ///
     /// As `iommu_map` (nothing stays mapped on error).
-    pub(crate) fn map(&self, iova: u64, phys: u64, len: u64, prot: u32) -> Result {
-        // SAFETY: The domain is live. The caller keeps the pages behind `phys` pinned
-        // until it unmaps them (the IOAS invariant), so the device never reaches memory
-        // that has been freed.
+    pub(crate) fn map(&self, iova: u64, run: &super::PinnedRun<'_>, prot: u32) -> Result {
+        // SAFETY: The domain is live (type invariant). `run` is pinned memory (its type
+        // invariant), which the IOAS unmaps from every domain before unpinning it (its
+        // invariant), so the device never reaches memory that has been freed.
         check(unsafe {
             bindings::iommu_map(
                 self.0.as_ptr(),
                 iova as usize,
-                phys,
-                len as usize,
+                run.phys(),
+                run.len() as usize,
                 prot as c_int,
                 bindings::GFP_KERNEL_ACCOUNT,
             )

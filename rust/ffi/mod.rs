@@ -324,6 +324,60 @@ impl PinnedPage {
     }
 }
 
+/// Physically contiguous bytes of pinned memory, borrowed from the [`PinnedPage`]s that
+/// hold the pins: the only way code outside this layer can name physical memory for a
+/// domain to translate to ([`crate::hw::HwDomain::map`]), so safe code can never map
+/// memory it does not hold pinned.
+///
+/// What the borrow cannot express, the IOAS keeps as its invariant: the range is unmapped
+/// from every domain (and flushed) before the pins go (`crate::iopt`'s theory of
+/// operation).
+///
+/// # Invariants
+///
+/// `[phys, phys + len)` lies in pages pinned for at least `'a`.
+pub(crate) struct PinnedRun<'a> {
+    phys: u64,
+    len: u64,
+    _pins: core::marker::PhantomData<&'a PinnedPage>,
+}
+
+impl PinnedPage {
+    /// `len` bytes of this page from `offset` (clamped to the page's end).
+    pub(crate) fn run(&self, offset: u64, len: u64) -> PinnedRun<'_> {
+        let page_size = kernel::page::PAGE_SIZE as u64;
+        let offset = offset.min(page_size);
+        // INVARIANT: inside this page, pinned while it is borrowed.
+        PinnedRun {
+            phys: self.phys() + offset,
+            len: len.min(page_size - offset),
+            _pins: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a> PinnedRun<'a> {
+    /// The first physical address.
+    pub(crate) fn phys(&self) -> u64 {
+        self.phys
+    }
+
+    /// The length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Appends `next` if it continues this run physically; returns whether it did.
+    pub(crate) fn extend(&mut self, next: &PinnedRun<'a>) -> bool {
+        if self.phys.checked_add(self.len) != Some(next.phys) {
+            return false;
+        }
+        // INVARIANT: both parts are pinned for `'a`.
+        self.len += next.len;
+        true
+    }
+}
+
 impl Drop for PinnedPage {
     fn drop(&mut self) {
         let mut ptr = self.0.as_ptr().cast::<c_void>();

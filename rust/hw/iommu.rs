@@ -12,7 +12,10 @@
 
 use super::{HwDomain, PROT_READ, PROT_WRITE};
 use crate::{
-    ffi::iommu::{IommuDomain, PciDev},
+    ffi::{
+        iommu::{IommuDomain, PciDev},
+        PinnedRun,
+    },
     ioasid_dbg,
     uapi::iova::Span,
 };
@@ -84,7 +87,7 @@ impl HwDomain for RealDomain {
         self.min_page
     }
 
-    fn map(&self, iova: u64, phys: u64, len: u64, prot: u32) -> Result {
+    fn map(&self, iova: u64, run: &PinnedRun<'_>, prot: u32) -> Result {
         // Bound devices are cache coherent (checked at bind): ask for coherent IOPTEs.
         let mut p = bindings::IOMMU_CACHE;
         if prot & PROT_READ != 0 {
@@ -93,7 +96,7 @@ impl HwDomain for RealDomain {
         if prot & PROT_WRITE != 0 {
             p |= bindings::IOMMU_WRITE;
         }
-        self.domain.map(iova, phys, len, p)
+        self.domain.map(iova, run, p)
     }
 
     fn unmap(&self, iova: u64, len: u64) -> u64 {

@@ -14,7 +14,10 @@
 #![deny(unsafe_code)]
 
 use super::{HwDomain, PROT_READ, PROT_WRITE};
-use crate::{ffi, uapi::iova::Span};
+use crate::{
+    ffi::{self, PinnedRun},
+    uapi::iova::Span,
+};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// First IOVA of the mock aperture.
@@ -174,8 +177,9 @@ impl HwDomain for MockDomain {
         MOCK_PAGE_SIZE
     }
 
-    fn map(&self, iova: u64, phys: u64, len: u64, prot: u32) -> Result {
-        let (first, n) = self.check(iova, len)?;
+    fn map(&self, iova: u64, run: &PinnedRun<'_>, prot: u32) -> Result {
+        let phys = run.phys();
+        let (first, n) = self.check(iova, run.len())?;
         if phys % MOCK_PAGE_SIZE != 0 {
             return Err(EINVAL);
         }

@@ -13,7 +13,7 @@
 pub(crate) mod iommu;
 pub(crate) mod mock;
 
-use crate::uapi::iova::Span;
+use crate::{ffi::PinnedRun, uapi::iova::Span};
 use iommu::RealDomain;
 use kernel::{prelude::*, sync::Arc};
 use mock::MockDomain;
@@ -30,14 +30,14 @@ pub(crate) trait HwDomain {
     /// The smallest IOPTE size (a power of two): IOVAs, lengths and page offsets of every
     /// area must be aligned to it.
     fn min_page_size(&self) -> u64;
-    /// Maps `len` bytes at `iova` to physical `phys` (all aligned to the minimum page
-    /// size) with `prot`.
+    /// Maps the pinned memory of `run` at `iova` (all aligned to the minimum page size)
+    /// with `prot`. The caller unmaps it before the pins go (the IOAS's invariant).
     ///
     /// # Errors
     ///
     /// `EINVAL` outside the aperture or misaligned, `EEXIST` over an existing IOPTE,
     /// `ENOMEM`. On error nothing of this call stays mapped.
-    fn map(&self, iova: u64, phys: u64, len: u64, prot: u32) -> Result;
+    fn map(&self, iova: u64, run: &PinnedRun<'_>, prot: u32) -> Result;
     /// Unmaps `len` bytes at `iova` and flushes the IOTLB: when this returns, the hardware
     /// no longer reaches the old pages. Returns the bytes that were mapped.
     fn unmap(&self, iova: u64, len: u64) -> u64;

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 use super::pages::{Slice, PAGE_SIZE};
+use crate::ffi::PinnedRun;
 use crate::ioasid_dbg;
 use crate::{
     hw::{Domain, HwDomain, PROT_READ, PROT_WRITE},
@@ -68,32 +69,34 @@ impl Area {
         let pages = &self.slice.pages;
         let (first, last) = self.page_range();
         let prot = self.domain_prot();
-        // Contiguous physical runs become one map call.
-        let mut run: Option<(u64, u64, u64)> = None; // (iova, phys, len)
+        // Contiguous physical runs become one map call; the IOVAs of an area are
+        // contiguous, so a run's IOVA is where the last one ended.
         let mut done = 0u64; // bytes of the area mapped so far
         let mut byte = self.slice.start_byte;
         let end = self.slice.start_byte + self.slice.length;
-        let result = pages.with_pinned(first, last, |_, page| {
-            let off = pages.offset_in_page(byte);
-            let len = (PAGE_SIZE - off).min(end - byte);
-            let phys = page.phys() + off;
-            let iova = self.span.start + (byte - self.slice.start_byte);
-            byte += len;
-            match &mut run {
-                Some((ri, rp, rl)) if huge && *rp + *rl == phys && *ri + *rl == iova => *rl += len,
-                _ => {
-                    if let Some((ri, rp, rl)) = run.take() {
-                        domain.map(ri, rp, rl, prot)?;
-                        done += rl;
+        let result = pages.with_pinned_runs(first, last, |pinned| {
+            let mut run: Option<PinnedRun<'_>> = None;
+            for page in pinned {
+                let off = pages.offset_in_page(byte);
+                let len = (PAGE_SIZE - off).min(end - byte);
+                byte += len;
+                let next = page.run(off, len);
+                if let Some(r) = run.as_mut() {
+                    if huge && r.extend(&next) {
+                        continue;
                     }
-                    run = Some((iova, phys, len));
+                }
+                if let Some(r) = run.replace(next) {
+                    domain.map(self.span.start + done, &r, prot)?;
+                    done += r.len();
                 }
             }
-            Ok(())
-        });
-        let result = result.and_then(|()| match run.take() {
-            Some((ri, rp, rl)) => domain.map(ri, rp, rl, prot).map(|()| done += rl),
-            None => Ok(()),
+            match run {
+                Some(r) => domain
+                    .map(self.span.start + done, &r, prot)
+                    .map(|()| done += r.len()),
+                None => Ok(()),
+            }
         });
         if let Err(e) = result {
             if done > 0 {

@@ -377,6 +377,28 @@ impl Pages {
         Ok(())
     }
 
+    /// Runs `f` on the pinned pages `first..=last` in order (each must have a user), all
+    /// borrowed at once, so `f` can build [`crate::ffi::PinnedRun`]s across pages.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if a page is not pinned (a caller bug), or what `f` returns.
+    pub(crate) fn with_pinned_runs(
+        &self,
+        first: usize,
+        last: usize,
+        f: impl for<'p> FnOnce(core::iter::Flatten<core::slice::Iter<'p, Option<PinnedPage>>>) -> Result,
+    ) -> Result {
+        let st = self.pins.lock();
+        let Some(pages) = st.pages.get(first..=last) else {
+            return Err(EINVAL);
+        };
+        if pages.iter().any(Option::is_none) {
+            return Err(EINVAL);
+        }
+        f(pages.iter().flatten())
+    }
+
     /// Prepares moving this memory's charge to the calling process
     /// (`IOMMU_IOAS_CHANGE_PROCESS`): charges it for every pin now, and for every pin
     /// taken until [`Pages::change_process_commit`] or [`Pages::change_process_abort`]
