@@ -5,7 +5,7 @@
 #   make headers_install [DESTDIR=...] [INSTALL_HDR_PATH=/usr]
 #   make rustfmt | rustfmtcheck
 #
-# qemu-test/build-module.sh runs this inside the toolchain root for each architecture.
+# qemu-test/run runs this inside the toolchain root for each architecture.
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 INSTALL_HDR_PATH ?= /usr
