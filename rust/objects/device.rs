@@ -77,7 +77,7 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
         ioasid_dbg!("get_hw_info: unknown flags {:#x}\n", cmd.flags);
         return Err(EOPNOTSUPP);
     }
-    if ucmd.bytes()[29..32].iter().any(|&b| b != 0) {
+    if cmd.reserved != [0; 3] {
         ioasid_dbg!("get_hw_info: reserved bytes set\n");
         return Err(EOPNOTSUPP);
     }
