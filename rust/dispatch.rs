@@ -16,13 +16,13 @@
 #![deny(unsafe_code)]
 
 use crate::{
-    ioasid_dbg,
+    error::refuse,
     objects::{
         context::{self, Context},
         device, hwpt, ioas, pcidev, table,
     },
     testing::selftest,
-    uapi::ucmd::{self, UcmdError, *},
+    uapi::ucmd::{self, *},
     uapi::*,
 };
 use kernel::{
@@ -170,13 +170,6 @@ static OPS: &[Op] = &[
     op!(IOASID_DEVICE_DETACH, IoasidDeviceDetach, last = dev_id, pcidev::ioctl_detach),
 ];
 
-fn errno(e: UcmdError) -> Error {
-    match e {
-        UcmdError::Inval => EINVAL,
-        UcmdError::TooBig => E2BIG,
-    }
-}
-
 /// Runs ioctl `cmd` with argument `arg` on `ctx`.
 ///
 /// # Errors
@@ -189,20 +182,19 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         .iter()
         .find(|op| op.cmd == cmd && (!op.test_only || selftest::enabled()))
     else {
-        ioasid_dbg!("ioctl {:#x}: not an ioasid ioctl\n", cmd);
-        return Err(ENOTTY);
+        return refuse!(ENOTTY, "ioctl {:#x}: not an ioasid ioctl\n", cmd);
     };
 
     let ptr = UserPtr::from_addr(arg);
     let user_size: u32 = UserSlice::new(ptr, size_of::<u32>()).reader().read()?;
-    let copy = ucmd::check_size(user_size, op.min_size, op.size).map_err(|e| {
-        ioasid_dbg!(
+    let copy = ucmd::check_size(user_size, op.min_size, op.size).or_else(|e| {
+        refuse!(
+            e,
             "{}: size {} is below the minimum {}\n",
             op.name,
             user_size,
             op.min_size
-        );
-        errno(e)
+        )
     })?;
 
     let (mut reader, mut writer) = UserSlice::new(ptr, user_size as usize).reader_writer();
@@ -220,10 +212,8 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         let n = reader.len().min(chunk.len());
         // PANIC: `n <= chunk.len()`.
         reader.read_slice(&mut chunk[..n])?;
-        ucmd::check_trailing(&chunk[..n]).map_err(|e| {
-            ioasid_dbg!("{}: non-zero bytes past the known structure\n", op.name);
-            errno(e)
-        })?;
+        ucmd::check_trailing(&chunk[..n])
+            .or_else(|e| refuse!(e, "{}: non-zero bytes past the known structure\n", op.name))?;
     }
 
     let result = (op.handler)(ctx, &mut ucmd);

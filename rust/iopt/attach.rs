@@ -7,7 +7,7 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::{areas_in, iova_errno, pages::PAGE_SIZE, AccessPin, Ioas, IoasInner};
+use super::{areas_in, pages::PAGE_SIZE, AccessPin, Ioas, IoasInner};
 use crate::{
     ffi,
     hw::Domain,
@@ -333,7 +333,7 @@ impl Ioas {
         if buf.is_empty() {
             return Ok(());
         }
-        let range = Span::from_len(iova, buf.len() as u64).map_err(iova_errno)?;
+        let range = Span::from_len(iova, buf.len() as u64)?;
         let mut done = 0usize;
         let pins = self.access_pin(range, write, |page, offset, len| {
             let chunk = buf.get_mut(done..done + len).ok_or(EINVAL)?;

@@ -40,11 +40,12 @@ mod attach;
 pub(crate) mod pages;
 
 use crate::{
+    error::refuse,
     ffi,
     hw::Domain,
     ioasid_dbg,
     objects::access::Access,
-    uapi::iova::{self, IovaError, MergeSorted, Span},
+    uapi::iova::{self, MergeSorted, Span},
     uapi::*,
 };
 use area::{Area, HUGE_SIZE};
@@ -119,16 +120,6 @@ fn reserved_in(reserved: &[Reserved], within: Span) -> impl Iterator<Item = Span
         .iter()
         .map(|r| r.span)
         .filter(move |r| r.intersects(&within))
-}
-
-/// The errno of an IOVA arithmetic error.
-pub(crate) fn iova_errno(e: IovaError) -> Error {
-    match e {
-        IovaError::Inval => EINVAL,
-        IovaError::Overflow => EOVERFLOW,
-        IovaError::Exist => EEXIST,
-        IovaError::NoSpace => ENOSPC,
-    }
 }
 
 /// An I/O address space.
@@ -357,14 +348,14 @@ impl Ioas {
             )
             .and_then(|iova| Span::from_len(iova, length)),
         }
-        .map_err(|e| {
-            ioasid_dbg!(
+        .or_else(|e| {
+            refuse!(
+                e,
                 "map: no IOVA for {:#x} bytes (fixed {:?}): {:?}\n",
                 length,
                 fixed_iova,
                 e
-            );
-            iova_errno(e)
+            )
         })?;
 
         // Every area's page offset must follow the alignment too (domains map whole

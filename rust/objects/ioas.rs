@@ -10,8 +10,9 @@
 
 use crate::{
     dispatch::Ucmd,
+    error::refuse,
     ffi, ioasid_dbg,
-    iopt::{iova_errno, Ioas},
+    iopt::Ioas,
     objects::{context::Context, table::Object},
     uapi::iova::Span,
     uapi::*,
@@ -161,7 +162,7 @@ pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         cmd.dst_iova,
     )?;
     let src = ctx.objects().get_ioas(cmd.src_ioas_id)?;
-    let range = Span::from_len(cmd.src_iova, cmd.length).map_err(iova_errno)?;
+    let range = Span::from_len(cmd.src_iova, cmd.length)?;
     let slices = src.slices(range)?;
     drop(src);
     let dst = ctx.objects().get_ioas(cmd.dst_ioas_id)?;
@@ -184,7 +185,7 @@ pub(crate) fn ioctl_unmap(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
             ioasid_dbg!("unmap: iova or length is UINT64_MAX\n");
             return Err(EOVERFLOW);
         }
-        let range = Span::from_len(cmd.iova, cmd.length).map_err(iova_errno)?;
+        let range = Span::from_len(cmd.iova, cmd.length)?;
         let unmapped = ioas.unmap(range)?;
         if unmapped == 0 {
             ioasid_dbg!(
@@ -265,7 +266,7 @@ pub(crate) fn option_huge_pages(ctx: &Context, cmd: &mut IommuOption) -> Result 
     }
 }
 
-/// [`check_map_args`] with a logged reason and the errno.
+/// [`check_map_args`], refused with a logged reason.
 fn map_args(
     op: &str,
     flags: u32,
@@ -273,14 +274,8 @@ fn map_args(
     values: &[u64],
     fixed_iova: u64,
 ) -> Result<(Option<u64>, u32)> {
-    check_map_args(flags, reserved, values, fixed_iova).map_err(|e| {
-        ioasid_dbg!("{}: flags {:#x}: {:?}\n", op, flags, e);
-        match e {
-            MapArgError::NotSupported => EOPNOTSUPP,
-            MapArgError::Overflow => EOVERFLOW,
-            MapArgError::NoAccess => EINVAL,
-        }
-    })
+    check_map_args(flags, reserved, values, fixed_iova)
+        .or_else(|e| refuse!(e, "{}: flags {:#x}: {:?}\n", op, flags, e))
 }
 
 /// The user array of `count` elements of `elem` bytes at `addr`.

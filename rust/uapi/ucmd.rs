@@ -29,7 +29,7 @@ pub(crate) const IOMMUFD_CMD_BASE: u32 = 0x80;
 /// First ioctl number of ioasid's own extensions.
 pub(crate) const IOASID_CMD_BASE: u32 = 0xc0;
 
-/// Why an ioctl was refused before its handler ran. The dispatcher maps
+/// Why an ioctl was refused before its handler ran; `crate::error` maps
 /// [`UcmdError::Inval`] to `EINVAL` and [`UcmdError::TooBig`] to `E2BIG`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum UcmdError {
