@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Decoding of ioctl numbers and the size rules that every ioasid ioctl follows.
+//! The ioctl numbers, named as in the uAPI headers, and the size rules that every ioasid
+//! ioctl follows.
 //!
 //! This is pure logic: it depends only on `core`, is compiled into the module and is
 //! unit-tested on the host (`tests/host`). It never touches user memory; the dispatcher in
