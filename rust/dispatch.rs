@@ -2,8 +2,10 @@
 
 //! The one ioctl dispatcher of `/dev/ioasid`.
 //!
-//! Every ioctl is a row of [`OPS`]: its number, the size of its kernel structure, where its
-//! last mandatory field ends, and its handler. The dispatcher applies the rules of
+//! Every ioctl is a row of [`OPS`], as in iommufd's `IOCTL_OP` table: its uAPI name (the
+//! number, from [`crate::uapi::ucmd`]), its structure, the structure's last mandatory field
+//! (the minimum `size` is where it ends) and its handler; from the name in the uAPI header
+//! to the handler is one search. The dispatcher applies the rules of
 //! [`crate::uapi::ucmd`] once for all of them: it copies the caller's structure in (zero-extended
 //! when the caller's is shorter), refuses non-zero bytes beyond what the kernel knows, runs
 //! the handler on the kernel copy and writes the structure back only if the handler
@@ -14,13 +16,13 @@
 #![deny(unsafe_code)]
 
 use crate::{
-    ioasid_dbg,
+    error::refuse,
     objects::{
         context::{self, Context},
         device, hwpt, ioas, pcidev, table,
     },
     testing::selftest,
-    uapi::ucmd::{self, UcmdError},
+    uapi::ucmd::{self, *},
     uapi::*,
 };
 use kernel::{
@@ -84,9 +86,11 @@ type Handler = for<'a> fn(&'a Context, &mut Ucmd<'a>) -> Result;
 
 /// One row of the ioctl table.
 pub(crate) struct Op {
-    nr: u32,
+    /// The ioctl number, `_IO(IOMMUFD_TYPE, nr)`.
+    cmd: u32,
     /// Exists only with the `selftest` module parameter.
     test_only: bool,
+    /// The uAPI name, for debug messages.
     name: &'static str,
     min_size: usize,
     size: usize,
@@ -97,7 +101,7 @@ impl Op {
     /// Builds a row; fails the build if the structure does not fit [`MAX_UCMD_SIZE`] or the
     /// minimum is not inside it.
     const fn new(
-        nr: u32,
+        cmd: u32,
         name: &'static str,
         min_size: usize,
         size: usize,
@@ -105,7 +109,7 @@ impl Op {
     ) -> Self {
         assert!(size <= MAX_UCMD_SIZE && min_size >= 4 && min_size <= size);
         Self {
-            nr,
+            cmd,
             test_only: false,
             name,
             min_size,
@@ -113,9 +117,7 @@ impl Op {
             handler,
         }
     }
-}
 
-impl Op {
     /// The same row, present only with the `selftest` module parameter.
     const fn test_only(self) -> Self {
         Self {
@@ -125,71 +127,48 @@ impl Op {
     }
 }
 
-/// One row for a uAPI structure type `$t`.
+/// One row: ioctl `$ioctl` (a number of [`crate::uapi::ucmd`], named as in the uAPI header)
+/// takes structure `$t`, whose fields up to `$last` are mandatory (the minimum `size` is
+/// `offsetofend($t, $last)`, as iommufd's `IOCTL_OP`), and runs `$handler`. The host test
+/// (`tests/host/ioctl_table.rs`) reads these rows and checks each against upstream's
+/// headers and `IOCTL_OP` table.
 macro_rules! op {
-    ($nr:expr, $name:literal, $t:ty, $handler:expr) => {
-        Op::new($nr, $name, <$t>::MIN_SIZE, <$t>::SIZE, $handler)
+    ($ioctl:ident, $t:ty, last = $last:ident, $handler:expr) => {
+        Op::new(
+            $ioctl,
+            stringify!($ioctl),
+            offsetofend!($t, $last),
+            <$t>::SIZE,
+            $handler,
+        )
     };
 }
 
-/// The ioctl table: one row per implemented ioctl. A number without a row returns `ENOTTY`,
-/// as iommufd does for numbers it does not know.
+/// The ioctl table: one row per implemented ioctl. A command without a row returns
+/// `ENOTTY`, as iommufd does for numbers it does not know. One row a line, as the
+/// `IOCTL_OP` table: rustfmt would give each argument its own line.
+#[rustfmt::skip]
 static OPS: &[Op] = &[
-    op!(0x80, "destroy", IommuDestroy, table::ioctl_destroy),
-    op!(0x81, "ioas_alloc", IommuIoasAlloc, ioas::ioctl_alloc),
-    op!(
-        0x82,
-        "ioas_allow_iovas",
-        IommuIoasAllowIovas,
-        ioas::ioctl_allow_iovas
-    ),
-    op!(0x83, "ioas_copy", IommuIoasCopy, ioas::ioctl_copy),
-    op!(
-        0x84,
-        "ioas_iova_ranges",
-        IommuIoasIovaRanges,
-        ioas::ioctl_iova_ranges
-    ),
-    op!(0x85, "ioas_map", IommuIoasMap, ioas::ioctl_map),
-    op!(0x86, "ioas_unmap", IommuIoasUnmap, ioas::ioctl_unmap),
-    op!(0x87, "option", IommuOption, context::ioctl_option),
-    op!(0x89, "hwpt_alloc", IommuHwptAlloc, hwpt::ioctl_alloc),
-    op!(0x8a, "get_hw_info", IommuHwInfo, device::ioctl_get_hw_info),
-    op!(
-        0x8f,
-        "ioas_map_file",
-        IommuIoasMapFile,
-        ioas::ioctl_map_file
-    ),
-    op!(
-        0x92,
-        "ioas_change_process",
-        IommuIoasChangeProcess,
-        ioas::ioctl_change_process
-    ),
-    op!(0xa0, "test_cmd", IommuTestCmd, selftest::ioctl_test_cmd).test_only(),
-    op!(0xc0, "device_bind", IoasidDeviceBind, pcidev::ioctl_bind),
-    op!(
-        0xc1,
-        "device_attach",
-        IoasidDeviceAttach,
-        pcidev::ioctl_attach
-    ),
-    op!(
-        0xc2,
-        "device_detach",
-        IoasidDeviceDetach,
-        pcidev::ioctl_detach
-    ),
+    op!(IOMMU_DESTROY, IommuDestroy, last = id, table::ioctl_destroy),
+    op!(IOMMU_IOAS_ALLOC, IommuIoasAlloc, last = out_ioas_id, ioas::ioctl_alloc),
+    op!(IOMMU_IOAS_ALLOW_IOVAS, IommuIoasAllowIovas, last = allowed_iovas,
+        ioas::ioctl_allow_iovas),
+    op!(IOMMU_IOAS_COPY, IommuIoasCopy, last = src_iova, ioas::ioctl_copy),
+    op!(IOMMU_IOAS_IOVA_RANGES, IommuIoasIovaRanges, last = out_iova_alignment,
+        ioas::ioctl_iova_ranges),
+    op!(IOMMU_IOAS_MAP, IommuIoasMap, last = iova, ioas::ioctl_map),
+    op!(IOMMU_IOAS_UNMAP, IommuIoasUnmap, last = length, ioas::ioctl_unmap),
+    op!(IOMMU_OPTION, IommuOption, last = val64, context::ioctl_option),
+    op!(IOMMU_HWPT_ALLOC, IommuHwptAlloc, last = reserved, hwpt::ioctl_alloc),
+    op!(IOMMU_GET_HW_INFO, IommuHwInfo, last = reserved, device::ioctl_get_hw_info),
+    op!(IOMMU_IOAS_MAP_FILE, IommuIoasMapFile, last = iova, ioas::ioctl_map_file),
+    op!(IOMMU_IOAS_CHANGE_PROCESS, IommuIoasChangeProcess, last = reserved,
+        ioas::ioctl_change_process),
+    op!(IOMMU_TEST_CMD, IommuTestCmd, last = last, selftest::ioctl_test_cmd).test_only(),
+    op!(IOASID_DEVICE_BIND, IoasidDeviceBind, last = out_dev_id, pcidev::ioctl_bind),
+    op!(IOASID_DEVICE_ATTACH, IoasidDeviceAttach, last = pt_id, pcidev::ioctl_attach),
+    op!(IOASID_DEVICE_DETACH, IoasidDeviceDetach, last = dev_id, pcidev::ioctl_detach),
 ];
-
-fn errno(e: UcmdError) -> Error {
-    match e {
-        UcmdError::NoTty => ENOTTY,
-        UcmdError::Inval => EINVAL,
-        UcmdError::TooBig => E2BIG,
-    }
-}
 
 /// Runs ioctl `cmd` with argument `arg` on `ctx`.
 ///
@@ -199,24 +178,23 @@ fn errno(e: UcmdError) -> Error {
 /// minimum, `E2BIG` for non-zero bytes beyond the known structure, `EFAULT` when the
 /// argument is not accessible, and whatever the handler returns.
 pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
-    let Some(op) = ucmd::decode(cmd).ok().and_then(|nr| {
-        OPS.iter()
-            .find(|op| op.nr == nr && (!op.test_only || selftest::enabled()))
-    }) else {
-        ioasid_dbg!("ioctl {:#x}: not an ioasid ioctl\n", cmd);
-        return Err(ENOTTY);
+    let Some(op) = OPS
+        .iter()
+        .find(|op| op.cmd == cmd && (!op.test_only || selftest::enabled()))
+    else {
+        return refuse!(ENOTTY, "ioctl {:#x}: not an ioasid ioctl\n", cmd);
     };
 
     let ptr = UserPtr::from_addr(arg);
     let user_size: u32 = UserSlice::new(ptr, size_of::<u32>()).reader().read()?;
-    let copy = ucmd::check_size(user_size, op.min_size, op.size).map_err(|e| {
-        ioasid_dbg!(
+    let copy = ucmd::check_size(user_size, op.min_size, op.size).or_else(|e| {
+        refuse!(
+            e,
             "{}: size {} is below the minimum {}\n",
             op.name,
             user_size,
             op.min_size
-        );
-        errno(e)
+        )
     })?;
 
     let (mut reader, mut writer) = UserSlice::new(ptr, user_size as usize).reader_writer();
@@ -234,10 +212,8 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         let n = reader.len().min(chunk.len());
         // PANIC: `n <= chunk.len()`.
         reader.read_slice(&mut chunk[..n])?;
-        ucmd::check_trailing(&chunk[..n]).map_err(|e| {
-            ioasid_dbg!("{}: non-zero bytes past the known structure\n", op.name);
-            errno(e)
-        })?;
+        ucmd::check_trailing(&chunk[..n])
+            .or_else(|e| refuse!(e, "{}: non-zero bytes past the known structure\n", op.name))?;
     }
 
     let result = (op.handler)(ctx, &mut ucmd);

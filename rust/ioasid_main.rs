@@ -9,9 +9,11 @@
 //!
 //! Layout: `ffi` (with `ffi::iommu`) is the FFI layer, the only modules with `unsafe` code
 //! (with the C shim in `shim/`); every other module says `#![deny(unsafe_code)]`. The
-//! pure-logic modules (`ucmd`: size rules, `iova`: IOVA arithmetic and allocator, `uapi`:
-//! structure mirrors and argument checks) depend only on `core` and are also unit-tested
-//! on the host; `dispatch` is the single ioctl dispatcher; `context` is the per-file state;
+//! pure-logic modules of `uapi` (`ucmd`: ioctl numbers and size rules, `iova`: IOVA
+//! arithmetic and allocator, `abi`: structure mirrors and argument checks) depend only on
+//! `core` and are also unit-tested on the host; `error` gives their errors an errno and has
+//! `refuse!`, with which every refusal carries its reason; `dispatch` is the single ioctl
+//! dispatcher and its table, keyed by the uAPI names; `context` is the per-file state;
 //! `object` its object table; `ioas` and `pages` the address spaces and their memory;
 //! `hwpt` the hardware page tables on them; `device`, `pcidev` and `mock` the devices and
 //! the mock IOMMU; `selftest` the test interface.
@@ -42,6 +44,7 @@ use objects::context;
 use uapi::ucmd;
 
 mod dispatch;
+mod error;
 mod ffi;
 mod hw;
 mod iopt;

@@ -12,11 +12,11 @@
 
 use super::{HwDomain, PROT_READ, PROT_WRITE};
 use crate::{
+    error::refuse,
     ffi::{
         iommu::{IommuDomain, PciDev},
         PinnedRun,
     },
-    ioasid_dbg,
     uapi::iova::Span,
 };
 use kernel::{bindings, prelude::*, sync::Arc};
@@ -42,8 +42,9 @@ impl RealDomain {
     /// The driver's refusal (for example `EOPNOTSUPP` for a flag it cannot honour),
     /// `EINVAL` for a domain without page sizes or aperture, `ENOMEM`.
     pub(crate) fn new(dev: &PciDev, flags: u32, sw_msi: Option<u64>) -> Result<Arc<Self>> {
-        let domain = dev.alloc_domain(flags).inspect_err(|e| {
-            ioasid_dbg!(
+        let domain = dev.alloc_domain(flags).or_else(|e| {
+            refuse!(
+                e,
                 "{}: the IOMMU driver refused a paging domain (flags {:#x}): {:?}\n",
                 dev.name(),
                 flags,
@@ -55,11 +56,11 @@ impl RealDomain {
         }
         let (start, end, sizes) = domain.info();
         if sizes == 0 || start > end {
-            ioasid_dbg!(
+            return refuse!(
+                EINVAL,
                 "{}: the domain has no page sizes or no aperture\n",
                 dev.name()
             );
-            return Err(EINVAL);
         }
         // INVARIANT: the lowest set bit of a non-zero bitmap is a power of two.
         Ok(Arc::new(

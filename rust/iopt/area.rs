@@ -8,8 +8,8 @@
 #![deny(unsafe_code)]
 
 use super::pages::{Slice, PAGE_SIZE};
+use crate::error::refuse;
 use crate::ffi::PinnedRun;
-use crate::ioasid_dbg;
 use crate::{
     hw::{Domain, HwDomain, PROT_READ, PROT_WRITE},
     uapi::iova::Span,
@@ -102,13 +102,13 @@ impl Area {
             if done > 0 {
                 domain.unmap(self.span.start, done);
             }
-            ioasid_dbg!(
+            return refuse!(
+                e,
                 "map: area [{:#x}, {:#x}] into a domain: {:?}\n",
                 self.span.start,
                 self.span.last,
                 e
             );
-            return Err(e);
         }
         Ok(())
     }

@@ -7,11 +7,11 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::{areas_in, iova_errno, pages::PAGE_SIZE, AccessPin, Ioas, IoasInner};
+use super::{areas_in, pages::PAGE_SIZE, AccessPin, Ioas, IoasInner};
 use crate::{
+    error::refuse,
     ffi,
     hw::Domain,
-    ioasid_dbg,
     objects::access::Access,
     uapi::iova::{self, Span},
     uapi::IOMMU_IOAS_MAP_WRITEABLE,
@@ -45,8 +45,11 @@ impl Ioas {
         let hw = domain.hw();
         let align = hw.min_page_size();
         if align > PAGE_SIZE {
-            ioasid_dbg!("attach: domain page size {:#x} is above PAGE_SIZE\n", align);
-            return Err(EINVAL);
+            return refuse!(
+                EINVAL,
+                "attach: domain page size {:#x} is above PAGE_SIZE\n",
+                align
+            );
         }
         self.users.fetch_add(1, Relaxed);
         let mut inner = self.inner.lock();
@@ -74,13 +77,15 @@ impl Ioas {
         let mut added = 0;
         let mut result = Ok(());
         for span in outside {
-            result = Self::reserve_locked(inner, span, tag);
-            if result.is_err() {
-                ioasid_dbg!(
+            result = Self::reserve_locked(inner, span, tag).or_else(|e| {
+                refuse!(
+                    e,
                     "attach: [{:#x}, {:#x}] outside the aperture is in use\n",
                     span.start,
                     span.last
-                );
+                )
+            });
+            if result.is_err() {
                 break;
             }
             added += 1;
@@ -259,11 +264,11 @@ impl Ioas {
                     return Err(ENOENT);
                 }
                 if write && area.prot & IOMMU_IOAS_MAP_WRITEABLE == 0 {
-                    ioasid_dbg!(
+                    return refuse!(
+                        EPERM,
                         "access: write to the read-only area at {:#x}\n",
                         area.span.start
                     );
-                    return Err(EPERM);
                 }
                 let last = area.span.last.min(range.last);
                 let pages = area.slice.pages.clone();
@@ -333,7 +338,7 @@ impl Ioas {
         if buf.is_empty() {
             return Ok(());
         }
-        let range = Span::from_len(iova, buf.len() as u64).map_err(iova_errno)?;
+        let range = Span::from_len(iova, buf.len() as u64)?;
         let mut done = 0usize;
         let pins = self.access_pin(range, write, |page, offset, len| {
             let chunk = buf.get_mut(done..done + len).ok_or(EINVAL)?;

@@ -40,11 +40,11 @@ mod attach;
 pub(crate) mod pages;
 
 use crate::{
+    error::refuse,
     ffi,
     hw::Domain,
-    ioasid_dbg,
     objects::access::Access,
-    uapi::iova::{self, IovaError, MergeSorted, Span},
+    uapi::iova::{self, MergeSorted, Span},
     uapi::*,
 };
 use area::{Area, HUGE_SIZE};
@@ -121,16 +121,6 @@ fn reserved_in(reserved: &[Reserved], within: Span) -> impl Iterator<Item = Span
         .filter(move |r| r.intersects(&within))
 }
 
-/// The errno of an IOVA arithmetic error.
-pub(crate) fn iova_errno(e: IovaError) -> Error {
-    match e {
-        IovaError::Inval => EINVAL,
-        IovaError::Overflow => EOVERFLOW,
-        IovaError::Exist => EEXIST,
-        IovaError::NoSpace => ENOSPC,
-    }
-}
-
 /// An I/O address space.
 #[pin_data]
 pub(crate) struct Ioas {
@@ -201,12 +191,12 @@ impl Ioas {
             .iter()
             .find(|a| reserved_in(&inner.reserved, **a).next().is_some())
         {
-            ioasid_dbg!(
+            return refuse!(
+                EADDRINUSE,
                 "allow_iovas: [{:#x}, {:#x}] intersects a reserved range\n",
                 a.start,
                 a.last
             );
-            return Err(EADDRINUSE);
         }
         let old = core::mem::replace(&mut inner.allowed, allowed);
         drop(inner);
@@ -234,8 +224,9 @@ impl Ioas {
             prot & IOMMU_IOAS_MAP_WRITEABLE != 0,
             process,
         )
-        .inspect_err(|e| {
-            ioasid_dbg!(
+        .or_else(|e| {
+            refuse!(
+                e,
                 "map: user range {:#x}+{:#x} refused: {:?}\n",
                 user_va,
                 length,
@@ -266,8 +257,9 @@ impl Ioas {
             prot & IOMMU_IOAS_MAP_WRITEABLE != 0,
             process,
         )
-        .inspect_err(|e| {
-            ioasid_dbg!(
+        .or_else(|e| {
+            refuse!(
+                e,
                 "map_file: file range {:#x}+{:#x} refused: {:?}\n",
                 start,
                 length,
@@ -311,8 +303,10 @@ impl Ioas {
         prot: u32,
     ) -> Result<u64> {
         if prot & IOMMU_IOAS_MAP_WRITEABLE != 0 && slices.iter().any(|s| !s.pages.writable()) {
-            ioasid_dbg!("map: write access to memory that was mapped read-only\n");
-            return Err(EPERM);
+            return refuse!(
+                EPERM,
+                "map: write access to memory that was mapped read-only\n"
+            );
         }
         let Some(first) = slices.first() else {
             return Err(EINVAL);
@@ -335,8 +329,12 @@ impl Ioas {
         let mut inner = self.inner.lock();
         let align = inner.iova_alignment;
         if length == 0 || length & (align - 1) != 0 {
-            ioasid_dbg!("map: length {:#x} is not {:#x}-aligned\n", length, align);
-            return Err(EINVAL);
+            return refuse!(
+                EINVAL,
+                "map: length {:#x} is not {:#x}-aligned\n",
+                length,
+                align
+            );
         }
         let span = match fixed_iova {
             Some(iova) => iova::check_fixed(
@@ -357,14 +355,14 @@ impl Ioas {
             )
             .and_then(|iova| Span::from_len(iova, length)),
         }
-        .map_err(|e| {
-            ioasid_dbg!(
+        .or_else(|e| {
+            refuse!(
+                e,
                 "map: no IOVA for {:#x} bytes (fixed {:?}): {:?}\n",
                 length,
                 fixed_iova,
                 e
-            );
-            iova_errno(e)
+            )
         })?;
 
         // Every area's page offset must follow the alignment too (domains map whole
@@ -373,8 +371,7 @@ impl Ioas {
             .iter()
             .any(|s| s.pages.offset_in_page(s.start_byte) & (align - 1) != 0)
         {
-            ioasid_dbg!("map: memory offset is not {:#x}-aligned\n", align);
-            return Err(EINVAL);
+            return refuse!(EINVAL, "map: memory offset is not {:#x}-aligned\n", align);
         }
 
         // Insert the areas one by one (with domains: pinned and mapped first); the lock is
@@ -451,12 +448,12 @@ impl Ioas {
         }
         drop(inner);
         if matches!(next, Some(n) if n <= range.last) {
-            ioasid_dbg!(
+            return refuse!(
+                ENOENT,
                 "copy: [{:#x}, {:#x}] is not fully mapped\n",
                 range.start,
                 range.last
             );
-            return Err(ENOENT);
         }
         Ok(out)
     }
@@ -479,23 +476,23 @@ impl Ioas {
                 break Ok(());
             };
             if !range.contains(&span) {
-                ioasid_dbg!(
+                break refuse!(
+                    ENOENT,
                     "unmap: [{:#x}, {:#x}] cuts the area [{:#x}, {:#x}]\n",
                     range.start,
                     range.last,
                     span.start,
                     span.last
                 );
-                break Err(ENOENT);
             }
             if inner.areas.get(&span.last).is_some_and(|a| a.accesses > 0) {
                 // An access pinned it again since `release_accesses`.
-                ioasid_dbg!(
+                break refuse!(
+                    EBUSY,
                     "unmap: [{:#x}, {:#x}] is pinned by an access\n",
                     span.start,
                     span.last
                 );
-                break Err(EBUSY);
             }
             let inner = &mut *inner;
             if let Some(mut area) = inner.areas.remove(&span.last) {
@@ -548,12 +545,12 @@ impl Ioas {
         if areas_in(&inner.areas, span).next().is_some()
             || inner.allowed.iter().any(|a| a.intersects(&span))
         {
-            ioasid_dbg!(
+            return refuse!(
+                EADDRINUSE,
                 "reserve: [{:#x}, {:#x}] is mapped or allowed\n",
                 span.start,
                 span.last
             );
-            return Err(EADDRINUSE);
         }
         // Sorted by start.
         let at = inner
@@ -592,11 +589,11 @@ impl Ioas {
                 continue;
             };
             if !area.slice.pages.is_file() {
-                ioasid_dbg!(
+                return refuse!(
+                    EINVAL,
                     "change_process: the area at {:#x} maps user memory\n",
                     span.start
                 );
-                return Err(EINVAL);
             }
             if !out.iter().any(|p| Arc::ptr_eq(p, &area.slice.pages)) {
                 out.push(area.slice.pages.clone(), GFP_KERNEL)?;
@@ -621,8 +618,10 @@ impl Ioas {
     pub(crate) fn set_huge_pages(&self, on: bool) -> Result {
         let mut inner = self.inner.lock();
         if !on && inner.huge_pages && !inner.domains.is_empty() && !inner.areas.is_empty() {
-            ioasid_dbg!("option: huge pages cannot be turned off while domains map areas\n");
-            return Err(EINVAL);
+            return refuse!(
+                EINVAL,
+                "option: huge pages cannot be turned off while domains map areas\n"
+            );
         }
         let align = Self::alignment_of(&inner.domains, on);
         Self::check_alignment(&inner, align)?;
@@ -644,13 +643,13 @@ impl Ioas {
                 || (s.last - s.start + 1) & mask != 0
                 || a.is_some_and(|a| a.slice.pages.offset_in_page(a.slice.start_byte) & mask != 0)
         }) {
-            ioasid_dbg!(
+            return refuse!(
+                EADDRINUSE,
                 "alignment: area [{:#x}, {:#x}] is not {:#x}-aligned\n",
                 span.start,
                 span.last,
                 align
             );
-            return Err(EADDRINUSE);
         }
         Ok(())
     }

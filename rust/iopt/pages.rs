@@ -25,7 +25,10 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::ffi::{self, PageBatch, PinnedPage, Process};
+use crate::{
+    error::refuse,
+    ffi::{self, PageBatch, PinnedPage, Process},
+};
 use kernel::{
     alloc::KVVec,
     fs::File,
@@ -289,20 +292,17 @@ impl Pages {
                 Source::User { .. } => st.process.pin(addr_or_off, self.writable, &mut batch),
                 Source::File { file, .. } => ffi::pin_file(file, addr_or_off, &mut batch),
             }
-            .inspect_err(|e| crate::ioasid_dbg!("pin: page {} of memory: {:?}\n", i, e))?;
+            .or_else(|e| refuse!(e, "pin: page {} of memory: {:?}\n", i, e))?;
             if got == 0 {
-                crate::ioasid_dbg!("pin: page {} is not mapped\n", i);
-                return Err(EFAULT);
+                return refuse!(EFAULT, "pin: page {} is not mapped\n", i);
             }
             if let Err(e) = st.process.charge(got) {
-                crate::ioasid_dbg!("pin: {} pages over RLIMIT_MEMLOCK\n", got);
-                return Err(e);
+                return refuse!(e, "pin: {} pages over RLIMIT_MEMLOCK\n", got);
             }
             if let Some(new) = &st.moving_to {
                 if let Err(e) = new.charge(got) {
-                    crate::ioasid_dbg!("pin: {} pages over the new process's limit\n", got);
                     st.process.uncharge(got);
-                    return Err(e);
+                    return refuse!(e, "pin: {} pages over the new process's limit\n", got);
                 }
             }
             for (k, page) in batch.take().enumerate() {

@@ -14,8 +14,8 @@
 #![deny(unsafe_code)]
 
 use crate::{
+    error::refuse,
     ffi::PinnedPage,
-    ioasid_dbg,
     iopt::{AccessPin, Ioas},
     uapi::iova::Span,
 };
@@ -87,8 +87,10 @@ impl Access {
         mut pages_out: impl FnMut(&PinnedPage) -> Result,
     ) -> Result<u32> {
         if !self.needs_pin {
-            ioasid_dbg!("access: pinning needs an access created to pin\n");
-            return Err(EOPNOTSUPP);
+            return refuse!(
+                EOPNOTSUPP,
+                "access: pinning needs an access created to pin\n"
+            );
         }
         let mut inner = self.inner.lock();
         let ioas = inner.ioas.clone().ok_or(EINVAL)?;
@@ -110,10 +112,9 @@ impl Access {
     /// `ENOENT` for an unknown ID.
     pub(crate) fn unpin(&self, id: u32) -> Result {
         let mut inner = self.inner.lock();
-        let pos = inner.items.iter().position(|i| i.id == id).ok_or_else(|| {
-            ioasid_dbg!("access: no pinned range {}\n", id);
-            ENOENT
-        })?;
+        let Some(pos) = inner.items.iter().position(|i| i.id == id) else {
+            return refuse!(ENOENT, "access: no pinned range {}\n", id);
+        };
         let item = inner.items.remove(pos).map_err(|_| ENOENT)?;
         if let Some(ioas) = inner.ioas.as_ref() {
             ioas.access_unpin(item.pins);

@@ -10,7 +10,7 @@
 #![deny(unsafe_code)]
 
 use super::{ioas, pcidev::PciGroup, table::ObjectTable};
-use crate::{dispatch, dispatch::Ucmd, ffi, ioasid_dbg, uapi::*};
+use crate::{dispatch, dispatch::Ucmd, error::refuse, ffi, uapi::*};
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
@@ -123,15 +123,17 @@ impl MiscDevice for Context {
 pub(crate) fn ioctl_option(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuOption::read(ucmd.bytes());
     if cmd.reserved != 0 {
-        ioasid_dbg!("option: reserved field is {:#x}\n", cmd.reserved);
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "option: reserved field is {:#x}\n",
+            cmd.reserved
+        );
     }
     match cmd.option_id {
         IOMMU_OPTION_RLIMIT_MODE => option_rlimit_mode(ctx, &mut cmd)?,
         IOMMU_OPTION_HUGE_PAGES => ioas::option_huge_pages(ctx, &mut cmd)?,
         id => {
-            ioasid_dbg!("option: unknown option {}\n", id);
-            return Err(EOPNOTSUPP);
+            return refuse!(EOPNOTSUPP, "option: unknown option {}\n", id);
         }
     }
     cmd.write(ucmd.bytes_mut());
@@ -141,8 +143,10 @@ pub(crate) fn ioctl_option(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 /// `IOMMU_OPTION_RLIMIT_MODE`: per context, settable only before any object exists.
 fn option_rlimit_mode(ctx: &Context, cmd: &mut IommuOption) -> Result {
     if cmd.object_id != 0 {
-        ioasid_dbg!("option: rlimit mode is global, object_id must be 0\n");
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "option: rlimit mode is global, object_id must be 0\n"
+        );
     }
     match cmd.op {
         IOMMU_OPTION_OP_GET => {
@@ -151,29 +155,29 @@ fn option_rlimit_mode(ctx: &Context, cmd: &mut IommuOption) -> Result {
         }
         IOMMU_OPTION_OP_SET => {
             if !ffi::capable_sys_resource() {
-                ioasid_dbg!("option: setting rlimit mode needs CAP_SYS_RESOURCE\n");
-                return Err(EPERM);
+                return refuse!(
+                    EPERM,
+                    "option: setting rlimit mode needs CAP_SYS_RESOURCE\n"
+                );
             }
             let mode = match cmd.val64 {
                 0 => AccountMode::User,
                 1 => AccountMode::Mm,
                 v => {
-                    ioasid_dbg!("option: rlimit mode {} is not 0 or 1\n", v);
-                    return Err(EINVAL);
+                    return refuse!(EINVAL, "option: rlimit mode {} is not 0 or 1\n", v);
                 }
             };
             ctx.objects.with_empty(|empty| {
                 if !empty {
-                    ioasid_dbg!("option: rlimit mode cannot change once objects exist\n");
-                    return Err(EBUSY);
+                    return refuse!(
+                        EBUSY,
+                        "option: rlimit mode cannot change once objects exist\n"
+                    );
                 }
                 ctx.account_mode.store(mode as u32, Relaxed);
                 Ok(())
             })
         }
-        op => {
-            ioasid_dbg!("option: unknown op {}\n", op);
-            Err(EOPNOTSUPP)
-        }
+        op => refuse!(EOPNOTSUPP, "option: unknown op {}\n", op),
     }
 }

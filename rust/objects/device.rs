@@ -18,7 +18,7 @@ use super::{
     pcidev::PciDevice,
     table::{ObjRef, Object, ObjectTable},
 };
-use crate::{hw::Domain, ioasid_dbg};
+use crate::{error::refuse, hw::Domain};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -52,17 +52,15 @@ pub(crate) enum DeviceRef {
 /// Looks up device `id` (`ENOENT` if it is not a device); the device cannot be
 /// destroyed while the result lives.
 pub(crate) fn get_device(ctx: &Context, id: u32, what: &str) -> Result<ObjRef<DeviceRef>> {
-    ctx.objects()
-        .get(id)?
-        .narrow(|o| match o {
-            Object::Device(d) => Some(DeviceRef::Mock(d.clone())),
-            Object::PciDevice(d) => Some(DeviceRef::Pci(d.clone())),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            ioasid_dbg!("{}: {} is not a device\n", what, id);
-            ENOENT
-        })
+    let dev = ctx.objects().get(id)?.narrow(|o| match o {
+        Object::Device(d) => Some(DeviceRef::Mock(d.clone())),
+        Object::PciDevice(d) => Some(DeviceRef::Pci(d.clone())),
+        _ => None,
+    });
+    let Some(dev) = dev else {
+        return refuse!(ENOENT, "{}: {} is not a device\n", what, id);
+    };
+    Ok(dev)
 }
 
 /// `IOMMU_GET_HW_INFO`: the IOMMU's information about device `dev_id`: its data (the
@@ -74,12 +72,10 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
     use kernel::uaccess::{UserPtr, UserSlice};
     let mut cmd = IommuHwInfo::read(ucmd.bytes());
     if cmd.flags & !IOMMU_HW_INFO_FLAG_INPUT_TYPE != 0 {
-        ioasid_dbg!("get_hw_info: unknown flags {:#x}\n", cmd.flags);
-        return Err(EOPNOTSUPP);
+        return refuse!(EOPNOTSUPP, "get_hw_info: unknown flags {:#x}\n", cmd.flags);
     }
-    if ucmd.bytes()[29..32].iter().any(|&b| b != 0) {
-        ioasid_dbg!("get_hw_info: reserved bytes set\n");
-        return Err(EOPNOTSUPP);
+    if cmd.reserved != [0; 3] {
+        return refuse!(EOPNOTSUPP, "get_hw_info: reserved bytes set\n");
     }
     let wanted = if cmd.flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE != 0 {
         cmd.out_data_type
@@ -89,8 +85,11 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
     let info = match &*get_device(ctx, cmd.dev_id, "get_hw_info")? {
         DeviceRef::Mock(dev) => {
             if wanted != IOMMU_HW_INFO_TYPE_DEFAULT && wanted != IOMMU_HW_INFO_TYPE_SELFTEST {
-                ioasid_dbg!("get_hw_info: the IOMMU has no data of type {:#x}\n", wanted);
-                return Err(EOPNOTSUPP);
+                return refuse!(
+                    EOPNOTSUPP,
+                    "get_hw_info: the IOMMU has no data of type {:#x}\n",
+                    wanted
+                );
             }
             let mut data = KVec::new();
             data.extend_from_slice(&0u32.to_ne_bytes(), GFP_KERNEL)?;
@@ -148,9 +147,12 @@ pub(crate) fn attach_to(
                 hwpt_id: pt_id,
             };
             if !accepts(att.hwpt.domain()) {
-                ioasid_dbg!("attach: HWPT {}'s domain cannot serve this device\n", pt_id);
                 release(objects, att);
-                return Err(EINVAL);
+                return refuse!(
+                    EINVAL,
+                    "attach: HWPT {}'s domain cannot serve this device\n",
+                    pt_id
+                );
             }
             return match switch(&att) {
                 Ok(()) => Ok(att),
@@ -162,8 +164,11 @@ pub(crate) fn attach_to(
         }
         Object::Ioas(ioas) => ioas.clone(),
         _ => {
-            ioasid_dbg!("attach: object {} is neither an IOAS nor a HWPT\n", pt_id);
-            return Err(EINVAL);
+            return refuse!(
+                EINVAL,
+                "attach: object {} is neither an IOAS nor a HWPT\n",
+                pt_id
+            );
         }
     };
     for id in ioas.auto_hwpts()?.iter() {

@@ -118,69 +118,77 @@ pub(crate) fn ioctl_alloc<'a>(
     ucmd: &mut crate::dispatch::Ucmd<'a>,
 ) -> Result {
     use crate::{
-        ioasid_dbg,
+        error::refuse,
         objects::{device::DeviceRef, table::Object},
         uapi::IommuHwptAlloc,
     };
     let mut cmd = IommuHwptAlloc::read(ucmd.bytes());
     if cmd.reserved != 0 || cmd.reserved2 != 0 {
-        ioasid_dbg!("hwpt_alloc: reserved field set\n");
-        return Err(EOPNOTSUPP);
+        return refuse!(EOPNOTSUPP, "hwpt_alloc: reserved field set\n");
     }
     if (cmd.data_type == 0) != (cmd.data_len == 0) {
-        ioasid_dbg!("hwpt_alloc: data_type and data_len disagree\n");
-        return Err(EINVAL);
+        return refuse!(EINVAL, "hwpt_alloc: data_type and data_len disagree\n");
     }
     let known = IOMMU_HWPT_ALLOC_NEST_PARENT
         | IOMMU_HWPT_ALLOC_DIRTY_TRACKING
         | IOMMU_HWPT_FAULT_ID_VALID
         | IOMMU_HWPT_ALLOC_PASID;
     if cmd.flags & !known != 0 {
-        ioasid_dbg!("hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
-        return Err(EOPNOTSUPP);
+        return refuse!(EOPNOTSUPP, "hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
     }
     let res = ctx.objects().reserve()?;
     let dev = crate::objects::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
     // Held until the HWPT counts as a user of the IOAS: no DESTROY in between.
-    let parent = ctx.objects().get(cmd.pt_id).map_err(|_| {
-        ioasid_dbg!("hwpt_alloc: no object {}\n", cmd.pt_id);
-        EINVAL
-    })?;
+    let parent = ctx
+        .objects()
+        .get(cmd.pt_id)
+        .or_else(|_| refuse!(EINVAL, "hwpt_alloc: no object {}\n", cmd.pt_id))?;
     let ioas = match &*parent {
         Object::Ioas(ioas) => ioas.clone(),
         Object::Hwpt(_) => {
-            ioasid_dbg!("hwpt_alloc: nested HWPTs are not supported yet\n");
-            return Err(EOPNOTSUPP);
+            return refuse!(
+                EOPNOTSUPP,
+                "hwpt_alloc: nested HWPTs are not supported yet\n"
+            );
         }
         _ => {
-            ioasid_dbg!("hwpt_alloc: {} is neither an IOAS nor a HWPT\n", cmd.pt_id);
-            return Err(EINVAL);
+            return refuse!(
+                EINVAL,
+                "hwpt_alloc: {} is neither an IOAS nor a HWPT\n",
+                cmd.pt_id
+            );
         }
     };
     if cmd.data_type != 0 {
-        ioasid_dbg!(
+        return refuse!(
+            EOPNOTSUPP,
             "hwpt_alloc: driver data type {:#x} is not supported\n",
             cmd.data_type
         );
-        return Err(EOPNOTSUPP);
     }
     if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
-        ioasid_dbg!("hwpt_alloc: fault queues are not supported yet\n");
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: fault queues are not supported yet\n"
+        );
     }
     let domain = match &*dev {
         DeviceRef::Pci(dev) => {
             // As iommufd: the drivers leave this check to their caller.
             if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 && !dev.dirty_tracking_capable() {
-                ioasid_dbg!("hwpt_alloc: the device's IOMMU cannot track dirty pages\n");
-                return Err(EOPNOTSUPP);
+                return refuse!(
+                    EOPNOTSUPP,
+                    "hwpt_alloc: the device's IOMMU cannot track dirty pages\n"
+                );
             }
             dev.new_domain(cmd.flags)?
         }
         DeviceRef::Mock(_) => {
             if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 {
-                ioasid_dbg!("hwpt_alloc: the mock IOMMU has no dirty tracking yet\n");
-                return Err(EOPNOTSUPP);
+                return refuse!(
+                    EOPNOTSUPP,
+                    "hwpt_alloc: the mock IOMMU has no dirty tracking yet\n"
+                );
             }
             Domain::Mock(crate::hw::mock::MockDomain::new()?)
         }

@@ -10,8 +10,9 @@
 
 use crate::{
     dispatch::Ucmd,
-    ffi, ioasid_dbg,
-    iopt::{iova_errno, Ioas},
+    error::refuse,
+    ffi,
+    iopt::Ioas,
     objects::{context::Context, table::Object},
     uapi::iova::Span,
     uapi::*,
@@ -25,8 +26,7 @@ use kernel::{
 pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
     let mut cmd = IommuIoasAlloc::read(ucmd.bytes());
     if cmd.flags != 0 {
-        ioasid_dbg!("ioas_alloc: unknown flags {:#x}\n", cmd.flags);
-        return Err(EOPNOTSUPP);
+        return refuse!(EOPNOTSUPP, "ioas_alloc: unknown flags {:#x}\n", cmd.flags);
     }
     let new = ctx
         .objects()
@@ -41,8 +41,11 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
 pub(crate) fn ioctl_iova_ranges(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuIoasIovaRanges::read(ucmd.bytes());
     if cmd.reserved != 0 {
-        ioasid_dbg!("iova_ranges: reserved field is {:#x}\n", cmd.reserved);
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "iova_ranges: reserved field is {:#x}\n",
+            cmd.reserved
+        );
     }
     let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
     let room = cmd.num_iovas;
@@ -64,9 +67,13 @@ pub(crate) fn ioctl_iova_ranges(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     cmd.num_iovas = count;
     cmd.write(ucmd.bytes_mut());
     if count > room {
-        ioasid_dbg!("iova_ranges: {} ranges, room for {}\n", count, room);
         ucmd.respond_with_error();
-        return Err(EMSGSIZE);
+        return refuse!(
+            EMSGSIZE,
+            "iova_ranges: {} ranges, room for {}\n",
+            count,
+            room
+        );
     }
     Ok(())
 }
@@ -75,8 +82,11 @@ pub(crate) fn ioctl_iova_ranges(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 pub(crate) fn ioctl_allow_iovas(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IommuIoasAllowIovas::read(ucmd.bytes());
     if cmd.reserved != 0 {
-        ioasid_dbg!("allow_iovas: reserved field is {:#x}\n", cmd.reserved);
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "allow_iovas: reserved field is {:#x}\n",
+            cmd.reserved
+        );
     }
     let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
     let mut input = user_array(cmd.allowed_iovas, cmd.num_iovas, IommuIovaRange::SIZE)?.reader();
@@ -86,8 +96,12 @@ pub(crate) fn ioctl_allow_iovas(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         input.read_slice(&mut buf)?;
         let r = IommuIovaRange::read(&buf);
         if r.start >= r.last {
-            ioasid_dbg!("allow_iovas: empty range [{:#x}, {:#x}]\n", r.start, r.last);
-            return Err(EINVAL);
+            return refuse!(
+                EINVAL,
+                "allow_iovas: empty range [{:#x}, {:#x}]\n",
+                r.start,
+                r.last
+            );
         }
         allowed.push(
             Span {
@@ -99,12 +113,12 @@ pub(crate) fn ioctl_allow_iovas(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     }
     allowed.sort_unstable_by_key(|s: &Span| s.start);
     if let Some(w) = allowed.windows(2).find(|w| w[0].intersects(&w[1])) {
-        ioasid_dbg!(
+        return refuse!(
+            EINVAL,
             "allow_iovas: ranges at {:#x} and {:#x} overlap\n",
             w[0].start,
             w[1].start
         );
-        return Err(EINVAL);
     }
     ioas.set_allowed(allowed)
 }
@@ -132,18 +146,17 @@ pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let (fixed, prot) = map_args("map_file", cmd.flags, 0, &[cmd.iova, cmd.length], cmd.iova)?;
     let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
     if cmd.length == 0 {
-        ioasid_dbg!("map_file: zero length\n");
-        return Err(EINVAL);
+        return refuse!(EINVAL, "map_file: zero length\n");
     }
     if cmd.start.checked_add(cmd.length - 1).is_none() {
-        ioasid_dbg!(
+        return refuse!(
+            EOVERFLOW,
             "map_file: file range {:#x}+{:#x} wraps\n",
             cmd.start,
             cmd.length
         );
-        return Err(EOVERFLOW);
     }
-    let file = ffi::fget(cmd.fd).inspect_err(|_| ioasid_dbg!("map_file: bad fd {}\n", cmd.fd))?;
+    let file = ffi::fget(cmd.fd).or_else(|e| refuse!(e, "map_file: bad fd {}\n", cmd.fd))?;
     let process = ctx.process()?;
     cmd.iova = ioas.map_file(file, cmd.start, cmd.length, fixed, prot, process)?;
     cmd.write(ucmd.bytes_mut());
@@ -161,7 +174,7 @@ pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         cmd.dst_iova,
     )?;
     let src = ctx.objects().get_ioas(cmd.src_ioas_id)?;
-    let range = Span::from_len(cmd.src_iova, cmd.length).map_err(iova_errno)?;
+    let range = Span::from_len(cmd.src_iova, cmd.length)?;
     let slices = src.slices(range)?;
     drop(src);
     let dst = ctx.objects().get_ioas(cmd.dst_ioas_id)?;
@@ -181,18 +194,17 @@ pub(crate) fn ioctl_unmap(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         })?
     } else {
         if cmd.iova == u64::MAX || cmd.length == u64::MAX {
-            ioasid_dbg!("unmap: iova or length is UINT64_MAX\n");
-            return Err(EOVERFLOW);
+            return refuse!(EOVERFLOW, "unmap: iova or length is UINT64_MAX\n");
         }
-        let range = Span::from_len(cmd.iova, cmd.length).map_err(iova_errno)?;
+        let range = Span::from_len(cmd.iova, cmd.length)?;
         let unmapped = ioas.unmap(range)?;
         if unmapped == 0 {
-            ioasid_dbg!(
+            return refuse!(
+                ENOENT,
                 "unmap: nothing mapped in [{:#x}, {:#x}]\n",
                 range.start,
                 range.last
             );
-            return Err(ENOENT);
         }
         unmapped
     };
@@ -210,8 +222,11 @@ pub(crate) fn ioctl_unmap(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 pub(crate) fn ioctl_change_process(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IommuIoasChangeProcess::read(ucmd.bytes());
     if cmd.reserved != 0 {
-        ioasid_dbg!("change_process: reserved field is {:#x}\n", cmd.reserved);
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "change_process: reserved field is {:#x}\n",
+            cmd.reserved
+        );
     }
     // One move at a time per context: a `Pages` has room for one prepared move.
     let _moving = ctx.change_process_lock().lock();
@@ -222,12 +237,14 @@ pub(crate) fn ioctl_change_process(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result
     let mut prepared = 0;
     let mut result = Ok(());
     for p in pages.iter() {
-        result = p.change_process_prepare();
-        if let Err(e) = result {
-            ioasid_dbg!(
+        result = p.change_process_prepare().or_else(|e| {
+            refuse!(
+                e,
                 "change_process: the new process cannot be charged: {:?}\n",
                 e
-            );
+            )
+        });
+        if result.is_err() {
             break;
         }
         prepared += 1;
@@ -254,18 +271,16 @@ pub(crate) fn option_huge_pages(ctx: &Context, cmd: &mut IommuOption) -> Result 
             Ok(())
         }
         IOMMU_OPTION_OP_SET if cmd.val64 <= 1 => ioas.set_huge_pages(cmd.val64 == 1),
-        IOMMU_OPTION_OP_SET => {
-            ioasid_dbg!("option: huge pages value {} is not 0 or 1\n", cmd.val64);
-            Err(EINVAL)
-        }
-        op => {
-            ioasid_dbg!("option: unknown op {}\n", op);
-            Err(EOPNOTSUPP)
-        }
+        IOMMU_OPTION_OP_SET => refuse!(
+            EINVAL,
+            "option: huge pages value {} is not 0 or 1\n",
+            cmd.val64
+        ),
+        op => refuse!(EOPNOTSUPP, "option: unknown op {}\n", op),
     }
 }
 
-/// [`check_map_args`] with a logged reason and the errno.
+/// [`check_map_args`], refused with a logged reason.
 fn map_args(
     op: &str,
     flags: u32,
@@ -273,14 +288,8 @@ fn map_args(
     values: &[u64],
     fixed_iova: u64,
 ) -> Result<(Option<u64>, u32)> {
-    check_map_args(flags, reserved, values, fixed_iova).map_err(|e| {
-        ioasid_dbg!("{}: flags {:#x}: {:?}\n", op, flags, e);
-        match e {
-            MapArgError::NotSupported => EOPNOTSUPP,
-            MapArgError::Overflow => EOVERFLOW,
-            MapArgError::NoAccess => EINVAL,
-        }
-    })
+    check_map_args(flags, reserved, values, fixed_iova)
+        .or_else(|e| refuse!(e, "{}: flags {:#x}: {:?}\n", op, flags, e))
 }
 
 /// The user array of `count` elements of `elem` bytes at `addr`.

@@ -40,8 +40,8 @@ use super::{
 };
 use crate::{
     dispatch::{Pending, Ucmd},
+    error::refuse,
     ffi::SharedMapleTree,
-    ioasid_dbg,
     iopt::Ioas,
     uapi::IommuDestroy,
 };
@@ -174,11 +174,11 @@ impl ObjectTable {
                 id: id as u32,
             }),
             Err(e) => {
-                ioasid_dbg!("object table: no ID available\n");
-                Err(match e.cause {
+                let errno = match e.cause {
                     kernel::maple_tree::AllocErrorKind::Busy => ENOSPC,
                     _ => ENOMEM,
-                })
+                };
+                refuse!(errno, "object table: no ID available\n")
             }
         }
     }
@@ -228,15 +228,14 @@ impl ObjectTable {
     ///
     /// `ENOENT` if there is no object `id` or it is not an IOAS.
     pub(crate) fn get_ioas(&self, id: u32) -> Result<ObjRef<Arc<Ioas>>> {
-        self.get(id)?
-            .narrow(|o| match o {
-                Object::Ioas(ioas) => Some(ioas.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                ioasid_dbg!("object {} is not an IOAS\n", id);
-                ENOENT
-            })
+        let obj = self.get(id)?.narrow(|o| match o {
+            Object::Ioas(ioas) => Some(ioas.clone()),
+            _ => None,
+        });
+        let Some(obj) = obj else {
+            return refuse!(ENOENT, "object {} is not an IOAS\n", id);
+        };
+        Ok(obj)
     }
 
     /// Looks up HWPT `id`.
@@ -245,15 +244,14 @@ impl ObjectTable {
     ///
     /// `ENOENT` if there is no object `id` or it is not a HWPT.
     pub(crate) fn get_hwpt(&self, id: u32) -> Result<ObjRef<Arc<Hwpt>>> {
-        self.get(id)?
-            .narrow(|o| match o {
-                Object::Hwpt(hwpt) => Some(hwpt.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                ioasid_dbg!("object {} is not a HWPT\n", id);
-                ENOENT
-            })
+        let obj = self.get(id)?.narrow(|o| match o {
+            Object::Hwpt(hwpt) => Some(hwpt.clone()),
+            _ => None,
+        });
+        let Some(obj) = obj else {
+            return refuse!(ENOENT, "object {} is not a HWPT\n", id);
+        };
+        Ok(obj)
     }
 
     /// Looks up the test interface's mock device object `id`.
@@ -377,21 +375,21 @@ impl ObjectTable {
             let shortterm = entry.shortterm.load(Acquire);
             let users = entry.obj.users();
             why = if shortterm > 0 {
-                ioasid_dbg!(
+                refuse!(
+                    EBUSY,
                     "destroy: {} {} is in use by {} ioctls\n",
                     entry.obj.kind(),
                     id,
                     shortterm
-                );
-                Err(EBUSY)
+                )
             } else if users > 0 {
-                ioasid_dbg!(
+                refuse!(
+                    EBUSY,
                     "destroy: {} {} is used by {} other objects\n",
                     entry.obj.kind(),
                     id,
                     users
-                );
-                Err(EBUSY)
+                )
             } else {
                 Ok(())
             };
@@ -399,7 +397,7 @@ impl ObjectTable {
         });
         let Some(entry) = removed else {
             if why == Err(ENOENT) {
-                ioasid_dbg!("destroy: no object {}\n", id);
+                return refuse!(ENOENT, "destroy: no object {}\n", id);
             }
             return why;
         };

@@ -16,12 +16,12 @@
 
 use crate::{
     dispatch::{Pending, Ucmd},
+    error::refuse,
     ffi,
     hw::{
         mock::{MockDomain, MOCK_PAGE_SIZE},
         Domain,
     },
-    ioasid_dbg,
     iopt::pages::{BATCH_MEMORY_LIMIT, PAGE_SIZE},
     objects::{
         access::Access,
@@ -86,8 +86,7 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
     match cmd.op {
         OP_ADD_RESERVED => {
             if cmd.length == 0 {
-                ioasid_dbg!("test add_reserved: zero length\n");
-                return Err(EINVAL);
+                return refuse!(EINVAL, "test add_reserved: zero length\n");
             }
             let span = Span::from_len(cmd.start, cmd.length).map_err(|_| EOVERFLOW)?;
             ctx.objects().get_ioas(cmd.id)?.add_reserved(span)
@@ -128,8 +127,7 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
             let limit = TestMemoryLimit::read(ucmd.bytes()).limit;
             // At least one page pointer per pinning call.
             if (limit as usize) < size_of::<usize>() + size_of::<u32>() {
-                ioasid_dbg!("test memory limit: {} is too small\n", limit);
-                return Err(EINVAL);
+                return refuse!(EINVAL, "test memory limit: {} is too small\n", limit);
             }
             BATCH_MEMORY_LIMIT.store(limit, Relaxed);
             Ok(())
@@ -144,10 +142,7 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
             }
         }
         IOASID_TEST_OP_MOCK_DMA => mock_dma(ctx, cmd.id, TestAccessRw::read(ucmd.bytes())),
-        op => {
-            ioasid_dbg!("test: op {} is not implemented\n", op);
-            Err(EOPNOTSUPP)
-        }
+        op => refuse!(EOPNOTSUPP, "test: op {} is not implemented\n", op),
     }
 }
 
@@ -166,10 +161,7 @@ fn attachment_for(ctx: &Context, pt_id: u32) -> Result<Attachment> {
 fn mock_device(ctx: &Context, id: u32) -> Result<Arc<MockDevice>> {
     match &*ctx.objects().get(id)? {
         Object::Device(d) | Object::MockDevice(d) => Ok(d.clone()),
-        _ => {
-            ioasid_dbg!("test: object {} is not a mock device\n", id);
-            Err(EINVAL)
-        }
+        _ => refuse!(EINVAL, "test: object {} is not a mock device\n", id),
     }
 }
 
@@ -178,8 +170,7 @@ fn mock_device(ctx: &Context, id: u32) -> Result<Arc<MockDevice>> {
 /// and are torn down if the reply cannot be written.
 fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32) -> Result {
     if flags & !(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID) != 0 {
-        ioasid_dbg!("mock_domain: unknown device flags {:#x}\n", flags);
-        return Err(EINVAL);
+        return refuse!(EINVAL, "mock_domain: unknown device flags {:#x}\n", flags);
     }
     let dev = MockDevice::new(flags)?;
     let objects = ctx.objects();
@@ -250,13 +241,13 @@ fn md_check_map(ctx: &Context, id: u32, iova: u64, length: u64, uptr: u64) -> Re
         let want = ffi::user_phys(uptr + off)?;
         let got = crate::hw::HwDomain::iova_to_phys(&*mock, iova + off);
         if got != Some(want) {
-            ioasid_dbg!(
+            return refuse!(
+                EINVAL,
                 "check_map: IOVA {:#x} gives {:?}, user memory is at {:#x}\n",
                 iova + off,
                 got,
                 want
             );
-            return Err(EINVAL);
         }
         off += ps;
     }
@@ -273,13 +264,13 @@ fn md_check_refs(length: u64, uptr: u64, refs: u32) -> Result {
     while off < length {
         if let Some(pins) = ffi::user_page_pins(uptr + off)? {
             if pins != u64::from(refs) {
-                ioasid_dbg!(
+                return refuse!(
+                    EIO,
                     "check_refs: page at {:#x} has {} pins, not {}\n",
                     uptr + off,
                     pins,
                     refs
                 );
-                return Err(EIO);
             }
         }
         off += PAGE_SIZE;
@@ -362,8 +353,11 @@ fn access_pages(ucmd: &mut Ucmd<'_>, fd: u32) -> Result {
         if uptr != 0 {
             let want = ffi::user_phys(user)?;
             if want != page.phys() {
-                ioasid_dbg!("access_pages: page at {:#x} is not the one pinned\n", user);
-                return Err(EBADE);
+                return refuse!(
+                    EBADE,
+                    "access_pages: page at {:#x} is not the one pinned\n",
+                    user
+                );
             }
             user = user.wrapping_add(PAGE_SIZE);
         }
@@ -396,8 +390,14 @@ fn mock_dma(ctx: &Context, id: u32, op: TestAccessRw) -> Result {
     let dev = mock_device(ctx, id)?;
     let write = flags & MOCK_DMA_WRITE != 0;
     through_user_buffer(uptr, length, write, |buf| {
-        dev.dma(iova, buf, write).inspect_err(|e| {
-            ioasid_dbg!("mock DMA at {:#x}+{:#x} faulted: {:?}\n", iova, length, e)
+        dev.dma(iova, buf, write).or_else(|e| {
+            refuse!(
+                e,
+                "mock DMA at {:#x}+{:#x} faulted: {:?}\n",
+                iova,
+                length,
+                e
+            )
         })
     })
 }

@@ -39,11 +39,41 @@ macro_rules! impl_field {
 }
 impl_field!(u8, u16, u32, i32, u64);
 
+/// Byte arrays (`__u8 __reserved[3]`).
+impl<const N: usize> Field for [u8; N] {
+    fn get(b: &[u8], off: usize) -> Self {
+        let mut a = [0u8; N];
+        if let Some(s) = b.get(off..off + N) {
+            a.copy_from_slice(s);
+        }
+        a
+    }
+    fn put(self, b: &mut [u8], off: usize) {
+        if let Some(d) = b.get_mut(off..off + N) {
+            d.copy_from_slice(&self);
+        }
+    }
+}
+
+/// The size of the field that `project` selects; [`offsetofend!`]'s helper.
+pub(crate) const fn field_size<T, F>(_project: fn(&T) -> &F) -> usize {
+    core::mem::size_of::<F>()
+}
+
+/// `offsetofend(T, field)`: where `field` of structure `T` ends, in a const context. The
+/// ioctl table takes each ioctl's minimum size from it, as iommufd's `IOCTL_OP` does.
+macro_rules! offsetofend {
+    ($t:ty, $field:ident) => {
+        core::mem::offset_of!($t, $field) + $crate::uapi::field_size(|s: &$t| &s.$field)
+    };
+}
+pub(crate) use offsetofend;
+
 /// Declares a mirror: the struct, its compile-time layout checks against the sizes and
-/// offsets of the C header, and its conversions. `min` is where the last mandatory field
-/// ends: a caller's `size` below it is `EINVAL`.
+/// offsets of the C header, and its conversions. Where a field ends (the minimum `size` of
+/// an ioctl whose last mandatory field it is) is [`offsetofend!`].
 macro_rules! uapi_struct {
-    ($(#[$m:meta])* $name:ident size $size:literal min $min:literal {
+    ($(#[$m:meta])* $name:ident size $size:literal {
         $($(#[$fm:meta])* $field:ident: $ty:ty = $off:literal),* $(,)?
     }) => {
         $(#[$m])*
@@ -55,8 +85,11 @@ macro_rules! uapi_struct {
 
         const _: () = {
             assert!(core::mem::size_of::<$name>() == $size);
-            assert!($min <= $size);
             $(assert!(core::mem::offset_of!($name, $field) == $off);)*
+            // Where each field ends, as the ioctl table computes it.
+            $(assert!(
+                $crate::uapi::offsetofend!($name, $field) == $off + core::mem::size_of::<$ty>()
+            );)*
         };
 
         // Not every structure needs every conversion (input-only structures are never
@@ -65,8 +98,6 @@ macro_rules! uapi_struct {
         impl $name {
             /// Size of the structure the kernel knows.
             pub(crate) const SIZE: usize = $size;
-            /// End of the last mandatory field.
-            pub(crate) const MIN_SIZE: usize = $min;
 
             /// Reads the structure from its bytes.
             pub(crate) fn read(b: &[u8]) -> Self {
@@ -82,13 +113,21 @@ macro_rules! uapi_struct {
             #[cfg(test)]
             pub(crate) const LAYOUT: &'static [(&'static str, usize)] =
                 &[$((stringify!($field), $off)),*];
+
+            /// The mirror's name, and field names with [`offsetofend!`] of each, for the
+            /// host test of the ioctl table.
+            #[cfg(test)]
+            pub(crate) const NAME: &'static str = stringify!($name);
+            #[cfg(test)]
+            pub(crate) const ENDS: &'static [(&'static str, usize)] =
+                &[$((stringify!($field), $crate::uapi::offsetofend!($name, $field))),*];
         }
     };
 }
 
 uapi_struct! {
     /// `struct iommu_destroy`: destroy any object by ID.
-    IommuDestroy size 8 min 8 {
+    IommuDestroy size 8 {
         size: u32 = 0,
         id: u32 = 4,
     }
@@ -96,7 +135,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_ioas_alloc`: allocate an IOAS.
-    IommuIoasAlloc size 12 min 12 {
+    IommuIoasAlloc size 12 {
         size: u32 = 0,
         flags: u32 = 4,
         out_ioas_id: u32 = 8,
@@ -105,7 +144,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_iova_range`: one closed IOVA interval.
-    IommuIovaRange size 16 min 16 {
+    IommuIovaRange size 16 {
         start: u64 = 0,
         last: u64 = 8,
     }
@@ -113,7 +152,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_ioas_iova_ranges`: the usable IOVA ranges of an IOAS.
-    IommuIoasIovaRanges size 32 min 32 {
+    IommuIoasIovaRanges size 32 {
         size: u32 = 0,
         ioas_id: u32 = 4,
         num_iovas: u32 = 8,
@@ -125,7 +164,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_ioas_allow_iovas`: restrict where the allocator may place mappings.
-    IommuIoasAllowIovas size 24 min 24 {
+    IommuIoasAllowIovas size 24 {
         size: u32 = 0,
         ioas_id: u32 = 4,
         num_iovas: u32 = 8,
@@ -136,7 +175,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_ioas_map`: map user memory.
-    IommuIoasMap size 40 min 40 {
+    IommuIoasMap size 40 {
         size: u32 = 0,
         flags: u32 = 4,
         ioas_id: u32 = 8,
@@ -149,7 +188,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_ioas_map_file`: map part of a memfd.
-    IommuIoasMapFile size 40 min 40 {
+    IommuIoasMapFile size 40 {
         size: u32 = 0,
         flags: u32 = 4,
         ioas_id: u32 = 8,
@@ -162,7 +201,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_ioas_copy`: map memory already mapped in another IOAS.
-    IommuIoasCopy size 40 min 40 {
+    IommuIoasCopy size 40 {
         size: u32 = 0,
         flags: u32 = 4,
         dst_ioas_id: u32 = 8,
@@ -175,7 +214,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_ioas_unmap`: unmap an IOVA range.
-    IommuIoasUnmap size 24 min 24 {
+    IommuIoasUnmap size 24 {
         size: u32 = 0,
         ioas_id: u32 = 4,
         iova: u64 = 8,
@@ -185,7 +224,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_option`: get or set an option.
-    IommuOption size 24 min 24 {
+    IommuOption size 24 {
         size: u32 = 0,
         option_id: u32 = 4,
         op: u16 = 8,
@@ -198,7 +237,7 @@ uapi_struct! {
 uapi_struct! {
     /// `struct iommu_test_cmd` of upstream's `iommufd_test.h`: the common header, the
     /// `add_reserved` member of its union (72 bytes with the largest member) and `last`.
-    IommuTestCmd size 72 min 68 {
+    IommuTestCmd size 72 {
         size: u32 = 0,
         op: u32 = 4,
         id: u32 = 8,
@@ -353,9 +392,8 @@ test_op! {
 }
 
 uapi_struct! {
-    /// `struct iommu_hw_info`: the IOMMU's information about a device. `reserved` is the
-    /// first of the three `__reserved` bytes (29 to 31); the handler checks all three.
-    IommuHwInfo size 40 min 32 {
+    /// `struct iommu_hw_info`: the IOMMU's information about a device.
+    IommuHwInfo size 40 {
         size: u32 = 0,
         flags: u32 = 4,
         dev_id: u32 = 8,
@@ -363,14 +401,14 @@ uapi_struct! {
         data_uptr: u64 = 16,
         out_data_type: u32 = 24,
         out_max_pasid_log2: u8 = 28,
-        reserved: u8 = 29,
+        reserved: [u8; 3] = 29,
         out_capabilities: u64 = 32,
     }
 }
 
 uapi_struct! {
     /// `struct iommu_hwpt_alloc`: allocate a hardware page table.
-    IommuHwptAlloc size 48 min 24 {
+    IommuHwptAlloc size 48 {
         size: u32 = 0,
         flags: u32 = 4,
         dev_id: u32 = 8,
@@ -387,7 +425,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct iommu_ioas_change_process`: charge all pins to the calling process.
-    IommuIoasChangeProcess size 8 min 8 {
+    IommuIoasChangeProcess size 8 {
         size: u32 = 0,
         reserved: u32 = 4,
     }
@@ -395,7 +433,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct ioasid_device_bind`: bind the device opened as `dev_fd` to the context.
-    IoasidDeviceBind size 16 min 16 {
+    IoasidDeviceBind size 16 {
         size: u32 = 0,
         flags: u32 = 4,
         dev_fd: i32 = 8,
@@ -405,7 +443,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct ioasid_device_attach`: attach a bound device to an IOAS or a HWPT.
-    IoasidDeviceAttach size 24 min 16 {
+    IoasidDeviceAttach size 24 {
         size: u32 = 0,
         flags: u32 = 4,
         dev_id: u32 = 8,
@@ -417,7 +455,7 @@ uapi_struct! {
 
 uapi_struct! {
     /// `struct ioasid_device_detach`: detach a bound device.
-    IoasidDeviceDetach size 16 min 12 {
+    IoasidDeviceDetach size 16 {
         size: u32 = 0,
         flags: u32 = 4,
         dev_id: u32 = 8,

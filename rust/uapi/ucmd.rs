@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Decoding of ioctl numbers and the size rules that every ioasid ioctl follows.
+//! The ioctl numbers, named as in the uAPI headers, and the size rules that every ioasid
+//! ioctl follows.
 //!
 //! This is pure logic: it depends only on `core`, is compiled into the module and is
 //! unit-tested on the host (`tests/host`). It never touches user memory; the dispatcher in
@@ -9,8 +10,8 @@
 //! The rules, shared with iommufd (see `include/uapi/linux/ioasid.h`, "General ioctl
 //! format"):
 //!
-//! - The command must be exactly `_IO(';', nr)`: no direction, no size bits. Anything else,
-//!   and any `nr` without a table entry, is `ENOTTY`.
+//! - The command must be exactly one of the numbers below, `_IO(';', nr)`: no direction, no
+//!   size bits. Anything else is `ENOTTY`.
 //! - The first `u32` of the argument is the caller's `size`. A `size` below the operation's
 //!   minimum (the end of its last mandatory field) is `EINVAL`.
 //! - Bytes the caller passes beyond the structure the kernel knows must be zero, or `E2BIG`.
@@ -29,13 +30,10 @@ pub(crate) const IOMMUFD_CMD_BASE: u32 = 0x80;
 /// First ioctl number of ioasid's own extensions.
 pub(crate) const IOASID_CMD_BASE: u32 = 0xc0;
 
-/// Why an ioctl was refused before its handler ran. The dispatcher maps each variant to an
-/// errno: [`UcmdError::NoTty`] to `ENOTTY`, [`UcmdError::Inval`] to `EINVAL` and
-/// [`UcmdError::TooBig`] to `E2BIG`.
+/// Why an ioctl was refused before its handler ran; `crate::error` maps
+/// [`UcmdError::Inval`] to `EINVAL` and [`UcmdError::TooBig`] to `E2BIG`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum UcmdError {
-    /// The command is not one of ours.
-    NoTty,
     /// The caller's `size` is below the minimum.
     Inval,
     /// The caller passed non-zero bytes beyond the known structure.
@@ -49,18 +47,68 @@ pub(crate) const fn io(nr: u32) -> u32 {
     (IOMMUFD_TYPE << 8) | (nr & 0xff)
 }
 
-/// Returns the ioctl number of `cmd` if `cmd` is exactly `_IO(IOMMUFD_TYPE, nr)`.
-///
-/// # Errors
-///
-/// [`UcmdError::NoTty`] for any other type, direction or size bits.
-pub(crate) const fn decode(cmd: u32) -> Result<u32, UcmdError> {
-    let nr = cmd & 0xff;
-    if cmd == io(nr) {
-        Ok(nr)
-    } else {
-        Err(UcmdError::NoTty)
-    }
+// The command numbers of the header's `enum`s, each ioctl's `IOMMUFD_CMD_*`/`IOASID_CMD_*`.
+const IOMMUFD_CMD_DESTROY: u32 = IOMMUFD_CMD_BASE;
+const IOMMUFD_CMD_IOAS_ALLOC: u32 = 0x81;
+const IOMMUFD_CMD_IOAS_ALLOW_IOVAS: u32 = 0x82;
+const IOMMUFD_CMD_IOAS_COPY: u32 = 0x83;
+const IOMMUFD_CMD_IOAS_IOVA_RANGES: u32 = 0x84;
+const IOMMUFD_CMD_IOAS_MAP: u32 = 0x85;
+const IOMMUFD_CMD_IOAS_UNMAP: u32 = 0x86;
+const IOMMUFD_CMD_OPTION: u32 = 0x87;
+const IOMMUFD_CMD_HWPT_ALLOC: u32 = 0x89;
+const IOMMUFD_CMD_GET_HW_INFO: u32 = 0x8a;
+const IOMMUFD_CMD_IOAS_MAP_FILE: u32 = 0x8f;
+const IOMMUFD_CMD_IOAS_CHANGE_PROCESS: u32 = 0x92;
+const IOASID_CMD_DEVICE_BIND: u32 = IOASID_CMD_BASE;
+const IOASID_CMD_DEVICE_ATTACH: u32 = IOASID_CMD_BASE + 1;
+const IOASID_CMD_DEVICE_DETACH: u32 = IOASID_CMD_BASE + 2;
+
+/// Declares the ioctl numbers, `_IO(IOMMUFD_TYPE, cmd)` as the header's `#define`s, and
+/// (for the host test, which compares each with the C headers) the list of them by name.
+macro_rules! ioctls {
+    ($($(#[$m:meta])* $name:ident = $cmd:expr;)*) => {
+        $($(#[$m])* pub(crate) const $name: u32 = io($cmd);)*
+
+        /// Every ioctl number with its uAPI name.
+        #[cfg(test)]
+        pub(crate) const IOCTLS: &[(&str, u32)] = &[$((stringify!($name), $name)),*];
+    };
+}
+
+ioctls! {
+    /// `IOMMU_DESTROY`: destroy an object.
+    IOMMU_DESTROY = IOMMUFD_CMD_DESTROY;
+    /// `IOMMU_IOAS_ALLOC`: allocate an IOAS.
+    IOMMU_IOAS_ALLOC = IOMMUFD_CMD_IOAS_ALLOC;
+    /// `IOMMU_IOAS_ALLOW_IOVAS`: restrict the allocator's IOVAs.
+    IOMMU_IOAS_ALLOW_IOVAS = IOMMUFD_CMD_IOAS_ALLOW_IOVAS;
+    /// `IOMMU_IOAS_COPY`: map memory already mapped in another IOAS.
+    IOMMU_IOAS_COPY = IOMMUFD_CMD_IOAS_COPY;
+    /// `IOMMU_IOAS_IOVA_RANGES`: the usable IOVA ranges.
+    IOMMU_IOAS_IOVA_RANGES = IOMMUFD_CMD_IOAS_IOVA_RANGES;
+    /// `IOMMU_IOAS_MAP`: map user memory.
+    IOMMU_IOAS_MAP = IOMMUFD_CMD_IOAS_MAP;
+    /// `IOMMU_IOAS_UNMAP`: unmap an IOVA range.
+    IOMMU_IOAS_UNMAP = IOMMUFD_CMD_IOAS_UNMAP;
+    /// `IOMMU_OPTION`: get or set an option.
+    IOMMU_OPTION = IOMMUFD_CMD_OPTION;
+    /// `IOMMU_HWPT_ALLOC`: allocate a hardware page table.
+    IOMMU_HWPT_ALLOC = IOMMUFD_CMD_HWPT_ALLOC;
+    /// `IOMMU_GET_HW_INFO`: the IOMMU's information about a device.
+    IOMMU_GET_HW_INFO = IOMMUFD_CMD_GET_HW_INFO;
+    /// `IOMMU_IOAS_MAP_FILE`: map part of a memfd.
+    IOMMU_IOAS_MAP_FILE = IOMMUFD_CMD_IOAS_MAP_FILE;
+    /// `IOMMU_IOAS_CHANGE_PROCESS`: charge all pins to the calling process.
+    IOMMU_IOAS_CHANGE_PROCESS = IOMMUFD_CMD_IOAS_CHANGE_PROCESS;
+    /// `IOMMU_TEST_CMD` of upstream's `iommufd_test.h` (not uAPI): the test interface.
+    IOMMU_TEST_CMD = IOMMUFD_CMD_BASE + 32;
+    /// `IOASID_DEVICE_BIND`: bind a device to the context.
+    IOASID_DEVICE_BIND = IOASID_CMD_DEVICE_BIND;
+    /// `IOASID_DEVICE_ATTACH`: attach a bound device.
+    IOASID_DEVICE_ATTACH = IOASID_CMD_DEVICE_ATTACH;
+    /// `IOASID_DEVICE_DETACH`: detach a bound device.
+    IOASID_DEVICE_DETACH = IOASID_CMD_DEVICE_DETACH;
 }
 
 /// Checks the caller's `size` against an operation whose kernel structure has `size`
@@ -107,13 +155,14 @@ mod tests {
     }
 
     #[test]
-    fn decode_accepts_only_plain_io_commands() {
-        assert_eq!(decode(io(0x87)), Ok(0x87));
-        // Same number with a direction or size, or another type: not ours.
-        assert_eq!(decode(io(0x87) | (1 << 30)), Err(UcmdError::NoTty));
-        assert_eq!(decode(io(0x87) | (8 << 16)), Err(UcmdError::NoTty));
-        assert_eq!(decode(0x7c80), Err(UcmdError::NoTty));
-        assert_eq!(decode(0), Err(UcmdError::NoTty));
+    fn every_ioctl_is_a_plain_io_command_with_a_unique_number() {
+        for (i, (name, cmd)) in IOCTLS.iter().enumerate() {
+            // No direction and no size bits: `_IO(IOMMUFD_TYPE, nr)`.
+            assert_eq!(*cmd, io(cmd & 0xff), "{name}");
+            assert!(IOCTLS[..i].iter().all(|(_, c)| c != cmd), "{name}");
+        }
+        assert_eq!(IOMMU_IOAS_MAP, 0x3b85);
+        assert_eq!(IOASID_DEVICE_DETACH, 0x3bc2);
     }
 
     #[test]

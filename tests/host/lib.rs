@@ -17,4 +17,7 @@ pub mod ucmd;
 mod uapi_header;
 
 #[cfg(test)]
+mod ioctl_table;
+
+#[cfg(test)]
 mod iova_model;

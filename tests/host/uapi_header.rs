@@ -10,7 +10,7 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
@@ -25,7 +25,7 @@ fn run_c(body: &str) -> String {
 }
 
 /// Compiles and runs a C program with the given includes and include directories.
-fn run_c_with(includes: &str, dirs: &[PathBuf], std: &[&str], body: &str) -> String {
+pub(crate) fn run_c_with(includes: &str, dirs: &[PathBuf], std: &[&str], body: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("ioasid-uapi-{}-{n}", std::process::id()));
