@@ -98,7 +98,9 @@ static void *user_thread(void *arg)
 			/* The HWPT depends on the IOAS: it must exist and refuse DESTROY. */
 			if (!iova_ranges_ok(r->fd, ioas) || !destroy(r->fd, ioas) || errno != EBUSY)
 				atomic_fetch_add(&r->lost, 1);
-			destroy(r->fd, hwpt);
+			/* Another user's mock device may be attached to it for a moment. */
+			while (destroy(r->fd, hwpt) && errno == EBUSY)
+				sched_yield();
 		}
 		if (!ioas_map(r->fd, ioas, r->buf, r->psz, &iova, RW)) {
 			atomic_fetch_add(&r->maps, 1);
@@ -116,8 +118,12 @@ static void *user_thread(void *arg)
 
 			if (!test_cmd(r->fd, &cmd)) {
 				atomic_fetch_add(&r->replaces, 1);
-				/* Attached to the victim's automatic HWPT: the IOAS must stay. */
-				if (!iova_ranges_ok(r->fd, ioas))
+				/*
+				 * Attached to an automatic HWPT of the victim (or, when the
+				 * ID was reused meanwhile, to the HWPT that now has it):
+				 * what it names is in use and must refuse DESTROY.
+				 */
+				if (!destroy(r->fd, ioas) || errno != EBUSY)
 					atomic_fetch_add(&r->lost, 1);
 				cmd.mock_domain_replace.pt_id = r->src_ioas;
 				test_cmd(r->fd, &cmd);
@@ -290,7 +296,7 @@ TEST_F(objects, mock_device_without_a_reply_is_torn_down)
 		.size = sizeof(cmd),
 		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
 	};
-	__u64 iova = 0;
+	__u64 iova = MOCK_APERTURE_START;
 	char *buf;
 	void *ro;
 	__u32 ioas, id;
@@ -299,7 +305,8 @@ TEST_F(objects, mock_device_without_a_reply_is_torn_down)
 	ASSERT_NE(MAP_FAILED, buf);
 	memset(buf, 1, self->psz);
 	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas));
-	ASSERT_EQ(0, ioas_map(self->fd, ioas, buf, self->psz, &iova, RW));
+	/* Inside the mock's aperture, so a mock domain can be attached. */
+	ASSERT_EQ(0, ioas_map(self->fd, ioas, buf, self->psz, &iova, RW | IOMMU_IOAS_MAP_FIXED_IOVA));
 	cmd.id = ioas;
 	ro = read_only_copy(&cmd, sizeof(cmd));
 	ASSERT_NE(NULL, ro);
