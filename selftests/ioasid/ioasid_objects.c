@@ -67,7 +67,6 @@ static int mock_device(int fd, __u32 pt_id, __u32 *stdev, __u32 *idev)
 struct race {
 	int fd;
 	__u32 idev;		/* a mock device, for HWPT_ALLOC */
-	__u32 stdev2;		/* another one, attached and replaced onto the victim */
 	__u32 src_ioas;		/* holds `buf`, the source of copies */
 	__u64 src_iova;
 	char *buf;
@@ -83,9 +82,15 @@ struct race {
  * or live in it; a HWPT on it must find it still there (DESTROY of the IOAS waits for the
  * HWPT to go: EBUSY).
  */
+struct user {
+	struct race *r;
+	__u32 stdev;		/* this user's mock device, replaced onto the victim and back */
+};
+
 static void *user_thread(void *arg)
 {
-	struct race *r = arg;
+	struct user *u = arg;
+	struct race *r = u->r;
 
 	while (!atomic_load(&r->done)) {
 		__u32 ioas = atomic_load(&r->victim), hwpt;
@@ -112,7 +117,7 @@ static void *user_thread(void *arg)
 		{
 			struct ioasid_test_cmd cmd = {
 				.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-				.id = r->stdev2,
+				.id = u->stdev,
 				.mock_domain_replace = { .pt_id = ioas },
 			};
 
@@ -162,8 +167,9 @@ FIXTURE_TEARDOWN(objects)
 TEST_F_TIMEOUT(objects, destroy_races_hwpt_alloc_attach_map_and_copy, 300)
 {
 	struct race r = { .fd = self->fd, .psz = self->psz };
+	struct user users[USERS];
 	pthread_t t[USERS];
-	__u32 stdev, hwpt;
+	__u32 stdev, idev;
 	long busy = 0;
 	int i, round;
 
@@ -172,11 +178,14 @@ TEST_F_TIMEOUT(objects, destroy_races_hwpt_alloc_attach_map_and_copy, 300)
 	memset(r.buf, 0x5a, self->psz);
 	ASSERT_EQ(0, ioas_alloc(self->fd, &r.src_ioas));
 	ASSERT_EQ(0, mock_device(self->fd, r.src_ioas, &stdev, &r.idev));
-	ASSERT_EQ(0, mock_device(self->fd, r.src_ioas, &r.stdev2, &hwpt));
+	for (i = 0; i < USERS; i++) {
+		users[i].r = &r;
+		ASSERT_EQ(0, mock_device(self->fd, r.src_ioas, &users[i].stdev, &idev));
+	}
 	ASSERT_EQ(0, ioas_map(self->fd, r.src_ioas, r.buf, self->psz, &r.src_iova, RW));
 
 	for (i = 0; i < USERS; i++)
-		ASSERT_EQ(0, pthread_create(&t[i], NULL, user_thread, &r));
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, user_thread, &users[i]));
 	for (round = 0; round < ROUNDS; round++) {
 		__u32 ioas;
 
@@ -211,7 +220,8 @@ TEST_F_TIMEOUT(objects, destroy_races_hwpt_alloc_attach_map_and_copy, 300)
 	/* Nothing is left pinned or attached: the source IOAS and devices go cleanly. */
 	EXPECT_EQ(0, test_check_refs(self->fd, r.buf, self->psz, 1));
 	EXPECT_EQ(0, destroy(self->fd, stdev));
-	EXPECT_EQ(0, destroy(self->fd, r.stdev2));
+	for (i = 0; i < USERS; i++)
+		EXPECT_EQ(0, destroy(self->fd, users[i].stdev));
 	EXPECT_EQ(0, destroy(self->fd, r.src_ioas));
 	EXPECT_EQ(0, test_check_refs(self->fd, r.buf, self->psz, 0));
 	munmap(r.buf, self->psz);
