@@ -4,18 +4,27 @@
 //! `iommu_domain`s.
 //!
 //! Like [`crate::ffi`], this is the only place that calls C for what it covers; it wraps
-//! the shim `rust/ffi/shim/ioasid_pci.c` (the driver, the device nodes, the hardware state of a
-//! binding) and the exported IOMMU core functions, and states the contract of each call.
+//! the shim `rust/ffi/shim/ioasid_pci.c` (the driver, the device nodes, the record of a
+//! device's binding, the attach-handle calls) and the exported IOMMU core functions, and
+//! states the contract of each call. The state of an IOMMU group (its domain and handle,
+//! which devices are bound and attached) is not kept here but in
+//! [`crate::objects::pcidev::PciGroup`], which decides what to call.
 
+mod group;
+
+pub(crate) use group::{GroupAttach, IommuGroup};
+
+use crate::objects::pcidev::PciGroup;
 use core::ptr::NonNull;
 use kernel::{
     bindings,
     ffi::{c_int, c_void},
     prelude::*,
+    sync::Arc,
 };
 
 mod raw {
-    use kernel::ffi::{c_char, c_int, c_ulong, c_void};
+    use kernel::ffi::{c_char, c_int, c_void};
 
     /// Declares opaque C structures: only pointers to them cross the boundary.
     macro_rules! opaque {
@@ -35,7 +44,11 @@ mod raw {
         /// `struct device`.
         device,
         /// `struct iommu_domain`.
-        iommu_domain
+        iommu_domain,
+        /// `struct iommu_group`.
+        iommu_group,
+        /// `struct iommu_attach_handle`.
+        iommu_attach_handle
     );
 
     /// `struct ioasid_resv` of the shim.
@@ -53,28 +66,32 @@ mod raw {
         pub(super) fn ioasid_shim_pci_unregister();
         pub(super) fn ioasid_shim_pci_get(fd: c_int, filep: *mut *mut file) -> *mut IoasidPciDev;
         pub(super) fn ioasid_shim_file_put(file: *mut file);
+        pub(super) fn ioasid_shim_pci_hold(idev: *mut IoasidPciDev);
         pub(super) fn ioasid_shim_pci_put(idev: *mut IoasidPciDev);
         pub(super) fn ioasid_shim_pci_device(idev: *mut IoasidPciDev) -> *mut device;
         pub(super) fn ioasid_shim_pci_name(idev: *mut IoasidPciDev) -> *const c_char;
         pub(super) fn ioasid_shim_pci_has_iommu(idev: *mut IoasidPciDev) -> bool;
-        pub(super) fn ioasid_shim_pci_cache_coherent(idev: *mut IoasidPciDev) -> bool;
-        pub(super) fn ioasid_shim_pci_isolated_msi(idev: *mut IoasidPciDev) -> bool;
-        pub(super) fn ioasid_shim_pci_group_key(idev: *mut IoasidPciDev) -> c_ulong;
-        pub(super) fn ioasid_shim_pci_dirty_capable(idev: *mut IoasidPciDev) -> bool;
         pub(super) fn ioasid_shim_pci_claim(
             idev: *mut IoasidPciDev,
             file: *mut file,
             owner: *mut c_void,
+            group: *mut c_void,
             binding: *mut u64,
         ) -> c_int;
-        pub(super) fn ioasid_shim_pci_unbind(idev: *mut IoasidPciDev, binding: u64);
-        pub(super) fn ioasid_shim_pci_attach(
-            idev: *mut IoasidPciDev,
-            binding: u64,
-            domain: *mut iommu_domain,
-        ) -> c_int;
-        pub(super) fn ioasid_shim_pci_detach(idev: *mut IoasidPciDev, binding: u64);
+        pub(super) fn ioasid_shim_pci_forget(idev: *mut IoasidPciDev, binding: u64) -> *mut c_void;
+        pub(super) fn ioasid_shim_pci_release_dma(idev: *mut IoasidPciDev);
         pub(super) fn ioasid_shim_pci_is_live(idev: *mut IoasidPciDev, binding: u64) -> bool;
+        pub(super) fn ioasid_shim_group_attach(
+            group: *mut iommu_group,
+            domain: *mut iommu_domain,
+            handle: *mut iommu_attach_handle,
+        ) -> c_int;
+        pub(super) fn ioasid_shim_group_replace(
+            group: *mut iommu_group,
+            domain: *mut iommu_domain,
+            handle: *mut iommu_attach_handle,
+        ) -> c_int;
+        pub(super) fn ioasid_shim_group_detach(group: *mut iommu_group, domain: *mut iommu_domain);
         pub(super) fn ioasid_shim_resv_regions(
             dev: *mut device,
             out: *mut IoasidResv,
@@ -217,8 +234,8 @@ impl Drop for DevFile {
 pub(crate) struct PciDev(NonNull<raw::IoasidPciDev>);
 
 // SAFETY: The shim object is reference counted with a kref and every operation on it takes
-// its mutex (or only reads fields fixed at probe), so it may be used and released from any
-// thread.
+// its mutex, only reads fields fixed at probe, or calls the IOMMU core, which serializes on
+// the IOMMU group's mutex; so it may be used and released from any thread.
 unsafe impl Send for PciDev {}
 // SAFETY: As above: all shared operations synchronise internally.
 unsafe impl Sync for PciDev {}
@@ -274,88 +291,105 @@ impl PciDev {
         unsafe { raw::ioasid_shim_pci_has_iommu(self.raw()) }
     }
 
+    /// Identifies the device (its shim object's address, only to compare): equal for two
+    /// references to one device.
+    pub(crate) fn key(&self) -> usize {
+        self.raw() as usize
+    }
+
     /// Whether the IOMMU can enforce cache coherency of the device's DMA.
     pub(crate) fn cache_coherent(&self) -> bool {
-        // SAFETY: By the type invariant the device is live.
-        unsafe { raw::ioasid_shim_pci_cache_coherent(self.raw()) }
+        // SAFETY: By the type invariant the device is live; `device_iommu_capable` only
+        // reads its IOMMU's capabilities (false without an IOMMU).
+        unsafe {
+            bindings::device_iommu_capable(
+                self.device().cast(),
+                bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY,
+            )
+        }
     }
 
     /// Whether the device's IOMMU group has isolated MSIs (interrupt remapping or an MSI
     /// controller that checks the source). Only meaningful with an IOMMU.
     pub(crate) fn isolated_msi(&self) -> bool {
+        let dev = self.device().cast::<bindings::device>();
         // SAFETY: By the type invariant the device is live; callers checked `has_iommu`,
-        // so the device has an IOMMU group.
-        unsafe { raw::ioasid_shim_pci_isolated_msi(self.raw()) }
+        // so the device has an IOMMU group, which lives while the device does.
+        unsafe { bindings::iommu_group_has_isolated_msi((*dev).iommu_group) }
     }
 
     /// Whether the device's IOMMU can track dirty pages. Only meaningful with an IOMMU.
     pub(crate) fn dirty_tracking_capable(&self) -> bool {
-        // SAFETY: As in `isolated_msi`.
-        unsafe { raw::ioasid_shim_pci_dirty_capable(self.raw()) }
-    }
-
-    /// Identifies the device's IOMMU group: equal for devices of one group, for as long as
-    /// they live. Only meaningful with an IOMMU.
-    pub(crate) fn group_key(&self) -> usize {
-        // SAFETY: As in `isolated_msi`.
-        unsafe { raw::ioasid_shim_pci_group_key(self.raw()) as usize }
+        // SAFETY: As in `cache_coherent`.
+        unsafe {
+            bindings::device_iommu_capable(
+                self.device().cast(),
+                bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING,
+            )
+        }
     }
 
     /// Claims DMA ownership of the device's group for `owner` and records the binding as
-    /// made through `file`.
+    /// made through `file`, held for `group`: the record keeps a reference to `group`
+    /// until the binding ends, and gives it to [`PciGroup::revoked`] if the binding is
+    /// revoked (the device file released, the device removed) or back through
+    /// [`PciDev::forget`].
     ///
     /// # Errors
     ///
     /// `ENODEV` after removal, `EBUSY` if bound already, `EPERM` if another owner (a kernel
     /// driver or another context) has the group.
-    pub(crate) fn claim(&self, file: &DevFile, owner: usize) -> Result<Binding> {
+    pub(crate) fn claim(
+        &self,
+        file: &DevFile,
+        owner: usize,
+        group: Arc<PciGroup>,
+    ) -> Result<Binding> {
         let mut binding = 0;
+        let group = Arc::into_raw(group).cast_mut();
         // SAFETY: By the invariants the device and the file are live; `owner` is only
-        // compared by the IOMMU core, never dereferenced; `binding` is a valid place.
-        check(unsafe {
+        // compared by the IOMMU core, never dereferenced; `group` comes from
+        // `Arc::into_raw`, and on success the record owns that reference (handed back
+        // once, by `forget` or to `ioasid_pci_revoked`); `binding` is a valid place.
+        let rc = unsafe {
             raw::ioasid_shim_pci_claim(
                 self.raw(),
                 file.0.as_ptr(),
                 owner as *mut c_void,
+                group.cast(),
                 &mut binding,
             )
-        })?;
+        };
+        if let Err(e) = check(rc) {
+            // SAFETY: The shim refused and kept no reference: take ours back.
+            drop(unsafe { Arc::from_raw(group) });
+            return Err(e);
+        }
         Ok(Binding(binding))
     }
 
-    /// Ends `binding`: detaches the group and releases DMA ownership (nothing if the
-    /// binding ended already).
-    pub(crate) fn unbind(&self, binding: Binding) {
+    /// Ends the record of `binding` if it is still the current one and returns the group's
+    /// reference it held; `None` if it was revoked (the revoker has the reference) or
+    /// forgotten already.
+    pub(crate) fn forget(&self, binding: Binding) -> Option<Arc<PciGroup>> {
         // SAFETY: By the type invariant the device is live.
-        unsafe { raw::ioasid_shim_pci_unbind(self.raw(), binding.0) }
+        let group = unsafe { raw::ioasid_shim_pci_forget(self.raw(), binding.0) };
+        // SAFETY: A non-NULL result is the reference `claim` handed to the record (from
+        // `Arc::into_raw`), now handed back to us, once.
+        (!group.is_null()).then(|| unsafe { Arc::from_raw(group.cast::<PciGroup>()) })
     }
 
-    /// Attaches the device to `domain`. The bound devices of an IOMMU group share one
-    /// domain: the first attaches the group, the others join it, and an attached one
-    /// replaces the group's domain in one step, for all of them.
+    /// Releases the DMA ownership the device's binding claimed; once every device of the
+    /// group has, the group is back on its kernel domain.
     ///
-    /// The caller must keep `domain` alive until the group is detached or attached
-    /// elsewhere ([`PciDev::detach`], another `attach`, [`PciDev::unbind`], or the end of
-    /// the binding by the file's release or the device's removal, after which the shim
-    /// holds no pointer to it).
-    ///
-    /// # Errors
-    ///
-    /// `ENODEV` if the binding ended, `EINVAL` if another device of the group has it on
-    /// another domain; the IOMMU driver's error (the old domain stays).
-    pub(crate) fn attach(&self, binding: Binding, domain: &IommuDomain) -> Result {
-        // SAFETY: The device is live (type invariant), `domain` is a live domain allocated
-        // for a device of this IOMMU, and the caller keeps it alive while attached.
-        check(unsafe {
-            raw::ioasid_shim_pci_attach(self.raw(), binding.0, domain.0.as_ptr().cast())
-        })
-    }
-
-    /// Takes the device out of its group's attachment; the last one out detaches the group
-    /// (its devices can no longer DMA anywhere).
-    pub(crate) fn detach(&self, binding: Binding) {
-        // SAFETY: By the type invariant the device is live.
-        unsafe { raw::ioasid_shim_pci_detach(self.raw(), binding.0) }
+    /// The caller has taken the device out of its group's attachment first (detaching
+    /// the group when it was the last one attached), releases once per claim, and does so
+    /// before `ioasid_pci_revoked` of the binding returns (so while `ioasid-pci` still has
+    /// the device: its `remove` waits for that).
+    pub(crate) fn release_dma(&self) {
+        // SAFETY: By the type invariant the device is live; by this function's contract
+        // its ownership was claimed, not yet released, and the driver still has it.
+        unsafe { raw::ioasid_shim_pci_release_dma(self.raw()) }
     }
 
     /// Whether `binding` is still in force (not revoked by close or removal).
@@ -471,6 +505,10 @@ impl Drop for IommuDomain {
 }
 
 impl IommuDomain {
+    fn as_raw(&self) -> *mut raw::iommu_domain {
+        self.0.as_ptr().cast()
+    }
+
     /// Aperture (first, last) and the page sizes the domain supports (bitmap).
     pub(crate) fn info(&self) -> (u64, u64, u64) {
         let (mut start, mut end, mut sizes) = (0, 0, 0);
@@ -523,4 +561,32 @@ impl IommuDomain {
         // SAFETY: The domain is live.
         unsafe { bindings::iommu_iova_to_phys(self.0.as_ptr(), iova) as u64 }
     }
+}
+
+/// Called by the shim when `binding` of `idev` was revoked (its device file released, or
+/// the device removed): the group takes the device out of its attachment and releases
+/// its DMA ownership, unless the binding's holder did so first.
+///
+/// # Safety
+///
+/// `group` is the reference the binding's record held (from `Arc::<PciGroup>::into_raw`
+/// in [`PciDev::claim`]), handed over once; `idev` is a live `struct ioasid_pci_dev` on
+/// which the caller holds a reference for the duration of the call, and which
+/// `ioasid-pci` still has.
+#[no_mangle]
+unsafe extern "C" fn ioasid_pci_revoked(
+    group: *mut c_void,
+    idev: *mut raw::IoasidPciDev,
+    binding: u64,
+) {
+    // SAFETY: By the function's contract we take over the record's reference, once.
+    let group = unsafe { Arc::<PciGroup>::from_raw(group.cast::<PciGroup>()) };
+    let Some(idev) = NonNull::new(idev) else {
+        return;
+    };
+    // SAFETY: The caller holds a reference on the live `idev`: take one more for `dev`.
+    unsafe { raw::ioasid_shim_pci_hold(idev.as_ptr()) };
+    // INVARIANT: `dev` owns the reference just taken.
+    let dev = PciDev(idev);
+    group.revoked(&dev, Binding(binding));
 }

@@ -4,17 +4,23 @@
 //! (`IOASID_DEVICE_ATTACH`, `IOASID_DEVICE_DETACH`).
 //!
 //! A [`PciDevice`] owns one binding of an `ioasid-pci` device: DMA ownership of its IOMMU
-//! group, claimed for the context. The hardware side of the binding (which domain the
-//! group is attached to, whether ownership is held) lives in the FFI layer's device, which
-//! can end it on its own when the device file is closed or the device is removed; from
-//! then on every operation here returns `ENODEV`, while the bookkeeping (the attachment,
-//! the reserved ranges) stays until the device's ID is destroyed.
-//!
-//! The IOMMU translates a group of devices as a whole, so the bound devices of one group
-//! share a [`PciGroup`] and, through it, one attachment.
+//! group, claimed for the context. The IOMMU translates a group of devices as a whole, so
+//! the bound devices of one group share a [`PciGroup`] (one per group and context, as
+//! iommufd's `iommufd_group`), which owns the group's state, in hardware and in the
+//! context: which bindings are in force, which of them are attached, the domain the group
+//! is attached to (and its attach handle), and the HWPT and reserved regions of the
+//! attachment. The FFI layer only records, per device, that it is bound; it can end a
+//! binding on its own when the device file is closed or the device is removed, and then
+//! hands it to [`PciGroup::revoked`], which takes the device out of the hardware. From then
+//! on every operation here returns `ENODEV`, while the bookkeeping (the attachment, the
+//! reserved ranges) stays until the device's ID is destroyed.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
+
+mod group;
+
+pub(crate) use group::PciGroup;
 
 use super::{
     context::Context,
@@ -30,107 +36,8 @@ use crate::{
     uapi::iova::Span,
     uapi::{IoasidDeviceAttach, IoasidDeviceBind, IoasidDeviceDetach, IOASID_DEVICE_PASID},
 };
-use kernel::{
-    new_mutex,
-    prelude::*,
-    sync::{Arc, Mutex},
-};
-
-/// A device of a [`PciGroup`] that is attached: its owner tag and reserved regions, which
-/// are reserved in the IOAS of the group's attachment under that tag.
-struct Member {
-    tag: usize,
-    resv: KVec<Span>,
-}
-
-/// What [`PciGroup`]'s lock protects.
-struct GroupInner {
-    /// The HWPT the group's attached devices share (`None` exactly when `members` is
-    /// empty).
-    attached: Option<Attachment>,
-    /// The attached devices.
-    members: KVec<Member>,
-    /// Number of [`PciDevice`]s of the group (bound, or revoked and not yet destroyed).
-    devices: usize,
-}
-
-/// The devices of one IOMMU group bound to a context. The IOMMU translates a group as a
-/// whole, so they share one attachment, counted once in its HWPT: the first device to
-/// attach chooses the HWPT, the others can only join it, and replacing it through any
-/// attached device moves all of them (as iommufd does).
-///
-/// # Invariants
-///
-/// Every member's reserved regions are reserved in the attachment's IOAS under its tag,
-/// and (unless their bindings were revoked) the members are attached to its domain.
-#[pin_data]
-pub(crate) struct PciGroup {
-    /// The group's identity ([`PciDev::group_key`]).
-    key: usize,
-    /// Serializes attach, replace, detach and unbind of the group's devices.
-    #[pin]
-    inner: Mutex<GroupInner>,
-}
-
-impl PciGroup {
-    /// The group of `dev` in the context's `registry`, made if there is none, with one
-    /// more device counted; groups left without devices are dropped from the registry.
-    fn join(registry: &Mutex<KVec<Arc<PciGroup>>>, dev: &PciDev) -> Result<GroupRef> {
-        let key = dev.group_key();
-        let mut groups = registry.lock();
-        groups.retain(|g| g.key == key || g.inner.lock().devices != 0);
-        let group = match groups.iter().find(|g| g.key == key) {
-            Some(g) => g.clone(),
-            None => {
-                let g = Arc::pin_init(
-                    pin_init!(PciGroup {
-                        key,
-                        inner <- new_mutex!(GroupInner {
-                            attached: None,
-                            members: KVec::new(),
-                            devices: 0,
-                        }),
-                    }),
-                    GFP_KERNEL,
-                )?;
-                groups.push(g.clone(), GFP_KERNEL)?;
-                g
-            }
-        };
-        group.inner.lock().devices += 1;
-        Ok(GroupRef(group))
-    }
-}
-
-/// A device's share of its [`PciGroup`]: counted in the group's `devices` while it lives.
-struct GroupRef(Arc<PciGroup>);
-
-impl Drop for GroupRef {
-    fn drop(&mut self) {
-        self.0.inner.lock().devices -= 1;
-    }
-}
-
-impl GroupInner {
-    fn member(&self, tag: usize) -> Option<usize> {
-        self.members.iter().position(|m| m.tag == tag)
-    }
-
-    /// Takes member `tag` out (its regions leave the IOAS); returns the attachment when it
-    /// was the last one, for the caller to release.
-    fn leave(&mut self, tag: usize) -> Option<Attachment> {
-        let i = self.member(tag)?;
-        let _ = self.members.remove(i);
-        if let Some(a) = self.attached.as_ref() {
-            a.hwpt.ioas().unreserve(tag);
-        }
-        if self.members.is_empty() {
-            self.attached.take()
-        } else {
-            None
-        }
-    }
-}
+use group::{GroupInner, GroupRef, Member};
+use kernel::{prelude::*, sync::Arc};
 
 /// Reserves the regions of every member of `members` in `ioas`: all or none.
 fn reserve_members<'a>(ioas: &Ioas, members: impl Iterator<Item = &'a Member> + Clone) -> Result {
@@ -151,35 +58,58 @@ fn unreserve_members<'a>(ioas: &Ioas, members: impl Iterator<Item = &'a Member>)
     }
 }
 
-/// A binding of an `ioasid-pci` device, ended when dropped.
+/// A binding of an `ioasid-pci` device in its group, ended when dropped.
 struct Bound {
     dev: PciDev,
     binding: Binding,
+    /// The device's IOMMU group in the context; its lock serializes attach, replace,
+    /// detach and unbind.
+    group: GroupRef,
+}
+
+impl Bound {
+    /// Ends the binding in hardware: out of the group's attachment, DMA ownership released
+    /// (nothing if that happened already). The caller holds `g`, the group's lock, and
+    /// forgets the record after ([`Bound::forget`]): while the record stands, the device's
+    /// removal waits for the group's lock, so the ownership goes before the driver lets go
+    /// of the device.
+    fn unbind_locked(&self, g: &mut GroupInner) {
+        g.hw.unbind(&self.dev, self.binding);
+    }
+
+    /// Forgets the record of the binding (after [`Bound::unbind_locked`]), without the
+    /// group's lock: the record's reference to the group may be the one that goes.
+    fn forget(&self) {
+        drop(self.dev.forget(self.binding));
+    }
 }
 
 impl Drop for Bound {
     fn drop(&mut self) {
-        self.dev.unbind(self.binding);
+        self.unbind_locked(&mut self.group.0.inner.lock());
+        self.forget();
     }
 }
 
 /// A PCI device bound to a context.
 #[pin_data(PinnedDrop)]
 pub(crate) struct PciDevice {
+    /// The binding, with the device's IOMMU group in the context.
     bound: Bound,
     /// The device's reserved regions (without the relaxable direct ones), read at bind.
     resv: KVec<Span>,
     /// Start of the device's software MSI window (read at bind with `resv`).
     sw_msi: Option<u64>,
-    /// The device's IOMMU group in the context; its lock serializes attach, replace,
-    /// detach and unbind.
-    group: GroupRef,
 }
 
 impl PciDevice {
     /// The owner tag of the device's reserved ranges in an IOAS.
     fn tag(&self) -> usize {
         core::ptr::from_ref(self) as usize
+    }
+
+    fn group(&self) -> &PciGroup {
+        &self.bound.group.0
     }
 
     /// `ENODEV` once the binding was revoked (device file closed, device removed).
@@ -237,7 +167,7 @@ impl PciDevice {
     /// attached, all of them move to `pt_id` in one step, and their reserved regions to
     /// its IOAS.
     fn attach(&self, ctx: &Context, pt_id: u32) -> Result<u32> {
-        let mut guard = self.group.0.inner.lock();
+        let mut guard = self.group().inner.lock();
         self.check_live()?;
         let is_member = guard.member(self.tag()).is_some();
         if is_member && guard.attached.as_ref().is_some_and(|a| a.hwpt_id == pt_id) {
@@ -251,7 +181,8 @@ impl PciDevice {
         };
         // Room for this device, so that recording it after the switch cannot fail.
         guard.members.reserve(1, GFP_KERNEL)?;
-        let g: &GroupInner = &guard;
+        let g: &mut GroupInner = &mut guard;
+        let iommu_group = &self.group().group;
         let name = self.bound.dev.name();
         let switch = |att: &Attachment| -> Result {
             let domain = match att.hwpt.domain() {
@@ -285,10 +216,8 @@ impl PciDevice {
                     name
                 )
             })?;
-            let r = self
-                .bound
-                .dev
-                .attach(self.bound.binding, domain.iommu_domain());
+            let r =
+                g.hw.attach(iommu_group, &self.bound.dev, self.bound.binding, &domain);
             if let Err(e) = r {
                 ioasid_dbg!("attach: {}: the IOMMU refused: {:?}\n", name, e);
                 unreserve_members(new_ioas, who);
@@ -334,22 +263,25 @@ impl PciDevice {
     ///
     /// `EINVAL` when not attached.
     fn detach(&self) -> Result<Option<Attachment>> {
-        let mut g = self.group.0.inner.lock();
+        let mut g = self.group().inner.lock();
         if g.member(self.tag()).is_none() {
             ioasid_dbg!("detach: {} is not attached\n", self.bound.dev.name());
             return Err(EINVAL);
         }
         // INVARIANT: out of the hardware first, then out of the IOAS's reserved ranges.
-        self.bound.dev.detach(self.bound.binding);
+        g.hw.detach(&self.bound.dev, self.bound.binding);
         Ok(g.leave(self.tag()))
     }
 
     /// Ends the binding: detached, DMA ownership released; returns the old attachment
     /// for the caller to release when this was the last device attached to it.
     pub(crate) fn unbind(&self) -> Option<Attachment> {
-        let mut g = self.group.0.inner.lock();
-        self.bound.dev.unbind(self.bound.binding);
-        g.leave(self.tag())
+        let mut g = self.group().inner.lock();
+        self.bound.unbind_locked(&mut g);
+        let old = g.leave(self.tag());
+        drop(g);
+        self.bound.forget();
+        old
     }
 }
 
@@ -425,8 +357,15 @@ pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             )?;
         }
     }
+    let group = PciGroup::join(ctx.pci_groups(), &dev).inspect_err(|e| {
+        ioasid_dbg!(
+            "device_bind: {}: cannot join its IOMMU group: {:?}\n",
+            name,
+            e
+        )
+    })?;
     let owner = core::ptr::from_ref(ctx) as usize;
-    let binding = dev.claim(&file, owner).inspect_err(|e| {
+    let binding = group.0.claim(&dev, &file, owner).inspect_err(|e| {
         ioasid_dbg!(
             "device_bind: {}: cannot claim DMA ownership: {:?}\n",
             name,
@@ -436,14 +375,16 @@ pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
     drop(file);
     // Made before the allocation: if it fails, dropping the initializer drops `bound`,
     // which ends the binding (separate `dev` and `binding` captures would not).
-    let bound = Bound { dev, binding };
-    let group = PciGroup::join(ctx.pci_groups(), &bound.dev)?;
+    let bound = Bound {
+        dev,
+        binding,
+        group,
+    };
     let device = Arc::pin_init(
         pin_init!(PciDevice {
             bound,
             resv,
             sw_msi,
-            group,
         }),
         GFP_KERNEL,
     )?;

@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The C half of ioasid's device support: the ioasid-pci driver, one device node per bound
- * device, and thin wrappers of the IOMMU core for real domains. See ioasid_pci.h.
+ * device, the record of a device's binding, and thin wrappers of the IOMMU core. See
+ * ioasid_pci.h; rust/ffi/iommu.rs declares them and holds the SAFETY contracts.
  *
- * The hardware state of a device (its DMA ownership, and the domain its group is attached
- * to, shared with the group's other bound devices) lives here, under the device's lock, so that whoever gets there first (an unbind from
- * the Rust side, the close of the device file the binding came through, or the removal
- * of the device) takes it down exactly once and the others find nothing left to do.
- * Policy (which checks, in which order, what to log) stays in Rust.
+ * Why C (Linux 7.3): the Rust `pci::Driver` adapter (rust/kernel/pci.rs) fills in its
+ * struct pci_driver itself and has no way to set driver_managed_dma, which a driver whose
+ * devices' DMA belongs to userspace needs; the device nodes are opened by those devices'
+ * file operations, and `kernel::miscdevice` has one registration per Rust type, not one
+ * node per probed device with its own parent and name. The attach-handle functions of the
+ * IOMMU core (namespace IOMMUFD_INTERNAL) are declared only in the private
+ * drivers/iommu/iommu-priv.h, which bindgen does not see, and there is no Rust abstraction
+ * of IOMMU groups or DMA ownership.
+ *
+ * What stays here is per device: whether it is bound, through which file, and the
+ * reference to the Rust group that has to hear of the binding's end. The state of an
+ * IOMMU group (its domain, its attach handle, which of its devices are bound and
+ * attached) lives in Rust (struct PciGroup of rust/objects/pcidev.rs), one object per
+ * context as iommufd's igroup; Rust decides which of the group calls below to make.
  */
 #include <linux/device.h>
 #include <linux/err.h>
@@ -27,38 +37,42 @@
 /*
  * Exported to the IOMMUFD_INTERNAL namespace but declared only in the private
  * drivers/iommu/iommu-priv.h: the group attach with a handle, which is what allows a
- * domain replacement in one step (iommu_attach_group() refuses an attached group).
+ * domain replacement in one step (iommu_attach_group() refuses an attached group). The
+ * prototypes are written here as types; when the kernel source tree is at hand (Kbuild
+ * then defines IOASID_IOMMU_PRIV), the private header is included instead and every
+ * hand-written type is checked against its declaration at compile time.
  */
 MODULE_IMPORT_NS("IOMMUFD_INTERNAL");
-int iommu_attach_group_handle(struct iommu_domain *domain, struct iommu_group *group,
-			      struct iommu_attach_handle *handle);
-void iommu_detach_group_handle(struct iommu_domain *domain, struct iommu_group *group);
-int iommu_replace_group_handle(struct iommu_group *group, struct iommu_domain *new_domain,
-			       struct iommu_attach_handle *handle);
+typedef int ioasid_attach_group_handle_t(struct iommu_domain *domain, struct iommu_group *group,
+					 struct iommu_attach_handle *handle);
+typedef void ioasid_detach_group_handle_t(struct iommu_domain *domain,
+					  struct iommu_group *group);
+typedef int ioasid_replace_group_handle_t(struct iommu_group *group,
+					  struct iommu_domain *new_domain,
+					  struct iommu_attach_handle *handle);
+typedef const struct iommu_ops *ioasid_dev_iommu_ops_t(struct device *dev);
 
-/*
- * The bound devices of one IOMMU group share its translation: the IOMMU attaches a group
- * as a whole. The group is attached when the first of its bound devices attaches,
- * replaced as a whole, and detached when the last attached one detaches or loses its
- * binding. Every bound device of a group has the same DMA owner (the IOMMU core refuses a
- * second one), so there is one entry per iommu_group, alive while a device is bound.
- */
-struct ioasid_pci_group {
-	struct list_head node;		/* in ioasid_pci_groups */
-	struct iommu_group *group;	/* iommu_group_get(), put when the entry goes */
-	unsigned int bound;		/* devices of the group with a binding */
-	unsigned int attached;		/* of those, the attached ones */
-	struct iommu_domain *domain;	/* the group's domain while attached > 0 */
-	struct iommu_attach_handle handle;
-};
+#ifdef IOASID_IOMMU_PRIV
+#include <iommu-priv.h>
 
-/*
- * Protects ioasid_pci_groups, every entry, and DMA ownership changes (so that a group's
- * entry and its ownership come and go together). Taken inside a device's lock, before
- * the IOMMU group's mutex.
- */
-static DEFINE_MUTEX(ioasid_pci_groups_lock);
-static LIST_HEAD(ioasid_pci_groups);
+#define IOASID_CHECK_PROTO(func, type)						\
+	_Static_assert(__builtin_types_compatible_p(typeof(func), type),	\
+		       #func " changed in drivers/iommu/iommu-priv.h: update " #type)
+IOASID_CHECK_PROTO(iommu_attach_group_handle, ioasid_attach_group_handle_t);
+IOASID_CHECK_PROTO(iommu_detach_group_handle, ioasid_detach_group_handle_t);
+IOASID_CHECK_PROTO(iommu_replace_group_handle, ioasid_replace_group_handle_t);
+IOASID_CHECK_PROTO(dev_iommu_ops, ioasid_dev_iommu_ops_t);
+#else
+ioasid_attach_group_handle_t iommu_attach_group_handle;
+ioasid_detach_group_handle_t iommu_detach_group_handle;
+ioasid_replace_group_handle_t iommu_replace_group_handle;
+
+/* As iommu-priv.h: the IOMMU driver's ops of a device that has an IOMMU. */
+static inline const struct iommu_ops *dev_iommu_ops(struct device *dev)
+{
+	return dev->iommu->iommu_dev->ops;
+}
+#endif
 
 struct ioasid_pci_dev {
 	struct kref kref;
@@ -67,14 +81,16 @@ struct ioasid_pci_dev {
 	bool misc_registered;
 	char name[48];			/* ioasid-<BDF>, the misc class device */
 	char nodename[64];		/* ioasid-devices/<BDF> */
-	/* Protects everything below. Taken before ioasid_pci_groups_lock. */
+	/*
+	 * Protects everything below. Taken inside the Rust group's lock (claim), never held
+	 * while calling Rust.
+	 */
 	struct mutex lock;
-	bool removed;			/* remove() ran: no new binding, no attach */
+	bool removed;			/* remove() ran: no new binding */
 	const struct file *bound_file;	/* the device file of the binding, NULL if unbound */
 	u64 binding;			/* token of the current binding, 0 if unbound */
 	u64 generation;			/* last token handed out */
-	struct ioasid_pci_group *grp;	/* the group's entry while bound, else NULL */
-	bool attached;			/* counted in grp->attached */
+	void *group;			/* the Rust group's reference while bound, else NULL */
 };
 
 static void ioasid_pci_dev_free(struct kref *kref)
@@ -86,47 +102,40 @@ static void ioasid_pci_dev_free(struct kref *kref)
 	kfree(idev);
 }
 
+void ioasid_shim_pci_hold(struct ioasid_pci_dev *idev)
+{
+	kref_get(&idev->kref);
+}
+
 void ioasid_shim_pci_put(struct ioasid_pci_dev *idev)
 {
 	kref_put(&idev->kref, ioasid_pci_dev_free);
 }
 
-/* Takes the device out of its group's attachment; the last one out detaches the group.
- * Caller holds idev->lock and ioasid_pci_groups_lock. */
-static void ioasid_pci_detach_locked(struct ioasid_pci_dev *idev)
+/*
+ * Ends the record of the binding and returns the Rust group's reference (NULL when
+ * unbound) and the binding's token. Caller holds idev->lock.
+ */
+static void *ioasid_pci_take_locked(struct ioasid_pci_dev *idev, u64 *binding)
 {
-	struct ioasid_pci_group *grp = idev->grp;
+	void *group = idev->group;
 
-	if (!idev->attached)
-		return;
-	idev->attached = false;
-	if (!--grp->attached) {
-		iommu_detach_group_handle(grp->domain, grp->group);
-		grp->domain = NULL;
-	}
-}
-
-/* Ends the binding: the device leaves the group's attachment and gives its DMA ownership
- * back; once the last bound device of the group has, the group can no longer reach memory
- * through any domain of the context. Caller holds idev->lock. */
-static void ioasid_pci_revoke_locked(struct ioasid_pci_dev *idev)
-{
-	struct ioasid_pci_group *grp = idev->grp;
-
-	if (!grp)
-		return;
-	mutex_lock(&ioasid_pci_groups_lock);
-	ioasid_pci_detach_locked(idev);
-	iommu_device_release_dma_owner(&idev->pdev->dev);
-	if (!--grp->bound) {
-		list_del(&grp->node);
-		iommu_group_put(grp->group);
-		kfree(grp);
-	}
-	mutex_unlock(&ioasid_pci_groups_lock);
-	idev->grp = NULL;
+	*binding = idev->binding;
+	idev->group = NULL;
 	idev->bound_file = NULL;
 	idev->binding = 0;
+	return group;
+}
+
+/*
+ * Revokes a binding taken out of its device: the Rust group takes the device out of the
+ * group's attachment and releases its DMA ownership, unless the binding's holder did so
+ * first; either way that has happened when this returns. Called without idev->lock.
+ */
+static void ioasid_pci_revoke(struct ioasid_pci_dev *idev, void *group, u64 binding)
+{
+	if (group)
+		ioasid_pci_revoked(group, idev, binding);
 }
 
 static int ioasid_pci_open(struct inode *inode, struct file *file)
@@ -143,13 +152,16 @@ static int ioasid_pci_open(struct inode *inode, struct file *file)
 static int ioasid_pci_release(struct inode *inode, struct file *file)
 {
 	struct ioasid_pci_dev *idev = file->private_data;
+	void *group = NULL;
+	u64 binding = 0;
 
 	mutex_lock(&idev->lock);
 	if (idev->bound_file == file) {
 		pci_dbg(idev->pdev, "ioasid: device file closed, unbinding\n");
-		ioasid_pci_revoke_locked(idev);
+		group = ioasid_pci_take_locked(idev, &binding);
 	}
 	mutex_unlock(&idev->lock);
+	ioasid_pci_revoke(idev, group, binding);
 	ioasid_shim_pci_put(idev);
 	return 0;
 }
@@ -199,6 +211,8 @@ static int ioasid_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 static void ioasid_pci_remove(struct pci_dev *pdev)
 {
 	struct ioasid_pci_dev *idev = pci_get_drvdata(pdev);
+	void *group;
+	u64 binding;
 
 	/* No new opens; files already open keep idev alive through their reference. */
 	misc_deregister(&idev->misc);
@@ -206,8 +220,10 @@ static void ioasid_pci_remove(struct pci_dev *pdev)
 	idev->removed = true;
 	if (idev->bound_file)
 		pci_info(pdev, "ioasid: removed while bound: DMA revoked\n");
-	ioasid_pci_revoke_locked(idev);
+	group = ioasid_pci_take_locked(idev, &binding);
 	mutex_unlock(&idev->lock);
+	/* The device gives its DMA ownership back before the driver lets go of it. */
+	ioasid_pci_revoke(idev, group, binding);
 	pci_set_drvdata(pdev, NULL);
 	ioasid_shim_pci_put(idev);
 }
@@ -272,45 +288,9 @@ bool ioasid_shim_pci_has_iommu(struct ioasid_pci_dev *idev)
 	return device_iommu_mapped(&idev->pdev->dev);
 }
 
-bool ioasid_shim_pci_cache_coherent(struct ioasid_pci_dev *idev)
-{
-	return device_iommu_capable(&idev->pdev->dev, IOMMU_CAP_CACHE_COHERENCY);
-}
-
-bool ioasid_shim_pci_isolated_msi(struct ioasid_pci_dev *idev)
-{
-	return iommu_group_has_isolated_msi(idev->pdev->dev.iommu_group);
-}
-
-bool ioasid_shim_pci_dirty_capable(struct ioasid_pci_dev *idev)
-{
-	return device_iommu_capable(&idev->pdev->dev, IOMMU_CAP_DIRTY_TRACKING);
-}
-
-unsigned long ioasid_shim_pci_group_key(struct ioasid_pci_dev *idev)
-{
-	return (unsigned long)idev->pdev->dev.iommu_group;
-}
-
-/* The entry of group, or a new one (not yet listed); caller holds ioasid_pci_groups_lock. */
-static struct ioasid_pci_group *ioasid_pci_group_get(struct iommu_group *group)
-{
-	struct ioasid_pci_group *grp;
-
-	list_for_each_entry(grp, &ioasid_pci_groups, node)
-		if (grp->group == group)
-			return grp;
-	grp = kzalloc(sizeof(*grp), GFP_KERNEL);
-	if (!grp)
-		return NULL;
-	INIT_LIST_HEAD(&grp->node);
-	return grp;
-}
-
 int ioasid_shim_pci_claim(struct ioasid_pci_dev *idev, struct file *file, void *owner,
-			  u64 *binding)
+			  void *group, u64 *binding)
 {
-	struct ioasid_pci_group *grp;
 	int ret;
 
 	mutex_lock(&idev->lock);
@@ -322,88 +302,34 @@ int ioasid_shim_pci_claim(struct ioasid_pci_dev *idev, struct file *file, void *
 		ret = -EBUSY;
 		goto out;
 	}
-	mutex_lock(&ioasid_pci_groups_lock);
-	grp = ioasid_pci_group_get(idev->pdev->dev.iommu_group);
-	if (!grp) {
-		ret = -ENOMEM;
-		goto out_groups;
-	}
 	ret = iommu_device_claim_dma_owner(&idev->pdev->dev, owner);
-	if (ret) {
-		if (list_empty(&grp->node))
-			kfree(grp);
-		goto out_groups;
-	}
-	if (list_empty(&grp->node)) {
-		grp->group = iommu_group_get(&idev->pdev->dev);
-		list_add(&grp->node, &ioasid_pci_groups);
-	}
-	grp->bound++;
-	idev->grp = grp;
+	if (ret)
+		goto out;
+	idev->group = group;
 	idev->bound_file = file;
 	idev->binding = ++idev->generation;
 	*binding = idev->binding;
-out_groups:
-	mutex_unlock(&ioasid_pci_groups_lock);
 out:
 	mutex_unlock(&idev->lock);
 	return ret;
 }
 
-void ioasid_shim_pci_unbind(struct ioasid_pci_dev *idev, u64 binding)
+void *ioasid_shim_pci_forget(struct ioasid_pci_dev *idev, u64 binding)
 {
+	void *group = NULL;
+	u64 taken;
+
 	mutex_lock(&idev->lock);
-	/* A revoked binding may have been followed by another context's: leave that one. */
+	/* A revoked binding may have been followed by another one: leave that one. */
 	if (idev->binding == binding)
-		ioasid_pci_revoke_locked(idev);
+		group = ioasid_pci_take_locked(idev, &taken);
 	mutex_unlock(&idev->lock);
+	return group;
 }
 
-int ioasid_shim_pci_attach(struct ioasid_pci_dev *idev, u64 binding,
-			   struct iommu_domain *domain)
+void ioasid_shim_pci_release_dma(struct ioasid_pci_dev *idev)
 {
-	struct ioasid_pci_group *grp;
-	int ret = 0;
-
-	mutex_lock(&idev->lock);
-	if (idev->removed || idev->binding != binding) {
-		mutex_unlock(&idev->lock);
-		return -ENODEV;
-	}
-	mutex_lock(&ioasid_pci_groups_lock);
-	grp = idev->grp;
-	if (!grp->attached) {
-		ret = iommu_attach_group_handle(domain, grp->group, &grp->handle);
-		if (!ret)
-			grp->domain = domain;
-	} else if (grp->domain != domain) {
-		if (idev->attached)
-			/* One switch of the group's translation: no window without one. */
-			ret = iommu_replace_group_handle(grp->group, domain, &grp->handle);
-		else
-			/* The group's devices share one domain. */
-			ret = -EINVAL;
-		if (!ret)
-			grp->domain = domain;
-	}
-	if (!ret && !idev->attached) {
-		idev->attached = true;
-		grp->attached++;
-	}
-	mutex_unlock(&ioasid_pci_groups_lock);
-	mutex_unlock(&idev->lock);
-	return ret;
-}
-
-void ioasid_shim_pci_detach(struct ioasid_pci_dev *idev, u64 binding)
-{
-	mutex_lock(&idev->lock);
-	if (idev->binding == binding && idev->grp) {
-		mutex_lock(&ioasid_pci_groups_lock);
-		ioasid_pci_detach_locked(idev);
-		mutex_unlock(&ioasid_pci_groups_lock);
-	}
-	mutex_unlock(&idev->lock);
+	iommu_device_release_dma_owner(&idev->pdev->dev);
 }
 
 bool ioasid_shim_pci_is_live(struct ioasid_pci_dev *idev, u64 binding)
@@ -414,6 +340,23 @@ bool ioasid_shim_pci_is_live(struct ioasid_pci_dev *idev, u64 binding)
 	live = !idev->removed && idev->binding == binding;
 	mutex_unlock(&idev->lock);
 	return live;
+}
+
+int ioasid_shim_group_attach(struct iommu_group *group, struct iommu_domain *domain,
+			     struct iommu_attach_handle *handle)
+{
+	return iommu_attach_group_handle(domain, group, handle);
+}
+
+int ioasid_shim_group_replace(struct iommu_group *group, struct iommu_domain *domain,
+			      struct iommu_attach_handle *handle)
+{
+	return iommu_replace_group_handle(group, domain, handle);
+}
+
+void ioasid_shim_group_detach(struct iommu_group *group, struct iommu_domain *domain)
+{
+	iommu_detach_group_handle(domain, group);
 }
 
 int ioasid_shim_resv_regions(struct device *dev, struct ioasid_resv *out, int max)
@@ -461,7 +404,7 @@ void ioasid_shim_domain_info(const struct iommu_domain *domain, u64 *aperture_st
 int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u64 *caps,
 			u8 *max_pasid_log2)
 {
-	const struct iommu_ops *ops = dev->iommu->iommu_dev->ops;
+	const struct iommu_ops *ops = dev_iommu_ops(dev);
 	enum iommu_hw_info_type t = *type;
 	unsigned int l = 0;
 	void *d = NULL;

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Devices and real IOMMU domains: the ioasid-pci driver and thin wrappers of the IOMMU core
- * (rust/ffi/iommu.rs declares them and holds the SAFETY contracts).
+ * (rust/ffi/iommu.rs declares them and holds the SAFETY contracts). Why these are in C in
+ * Linux 7.3: see the opening comment of ioasid_pci.c.
  *
  * A struct ioasid_pci_dev is one device bound to ioasid-pci, with its node
  * /dev/ioasid-devices/<BDF> (mode 0600: the file permission is the right to bind it).
  * It is reference counted: the driver holds one until remove(), every open file of the
- * node one, and whoever got one from ioasid_shim_pci_get() one until
- * ioasid_shim_pci_put(). A binding is identified by a token (never 0) that
- * ioasid_shim_pci_claim() hands out; it ends when the holder unbinds, when the device
- * file it came through is released, or when the device is removed, whichever is first.
- * Once ended, attach returns -ENODEV and detach/unbind do nothing.
+ * node one, and whoever got one from ioasid_shim_pci_get() or ioasid_shim_pci_hold() one
+ * until ioasid_shim_pci_put(). A binding is identified by a token (never 0) that
+ * ioasid_shim_pci_claim() hands out, with a reference to the Rust group of the device
+ * that the record holds. It ends when the holder forgets it, when the device file it came
+ * through is released, or when the device is removed, whichever is first; in the two
+ * latter cases the shim gives the group's reference to ioasid_pci_revoked() (Rust), which
+ * takes the device out of its group's attachment and releases its DMA ownership.
  */
 #ifndef IOASID_PCI_H
 #define IOASID_PCI_H
@@ -19,7 +22,9 @@
 
 struct device;
 struct file;
+struct iommu_attach_handle;
 struct iommu_domain;
+struct iommu_group;
 struct ioasid_pci_dev;
 
 int ioasid_shim_pci_register(void);
@@ -32,37 +37,49 @@ void ioasid_shim_pci_unregister(void);
  */
 struct ioasid_pci_dev *ioasid_shim_pci_get(int fd, struct file **filep);
 void ioasid_shim_file_put(struct file *file);
+/* One more reference to idev, for a caller that has one already. */
+void ioasid_shim_pci_hold(struct ioasid_pci_dev *idev);
 void ioasid_shim_pci_put(struct ioasid_pci_dev *idev);
 struct device *ioasid_shim_pci_device(struct ioasid_pci_dev *idev);
 const char *ioasid_shim_pci_name(struct ioasid_pci_dev *idev);
-
-/* The bind checks, each a plain query. */
+/* Whether an IOMMU translates the device (the static inline device_iommu_mapped()). */
 bool ioasid_shim_pci_has_iommu(struct ioasid_pci_dev *idev);
-bool ioasid_shim_pci_cache_coherent(struct ioasid_pci_dev *idev);
-bool ioasid_shim_pci_isolated_msi(struct ioasid_pci_dev *idev);
-bool ioasid_shim_pci_dirty_capable(struct ioasid_pci_dev *idev);
-/* Identifies the device's IOMMU group (its address, only to compare). */
-unsigned long ioasid_shim_pci_group_key(struct ioasid_pci_dev *idev);
 
 /*
  * Claims DMA ownership of the device's group for owner and records the binding made
- * through file: -ENODEV after removal, -EBUSY if bound already, else the result of
+ * through file, holding group (the Rust group's reference, handed over on success only):
+ * -ENODEV after removal, -EBUSY if bound already, else the result of
  * iommu_device_claim_dma_owner() (-EPERM: another owner, a kernel driver, has the group).
  */
 int ioasid_shim_pci_claim(struct ioasid_pci_dev *idev, struct file *file, void *owner,
-			  u64 *binding);
-/* Ends binding (detach, release DMA ownership) if it is still the current one. */
-void ioasid_shim_pci_unbind(struct ioasid_pci_dev *idev, u64 binding);
+			  void *group, u64 *binding);
 /*
- * Attaches the device to domain. The bound devices of a group share one domain: the
- * first one attaches the group; another one joins if domain is the group's (-EINVAL
- * otherwise); an attached one replaces the group's domain in one step, for all of them.
+ * Ends the record of binding if it is still the current one and returns the group's
+ * reference it held (NULL if the binding was revoked: the revoker has it).
  */
-int ioasid_shim_pci_attach(struct ioasid_pci_dev *idev, u64 binding,
-			   struct iommu_domain *domain);
-/* Takes the device out of the group's attachment; the last one out detaches the group. */
-void ioasid_shim_pci_detach(struct ioasid_pci_dev *idev, u64 binding);
+void *ioasid_shim_pci_forget(struct ioasid_pci_dev *idev, u64 binding);
+/* iommu_device_release_dma_owner() of a claimed device that the driver still has. */
+void ioasid_shim_pci_release_dma(struct ioasid_pci_dev *idev);
+/* Whether binding is still the current one (not revoked or forgotten, no removal). */
 bool ioasid_shim_pci_is_live(struct ioasid_pci_dev *idev, u64 binding);
+/*
+ * Rust: binding of idev was revoked (file released, device removed); takes over group,
+ * the reference the record held. On return the device is out of its group's attachment
+ * and its DMA ownership released. Sleeps; called with no lock of the shim held.
+ */
+void ioasid_pci_revoked(void *group, struct ioasid_pci_dev *idev, u64 binding);
+
+/*
+ * The group calls of the IOMMU core with an attach handle (iommu-priv.h): attach a group
+ * that is attached to no domain of ours, replace its domain in one step, detach it from
+ * domain (back to the blocking domain of DMA ownership). handle stays valid while the
+ * group is attached with it.
+ */
+int ioasid_shim_group_attach(struct iommu_group *group, struct iommu_domain *domain,
+			     struct iommu_attach_handle *handle);
+int ioasid_shim_group_replace(struct iommu_group *group, struct iommu_domain *domain,
+			      struct iommu_attach_handle *handle);
+void ioasid_shim_group_detach(struct iommu_group *group, struct iommu_domain *domain);
 
 /* Reserved regions of dev: fills up to max entries, returns how many there are. */
 struct ioasid_resv {
