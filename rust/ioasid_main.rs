@@ -33,8 +33,11 @@
 //! 8. `Context::process_cache`: a leaf, taken with nothing else held.
 //! 9. `ObjectTable::ids` (the maple tree's spinlock): innermost; nothing sleeps under it.
 //!
-//! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls and never call
-//! back into Rust.
+//! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls. One is
+//! taken under a lock of this list: the device lock of `ioasid-pci` (`ioasid_pci_dev::lock`,
+//! in claims and liveness checks under `PciGroup::inner`), and no lock of this list is
+//! taken under it. The shim calls back into Rust (`ioasid_pci_revoked`,
+//! `ioasid_access_release`) only with none of its locks held.
 
 use kernel::{
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
