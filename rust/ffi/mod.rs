@@ -94,15 +94,13 @@ mod shim {
     }
 
     extern "C" {
-        pub(super) fn ioasid_shim_source_new(mm_mode: bool) -> *mut IoasidSource;
+        pub(super) fn ioasid_shim_source_new(mode: c_int) -> *mut IoasidSource;
         pub(super) fn ioasid_shim_source_clone_current(
             like: *const IoasidSource,
         ) -> *mut IoasidSource;
         pub(super) fn ioasid_shim_source_free(src: *mut IoasidSource);
-        pub(super) fn ioasid_shim_source_is_current(
-            src: *const IoasidSource,
-            mm_mode: bool,
-        ) -> bool;
+        pub(super) fn ioasid_shim_source_is_current(src: *const IoasidSource) -> bool;
+        pub(super) fn ioasid_shim_source_mode(src: *const IoasidSource) -> c_int;
         pub(super) fn ioasid_shim_source_charge(src: *mut IoasidSource, npages: c_ulong) -> c_int;
         pub(super) fn ioasid_shim_source_uncharge(src: *mut IoasidSource, npages: c_ulong);
         pub(super) fn ioasid_shim_pin_user(
@@ -155,6 +153,33 @@ fn count_or_errno(rc: c_long) -> Result<usize> {
     }
 }
 
+/// How the pins of a process are charged: the shim's `IOASID_ACCOUNT_*` (`ioasid_shim.h`).
+mod account {
+    use kernel::ffi::c_int;
+
+    /// Not charged.
+    pub(super) const NONE: c_int = 0;
+    /// To the user's `RLIMIT_MEMLOCK` (`user->locked_vm`), as iommufd's default.
+    pub(super) const USER: c_int = 1;
+    /// To the process's `RLIMIT_MEMLOCK` (`mm->locked_vm`), as VFIO type1.
+    pub(super) const MM: c_int = 2;
+}
+
+/// How the calling process's pins are charged: per mm in the context's mm mode, per user
+/// otherwise, where `CAP_IPC_LOCK` lifts the limit (as in iommufd).
+fn account_mode(mm_mode: bool) -> c_int {
+    if mm_mode {
+        return account::MM;
+    }
+    // SAFETY: `capable` only reads the current task's credentials and may be called from
+    // any process context, which an ioctl is.
+    if unsafe { kernel::bindings::capable(kernel::bindings::CAP_IPC_LOCK as i32) } {
+        account::NONE
+    } else {
+        account::USER
+    }
+}
+
 /// The process whose memory is pinned and to which the pins are charged: its mm, thread
 /// group leader and user (references held), and the accounting mode.
 ///
@@ -180,8 +205,9 @@ impl Process {
     ///
     /// `ENOMEM`, or `EINVAL` from a task without an mm.
     pub(crate) fn current(mm_mode: bool) -> Result<Self> {
+        let mode = account_mode(mm_mode);
         // SAFETY: Called from an ioctl: process context, `current` is valid.
-        let ptr = unsafe { shim::ioasid_shim_source_new(mm_mode) };
+        let ptr = unsafe { shim::ioasid_shim_source_new(mode) };
         // INVARIANT: non-null results are new sources owned by us.
         NonNull::new(ptr).map(|ptr| Self { ptr }).ok_or(ENOMEM)
     }
@@ -190,7 +216,10 @@ impl Process {
     /// made with the same accounting mode now (`CAP_IPC_LOCK` can change).
     pub(crate) fn is_current(&self, mm_mode: bool) -> bool {
         // SAFETY: `self.ptr` is valid (type invariant); process context.
-        unsafe { shim::ioasid_shim_source_is_current(self.ptr.as_ptr(), mm_mode) }
+        let same = unsafe { shim::ioasid_shim_source_is_current(self.ptr.as_ptr()) };
+        // Only for the same process: `capable` may log and marks the task.
+        // SAFETY: `self.ptr` is valid (type invariant).
+        same && unsafe { shim::ioasid_shim_source_mode(self.ptr.as_ptr()) } == account_mode(mm_mode)
     }
 
     /// The calling process, with the accounting mode of `self`.

@@ -1,9 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C shim of ioasid, linked into the same module as the Rust crate. See ioasid_shim.h.
+ * C shim of ioasid, linked into the same module as the Rust crate. See ioasid_shim.h;
+ * rust/ffi/mod.rs declares these functions and holds the SAFETY contracts.
+ *
+ * Why C (Linux 7.3): the Rust abstractions have no long-term pinning of user or memfd
+ * memory (kernel::mm has mm and VMA access, kernel::page owned pages only: nothing of
+ * pin_user_pages*(), memfd_pin_folios() or unpin_user_pages_dirty_lock()), no locked-memory
+ * accounting (user_struct's locked_vm, RLIMIT_MEMLOCK, __account_locked_vm(), the mm's
+ * pinned_vm), no anonymous-inode files with file operations of their own, and no walk of
+ * a bus's devices; much of it is static inline (page_to_phys(), mmgrab(), get_uid(),
+ * task_rlimit(), ...), which bindgen cannot call and an out-of-tree module cannot add
+ * helpers for. The shim makes those calls and nothing more: which accounting mode
+ * applies, and when to charge, is decided in Rust.
  */
 #include <linux/anon_inodes.h>
-#include <linux/capability.h>
 #include <linux/device.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
@@ -60,23 +70,20 @@ static struct ioasid_source *source_current(int mode)
 	return src;
 }
 
-static int account_mode(bool mm_mode)
+struct ioasid_source *ioasid_shim_source_new(int mode)
 {
-	/* As iommufd: CAP_IPC_LOCK lifts the limit in the per-user mode. */
-	if (mm_mode)
-		return IOASID_ACCOUNT_MM;
-	return capable(CAP_IPC_LOCK) ? IOASID_ACCOUNT_NONE : IOASID_ACCOUNT_USER;
+	return source_current(mode);
 }
 
-struct ioasid_source *ioasid_shim_source_new(bool mm_mode)
-{
-	return source_current(account_mode(mm_mode));
-}
-
-bool ioasid_shim_source_is_current(const struct ioasid_source *src, bool mm_mode)
+bool ioasid_shim_source_is_current(const struct ioasid_source *src)
 {
 	return src->mm == current->mm && src->task == current->group_leader &&
-	       src->user == current_user() && src->mode == account_mode(mm_mode);
+	       src->user == current_user();
+}
+
+int ioasid_shim_source_mode(const struct ioasid_source *src)
+{
+	return src->mode;
 }
 
 struct ioasid_source *ioasid_shim_source_clone_current(const struct ioasid_source *like)
@@ -90,11 +97,6 @@ void ioasid_shim_source_free(struct ioasid_source *src)
 	put_task_struct(src->task);
 	mmdrop(src->mm);
 	kfree(src);
-}
-
-int ioasid_shim_source_mode(const struct ioasid_source *src)
-{
-	return src->mode;
 }
 
 static int update_mm_locked_vm(struct ioasid_source *src, unsigned long npages, bool inc)

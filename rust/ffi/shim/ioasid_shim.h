@@ -2,8 +2,9 @@
 /*
  * The C half of ioasid's FFI layer: wrappers of static inline functions and of helpers
  * Rust cannot call through kernel::bindings (memory pinning and accounting, anonymous
- * files). Each is a thin wrapper with no policy of its own; rust/ffi.rs declares them and
- * holds the SAFETY contracts.
+ * files). Each is a thin wrapper with no policy of its own; rust/ffi/mod.rs declares them
+ * and holds the SAFETY contracts. Why these are in C in Linux 7.3: see the opening
+ * comment of ioasid_shim.c.
  */
 #ifndef IOASID_SHIM_H
 #define IOASID_SHIM_H
@@ -19,16 +20,17 @@ unsigned int ioasid_shim_count_iommu_pci_devices(void);
 
 /*
  * The process that pins memory: its mm (mmgrab), thread group leader and user, and how
- * pins are charged (IOASID_ACCOUNT_*). Made for the current task; NULL on ENOMEM.
+ * pins are charged (IOASID_ACCOUNT_*, chosen by the caller; rust/ffi/mod.rs mirrors the
+ * values). Made for the current task; NULL on ENOMEM.
  */
 #define IOASID_ACCOUNT_NONE 0
 #define IOASID_ACCOUNT_USER 1
 #define IOASID_ACCOUNT_MM 2
-struct ioasid_source *ioasid_shim_source_new(bool mm_mode);
+struct ioasid_source *ioasid_shim_source_new(int mode);
 struct ioasid_source *ioasid_shim_source_clone_current(const struct ioasid_source *like);
 void ioasid_shim_source_free(struct ioasid_source *src);
-/* Whether src is the current process, with the mode ioasid_shim_source_new() would pick. */
-bool ioasid_shim_source_is_current(const struct ioasid_source *src, bool mm_mode);
+/* Whether src is the current process (same mm, thread group leader and user). */
+bool ioasid_shim_source_is_current(const struct ioasid_source *src);
 int ioasid_shim_source_mode(const struct ioasid_source *src);
 /* Charges/uncharges npages pinned pages (RLIMIT_MEMLOCK, VmPin, VmLck in mm mode). */
 int ioasid_shim_source_charge(struct ioasid_source *src, unsigned long npages);
