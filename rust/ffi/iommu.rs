@@ -114,8 +114,8 @@ mod raw {
             kind: *mut u32,
             data: *mut *mut c_void,
             len: *mut u32,
-            caps: *mut u64,
-            max_pasid_log2: *mut u8,
+            max_pasids: *mut u32,
+            pasid_ctrl: *mut c_int,
         ) -> c_int;
     }
 }
@@ -297,16 +297,16 @@ impl PciDev {
         self.raw() as usize
     }
 
-    /// Whether the IOMMU can enforce cache coherency of the device's DMA.
-    pub(crate) fn cache_coherent(&self) -> bool {
+    /// Whether the device's IOMMU has capability `cap` (`IOMMU_CAP_*`).
+    fn capable(&self, cap: bindings::iommu_cap) -> bool {
         // SAFETY: By the type invariant the device is live; `device_iommu_capable` only
         // reads its IOMMU's capabilities (false without an IOMMU).
-        unsafe {
-            bindings::device_iommu_capable(
-                self.device().cast(),
-                bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY,
-            )
-        }
+        unsafe { bindings::device_iommu_capable(self.device().cast(), cap) }
+    }
+
+    /// Whether the IOMMU can enforce cache coherency of the device's DMA.
+    pub(crate) fn cache_coherent(&self) -> bool {
+        self.capable(bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY)
     }
 
     /// Whether the device's IOMMU group has isolated MSIs (interrupt remapping or an MSI
@@ -320,13 +320,7 @@ impl PciDev {
 
     /// Whether the device's IOMMU can track dirty pages. Only meaningful with an IOMMU.
     pub(crate) fn dirty_tracking_capable(&self) -> bool {
-        // SAFETY: As in `cache_coherent`.
-        unsafe {
-            bindings::device_iommu_capable(
-                self.device().cast(),
-                bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING,
-            )
-        }
+        self.capable(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING)
     }
 
     /// Claims DMA ownership of the device's group for `owner` and records the binding as
@@ -442,7 +436,8 @@ impl PciDev {
         Ok(IommuDomain(NonNull::new(out.cast()).ok_or(ENOMEM)?))
     }
 
-    /// The IOMMU driver's information about the device, of type `kind` (0: its default).
+    /// The IOMMU driver's information about the device, of type `kind` (0: its default),
+    /// with the capabilities iommufd reports (`IOMMU_HW_CAP_*`) and the PASID width.
     ///
     /// # Errors
     ///
@@ -450,7 +445,7 @@ impl PciDev {
     pub(crate) fn hw_info(&self, kind: u32) -> Result<HwInfo> {
         let mut kind = kind;
         let mut data: *mut c_void = core::ptr::null_mut();
-        let (mut len, mut caps, mut pasid) = (0u32, 0u64, 0u8);
+        let (mut len, mut max_pasids, mut pasid_ctrl) = (0u32, 0u32, -1 as c_int);
         // SAFETY: The device is live and has an IOMMU; every out pointer is valid.
         check(unsafe {
             raw::ioasid_shim_hw_info(
@@ -458,8 +453,8 @@ impl PciDev {
                 &mut kind,
                 &mut data,
                 &mut len,
-                &mut caps,
-                &mut pasid,
+                &mut max_pasids,
+                &mut pasid_ctrl,
             )
         })?;
         let mut bytes = KVec::new();
@@ -473,11 +468,28 @@ impl PciDev {
         // SAFETY: `data` is NULL or a `kmalloc` buffer the driver handed over to us.
         unsafe { bindings::kfree(data) };
         copied?;
+        let mut caps = 0u64;
+        if self.dirty_tracking_capable() {
+            caps |= u64::from(bindings::iommufd_hw_capabilities_IOMMU_HW_CAP_DIRTY_TRACKING);
+        }
+        if !self.capable(bindings::iommu_cap_IOMMU_CAP_PCI_ATS_SUPPORTED) {
+            caps |= u64::from(bindings::iommufd_hw_capabilities_IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED);
+        }
+        // The PASID control register, when the device has one (`pasid_ctrl > 0`).
+        if let Ok(ctrl @ 1..) = u32::try_from(pasid_ctrl) {
+            if ctrl & bindings::PCI_PASID_CTRL_EXEC != 0 {
+                caps |= u64::from(bindings::iommufd_hw_capabilities_IOMMU_HW_CAP_PCI_PASID_EXEC);
+            }
+            if ctrl & bindings::PCI_PASID_CTRL_PRIV != 0 {
+                caps |= u64::from(bindings::iommufd_hw_capabilities_IOMMU_HW_CAP_PCI_PASID_PRIV);
+            }
+        }
         Ok(HwInfo {
             kind,
             data: bytes,
             capabilities: caps,
-            max_pasid_log2: pasid,
+            // `ilog2` of the PASID count, 0 without PASIDs (a count of 1 is 0 too).
+            max_pasid_log2: max_pasids.checked_ilog2().unwrap_or(0) as u8,
         })
     }
 }

@@ -401,8 +401,8 @@ void ioasid_shim_domain_info(const struct iommu_domain *domain, u64 *aperture_st
 	*pgsize_bitmap = domain->pgsize_bitmap;
 }
 
-int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u64 *caps,
-			u8 *max_pasid_log2)
+int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u32 *max_pasids,
+			int *pasid_ctrl)
 {
 	const struct iommu_ops *ops = dev_iommu_ops(dev);
 	enum iommu_hw_info_type t = *type;
@@ -419,19 +419,9 @@ int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u6
 	*type = t;
 	*data = d;
 	*len = l;
-	*caps = 0;
-	if (device_iommu_capable(dev, IOMMU_CAP_DIRTY_TRACKING))
-		*caps |= IOMMU_HW_CAP_DIRTY_TRACKING;
-	if (!device_iommu_capable(dev, IOMMU_CAP_PCI_ATS_SUPPORTED))
-		*caps |= IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
-	*max_pasid_log2 = dev->iommu->max_pasids ? ilog2(dev->iommu->max_pasids) : 0;
-	if (dev->iommu->max_pasids && dev_is_pci(dev)) {
-		int ctrl = pci_pasid_status(to_pci_dev(dev));
-
-		if (ctrl > 0 && (ctrl & PCI_PASID_CTRL_EXEC))
-			*caps |= IOMMU_HW_CAP_PCI_PASID_EXEC;
-		if (ctrl > 0 && (ctrl & PCI_PASID_CTRL_PRIV))
-			*caps |= IOMMU_HW_CAP_PCI_PASID_PRIV;
-	}
+	*max_pasids = dev->iommu->max_pasids;
+	*pasid_ctrl = -1;
+	if (*max_pasids && dev_is_pci(dev))
+		*pasid_ctrl = pci_pasid_status(to_pci_dev(dev));
 	return 0;
 }

@@ -99,10 +99,12 @@ void ioasid_shim_domain_info(const struct iommu_domain *domain, u64 *aperture_st
 
 /*
  * The IOMMU driver's information about dev: *type in (wanted type, 0 for the default) and
- * out, *data (kfree() it; NULL when the driver has none) and *len, the capabilities
- * (IOMMU_HW_CAP_*) and the PASID width.
+ * out, *data (kfree() it; NULL when the driver has none) and *len; and what its
+ * capabilities are made of (in Rust): the number of PASIDs the IOMMU gives the device,
+ * and, when that is not 0, its PCI PASID control register (pci_pasid_status(), negative
+ * when it has none; -1 when not read).
  */
-int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u64 *caps,
-			u8 *max_pasid_log2);
+int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u32 *max_pasids,
+			int *pasid_ctrl);
 
 #endif

@@ -104,7 +104,7 @@ impl GroupHw {
             Some(hw) if !hw.att.is_on(domain.iommu_domain()) => {
                 if !self.bound[i].attached {
                     ioasid_dbg!(
-                        "attach: {}: its IOMMU group is on another domain (its devices share one)\n",
+                        "attach: {}: its IOMMU group is on another domain\n",
                         dev.name()
                     );
                     return Err(EINVAL);
