@@ -97,18 +97,6 @@ mod raw {
             out: *mut IoasidResv,
             max: c_int,
         ) -> c_int;
-        pub(super) fn ioasid_shim_domain_alloc(
-            dev: *mut device,
-            flags: u32,
-            out: *mut *mut iommu_domain,
-        ) -> c_int;
-        pub(super) fn ioasid_shim_domain_msi_cookie(domain: *mut iommu_domain, base: u64) -> c_int;
-        pub(super) fn ioasid_shim_domain_info(
-            domain: *const iommu_domain,
-            start: *mut u64,
-            end: *mut u64,
-            pgsize_bitmap: *mut u64,
-        );
         pub(super) fn ioasid_shim_hw_info(
             dev: *mut device,
             kind: *mut u32,
@@ -428,12 +416,13 @@ impl PciDev {
     ///
     /// The IOMMU driver's refusal (`EOPNOTSUPP` for flags it does not support), `ENOMEM`.
     pub(crate) fn alloc_domain(&self, flags: u32) -> Result<IommuDomain> {
-        let mut out = core::ptr::null_mut();
         // SAFETY: The device is live and has an IOMMU (bound devices were checked);
-        // `out` is a valid place.
-        check(unsafe { raw::ioasid_shim_domain_alloc(self.device(), flags, &mut out) })?;
+        // `iommu_paging_domain_alloc_flags` returns a new domain or an `ERR_PTR`.
+        let domain =
+            unsafe { bindings::iommu_paging_domain_alloc_flags(self.device().cast(), flags) };
+        let domain = kernel::error::from_err_ptr(domain)?;
         // INVARIANT: a new domain, owned by us.
-        Ok(IommuDomain(NonNull::new(out.cast()).ok_or(ENOMEM)?))
+        Ok(IommuDomain(NonNull::new(domain).ok_or(ENOMEM)?))
     }
 
     /// The IOMMU driver's information about the device, of type `kind` (0: its default),
@@ -523,12 +512,12 @@ impl IommuDomain {
 
     /// Aperture (first, last) and the page sizes the domain supports (bitmap).
     pub(crate) fn info(&self) -> (u64, u64, u64) {
-        let (mut start, mut end, mut sizes) = (0, 0, 0);
-        // SAFETY: The domain is live; the out pointers are valid.
-        unsafe {
-            raw::ioasid_shim_domain_info(self.0.as_ptr().cast(), &mut start, &mut end, &mut sizes)
-        };
-        (start, end, sizes)
+        let d = self.0.as_ptr();
+        // SAFETY: The domain is live. Its driver set the geometry and page sizes when it
+        // made the domain and they never change; they are copied out in place, without a
+        // reference to the rest of the domain (which the IOMMU core may change).
+        let (geometry, sizes) = unsafe { ((*d).geometry, (*d).pgsize_bitmap) };
+        (geometry.aperture_start, geometry.aperture_end, sizes as u64)
     }
 
     /// Prepares software MSI at IOVA `base` (`iommu_get_msi_cookie`).
@@ -538,7 +527,9 @@ impl IommuDomain {
     /// `ENOMEM`, `EEXIST` if the domain has a cookie already.
     pub(crate) fn msi_cookie(&self, base: u64) -> Result {
         // SAFETY: The domain is live and not yet attached to any device.
-        check(unsafe { raw::ioasid_shim_domain_msi_cookie(self.0.as_ptr().cast(), base) })
+        check(unsafe {
+            bindings::iommu_get_msi_cookie(self.0.as_ptr(), base as bindings::dma_addr_t)
+        })
     }
 
     /// Maps `len` bytes at `iova` to `phys` with `IOMMU_*` permissions `prot`.

@@ -11,7 +11,12 @@
  * node per probed device with its own parent and name. The attach-handle functions of the
  * IOMMU core (namespace IOMMUFD_INTERNAL) are declared only in the private
  * drivers/iommu/iommu-priv.h, which bindgen does not see, and there is no Rust abstraction
- * of IOMMU groups or DMA ownership.
+ * of IOMMU groups or DMA ownership (the claim is made here, under the device lock, so that
+ * it and the record of the binding cannot be split by a removal). The rest are what
+ * kernel::bindings cannot reach: device_iommu_mapped() is static inline, a device's
+ * reserved regions come as a C list of struct iommu_resv_region, and the driver's
+ * hw_info op is found through dev_iommu_ops() (iommu-priv.h) with the PASID control
+ * register through pci_pasid_status() (linux/pci-ats.h is not in the bindings).
  *
  * What stays here is per device: whether it is bound, through which file, and the
  * reference to the Rust group that has to hear of the binding's end. The state of an
@@ -376,29 +381,6 @@ int ioasid_shim_resv_regions(struct device *dev, struct ioasid_resv *out, int ma
 	}
 	iommu_put_resv_regions(dev, &list);
 	return n;
-}
-
-int ioasid_shim_domain_alloc(struct device *dev, u32 flags, struct iommu_domain **out)
-{
-	struct iommu_domain *domain = iommu_paging_domain_alloc_flags(dev, flags);
-
-	if (IS_ERR(domain))
-		return PTR_ERR(domain);
-	*out = domain;
-	return 0;
-}
-
-int ioasid_shim_domain_msi_cookie(struct iommu_domain *domain, u64 base)
-{
-	return iommu_get_msi_cookie(domain, base);
-}
-
-void ioasid_shim_domain_info(const struct iommu_domain *domain, u64 *aperture_start,
-			     u64 *aperture_end, u64 *pgsize_bitmap)
-{
-	*aperture_start = domain->geometry.aperture_start;
-	*aperture_end = domain->geometry.aperture_end;
-	*pgsize_bitmap = domain->pgsize_bitmap;
 }
 
 int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u32 *max_pasids,

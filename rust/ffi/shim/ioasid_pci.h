@@ -90,13 +90,6 @@ struct ioasid_resv {
 };
 int ioasid_shim_resv_regions(struct device *dev, struct ioasid_resv *out, int max);
 
-/* A paging domain for dev (iommu_paging_domain_alloc_flags): 0 or -errno. */
-int ioasid_shim_domain_alloc(struct device *dev, u32 flags, struct iommu_domain **out);
-/* Software MSI through the domain at IOVA base (iommu_get_msi_cookie), as VFIO type1. */
-int ioasid_shim_domain_msi_cookie(struct iommu_domain *domain, u64 base);
-void ioasid_shim_domain_info(const struct iommu_domain *domain, u64 *aperture_start,
-			     u64 *aperture_end, u64 *pgsize_bitmap);
-
 /*
  * The IOMMU driver's information about dev: *type in (wanted type, 0 for the default) and
  * out, *data (kfree() it; NULL when the driver has none) and *len; and what its
