@@ -6,9 +6,9 @@
  *
  * Why C (Linux 7.3): the Rust `pci::Driver` adapter (rust/kernel/pci.rs) fills in its
  * struct pci_driver itself and has no way to set driver_managed_dma, which a driver whose
- * devices' DMA belongs to userspace needs; the device nodes are opened by those devices'
- * file operations, and `kernel::miscdevice` has one registration per Rust type, not one
- * node per probed device with its own parent and name. The attach-handle functions of the
+ * devices' DMA belongs to userspace needs; the device nodes need a parent, a node name
+ * (ioasid-devices/<BDF>) and mode 0600, and `kernel::miscdevice`'s MiscDeviceOptions has
+ * only a `&'static` name, no parent, node name or mode. The attach-handle functions of the
  * IOMMU core (namespace IOMMUFD_INTERNAL) are declared only in the private
  * drivers/iommu/iommu-priv.h, which bindgen does not see, and there is no Rust abstraction
  * of IOMMU groups or DMA ownership (the claim is made here, under the device lock, so that
@@ -21,7 +21,7 @@
  * What stays here is per device: whether it is bound, through which file, and the
  * reference to the Rust group that has to hear of the binding's end. The state of an
  * IOMMU group (its domain, its attach handle, which of its devices are bound and
- * attached) lives in Rust (struct PciGroup of rust/objects/pcidev.rs), one object per
+ * attached) lives in Rust (PciGroup, rust/objects/pcidev/group.rs), one object per
  * context as iommufd's igroup; Rust decides which of the group calls below to make.
  */
 #include <linux/device.h>
