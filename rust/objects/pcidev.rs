@@ -29,9 +29,9 @@ use super::{
 };
 use crate::{
     dispatch::Ucmd,
+    error::refuse,
     ffi::iommu::{Binding, HwInfo, PciDev, ResvKind},
     hw::{iommu::RealDomain, Domain},
-    ioasid_dbg,
     iopt::Ioas,
     uapi::iova::Span,
     uapi::{IoasidDeviceAttach, IoasidDeviceBind, IoasidDeviceDetach, IOASID_DEVICE_PASID},
@@ -117,8 +117,11 @@ impl PciDevice {
         if self.bound.dev.is_live(self.bound.binding) {
             Ok(())
         } else {
-            ioasid_dbg!("{}: the binding was revoked\n", self.bound.dev.name());
-            Err(ENODEV)
+            refuse!(
+                ENODEV,
+                "{}: the binding was revoked\n",
+                self.bound.dev.name()
+            )
         }
     }
 
@@ -144,8 +147,9 @@ impl PciDevice {
     /// The IOMMU driver's information about the device (`IOMMU_GET_HW_INFO`).
     pub(crate) fn hw_info(&self, kind: u32) -> Result<HwInfo> {
         self.check_live()?;
-        self.bound.dev.hw_info(kind).inspect_err(|e| {
-            ioasid_dbg!(
+        self.bound.dev.hw_info(kind).or_else(|e| {
+            refuse!(
+                e,
                 "get_hw_info: {}: the IOMMU driver has no data of type {:#x}: {:?}\n",
                 self.bound.dev.name(),
                 kind,
@@ -196,12 +200,12 @@ impl PciDevice {
                 None => &[],
                 Some(cur) if !is_member => {
                     if !Arc::ptr_eq(&cur.hwpt, &att.hwpt) {
-                        ioasid_dbg!(
+                        return refuse!(
+                            EINVAL,
                             "attach: {}: its IOMMU group is on HWPT {}, which its devices share\n",
                             name,
                             cur.hwpt_id
                         );
-                        return Err(EINVAL);
                     }
                     &[]
                 }
@@ -210,8 +214,9 @@ impl PciDevice {
             };
             let joins = (!is_member).then_some(&joining);
             let who = Iterator::chain(moving.iter(), joins);
-            reserve_members(new_ioas, who.clone()).inspect_err(|_| {
-                ioasid_dbg!(
+            reserve_members(new_ioas, who.clone()).or_else(|e| {
+                refuse!(
+                    e,
                     "attach: {}: reserved regions of its group collide with mappings\n",
                     name
                 )
@@ -219,8 +224,8 @@ impl PciDevice {
             let r =
                 g.hw.attach(iommu_group, &self.bound.dev, self.bound.binding, &domain);
             if let Err(e) = r {
-                ioasid_dbg!("attach: {}: the IOMMU refused: {:?}\n", name, e);
                 unreserve_members(new_ioas, who);
+                return refuse!(e, "attach: {}: the IOMMU refused: {:?}\n", name, e);
             }
             r
         };
@@ -265,8 +270,11 @@ impl PciDevice {
     fn detach(&self) -> Result<Option<Attachment>> {
         let mut g = self.group().inner.lock();
         if g.member(self.tag()).is_none() {
-            ioasid_dbg!("detach: {} is not attached\n", self.bound.dev.name());
-            return Err(EINVAL);
+            return refuse!(
+                EINVAL,
+                "detach: {} is not attached\n",
+                self.bound.dev.name()
+            );
         }
         // INVARIANT: out of the hardware first, then out of the IOAS's reserved ranges.
         g.hw.detach(&self.bound.dev, self.bound.binding);
@@ -306,34 +314,33 @@ fn allow_unsafe_interrupts() -> bool {
 pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
     let mut cmd = IoasidDeviceBind::read(ucmd.bytes());
     if cmd.flags != 0 {
-        ioasid_dbg!("device_bind: unknown flags {:#x}\n", cmd.flags);
-        return Err(EOPNOTSUPP);
+        return refuse!(EOPNOTSUPP, "device_bind: unknown flags {:#x}\n", cmd.flags);
     }
-    let (dev, file) = PciDev::from_fd(cmd.dev_fd).inspect_err(|_| {
-        ioasid_dbg!(
+    let (dev, file) = PciDev::from_fd(cmd.dev_fd).or_else(|e| {
+        refuse!(
+            e,
             "device_bind: fd {} is not an ioasid-pci device node\n",
             cmd.dev_fd
         )
     })?;
     let name = dev.name();
     if !dev.has_iommu() {
-        ioasid_dbg!("device_bind: {}: no IOMMU translates it\n", name);
-        return Err(ENODEV);
+        return refuse!(ENODEV, "device_bind: {}: no IOMMU translates it\n", name);
     }
     if !dev.cache_coherent() {
-        ioasid_dbg!(
+        return refuse!(
+            EINVAL,
             "device_bind: {}: the IOMMU cannot enforce cache coherency\n",
             name
         );
-        return Err(EINVAL);
     }
     if !dev.isolated_msi() {
         if !allow_unsafe_interrupts() {
-            ioasid_dbg!(
+            return refuse!(
+                EPERM,
                 "device_bind: {}: MSIs are not isolated (set allow_unsafe_interrupts)\n",
                 name
             );
-            return Err(EPERM);
         }
         pr_warn!(
             "{}: bound without isolated MSIs (allow_unsafe_interrupts)\n",
@@ -357,16 +364,18 @@ pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             )?;
         }
     }
-    let group = PciGroup::join(ctx.pci_groups(), &dev).inspect_err(|e| {
-        ioasid_dbg!(
+    let group = PciGroup::join(ctx.pci_groups(), &dev).or_else(|e| {
+        refuse!(
+            e,
             "device_bind: {}: cannot join its IOMMU group: {:?}\n",
             name,
             e
         )
     })?;
     let owner = core::ptr::from_ref(ctx) as usize;
-    let binding = group.0.claim(&dev, &file, owner).inspect_err(|e| {
-        ioasid_dbg!(
+    let binding = group.0.claim(&dev, &file, owner).or_else(|e| {
+        refuse!(
+            e,
             "device_bind: {}: cannot claim DMA ownership: {:?}\n",
             name,
             e
@@ -400,31 +409,31 @@ pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
 
 /// The bound PCI device `id`.
 fn get(ctx: &Context, id: u32, what: &str) -> Result<ObjRef<Arc<PciDevice>>> {
-    ctx.objects()
-        .get(id)?
-        .narrow(|o| match o {
-            Object::PciDevice(d) => Some(d.clone()),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            ioasid_dbg!("{}: {} is not a bound PCI device\n", what, id);
-            ENOENT
-        })
+    let dev = ctx.objects().get(id)?.narrow(|o| match o {
+        Object::PciDevice(d) => Some(d.clone()),
+        _ => None,
+    });
+    let Some(dev) = dev else {
+        return refuse!(ENOENT, "{}: {} is not a bound PCI device\n", what, id);
+    };
+    Ok(dev)
 }
 
 /// `IOASID_DEVICE_ATTACH`.
 pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IoasidDeviceAttach::read(ucmd.bytes());
     if cmd.flags & !IOASID_DEVICE_PASID != 0 || cmd.reserved != 0 {
-        ioasid_dbg!(
+        return refuse!(
+            EOPNOTSUPP,
             "device_attach: unknown flags {:#x} or reserved set\n",
             cmd.flags
         );
-        return Err(EOPNOTSUPP);
     }
     if cmd.flags & IOASID_DEVICE_PASID != 0 {
-        ioasid_dbg!("device_attach: PASID attach is not supported yet\n");
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "device_attach: PASID attach is not supported yet\n"
+        );
     }
     let dev = get(ctx, cmd.dev_id, "device_attach")?;
     cmd.pt_id = dev.attach(ctx, cmd.pt_id)?;
@@ -436,12 +445,17 @@ pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 pub(crate) fn ioctl_detach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IoasidDeviceDetach::read(ucmd.bytes());
     if cmd.flags & !IOASID_DEVICE_PASID != 0 {
-        ioasid_dbg!("device_detach: unknown flags {:#x}\n", cmd.flags);
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "device_detach: unknown flags {:#x}\n",
+            cmd.flags
+        );
     }
     if cmd.flags & IOASID_DEVICE_PASID != 0 {
-        ioasid_dbg!("device_detach: PASID detach is not supported yet\n");
-        return Err(EOPNOTSUPP);
+        return refuse!(
+            EOPNOTSUPP,
+            "device_detach: PASID detach is not supported yet\n"
+        );
     }
     let dev = get(ctx, cmd.dev_id, "device_detach")?;
     if let Some(old) = dev.detach()? {

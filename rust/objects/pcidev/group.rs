@@ -17,9 +17,9 @@
 #![deny(unsafe_code)]
 
 use crate::{
+    error::refuse,
     ffi::iommu::{Binding, DevFile, GroupAttach, IommuGroup, PciDev},
     hw::iommu::RealDomain,
-    ioasid_dbg,
     objects::device::Attachment,
     uapi::iova::Span,
 };
@@ -89,8 +89,7 @@ impl GroupHw {
         domain: &Arc<RealDomain>,
     ) -> Result {
         let Some(i) = self.find(dev, binding) else {
-            ioasid_dbg!("attach: {}: the binding was revoked\n", dev.name());
-            return Err(ENODEV);
+            return refuse!(ENODEV, "attach: {}: the binding was revoked\n", dev.name());
         };
         match self.attach.as_mut() {
             None => {
@@ -103,11 +102,11 @@ impl GroupHw {
             }
             Some(hw) if !hw.att.is_on(domain.iommu_domain()) => {
                 if !self.bound[i].attached {
-                    ioasid_dbg!(
+                    return refuse!(
+                        EINVAL,
                         "attach: {}: its IOMMU group is on another domain\n",
                         dev.name()
                     );
-                    return Err(EINVAL);
                 }
                 // One switch of the group's translation: no window without one.
                 hw.att.replace(domain.iommu_domain())?;
