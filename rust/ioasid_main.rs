@@ -33,11 +33,13 @@
 //! 8. `Context::process_cache`: a leaf, taken with nothing else held.
 //! 9. `ObjectTable::ids` (the maple tree's spinlock): innermost; nothing sleeps under it.
 //!
-//! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls. One is
-//! taken under a lock of this list: the device lock of `ioasid-pci` (`ioasid_pci_dev::lock`,
-//! in claims and liveness checks under `PciGroup::inner`), and no lock of this list is
-//! taken under it. The shim calls back into Rust (`ioasid_pci_revoked`,
-//! `ioasid_access_release`) only with none of its locks held.
+//! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls, with two
+//! places in this order: `ioasid_pci_dev::revoke_lock` comes before `PciGroup::inner` (a
+//! revocation of a binding by the device file's release or the device's removal hands it
+//! to Rust, `ioasid_pci_revoked`, under it), and the device lock `ioasid_pci_dev::lock`
+//! after it (claims and liveness checks), with no lock of this list taken under it. The
+//! shim calls back into Rust (`ioasid_pci_revoked`, `ioasid_access_release`) with no other
+//! lock of its own held.
 
 use kernel::{
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},

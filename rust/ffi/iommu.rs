@@ -366,8 +366,10 @@ impl PciDev {
     ///
     /// The caller has taken the device out of its group's attachment first (detaching
     /// the group when it was the last one attached), releases once per claim, and does so
-    /// before `ioasid_pci_revoked` of the binding returns (so while `ioasid-pci` still has
-    /// the device: its `remove` waits for that).
+    /// before the binding's record is forgotten ([`PciDev::forget`]) or
+    /// `ioasid_pci_revoked` of it returns: until then `ioasid-pci`'s `remove` waits (for
+    /// the group's lock, or for the revocation in flight), so the driver still has the
+    /// device.
     pub(crate) fn release_dma(&self) {
         // SAFETY: By the type invariant the device is live; by this function's contract
         // its ownership was claimed, not yet released, and the driver still has it.

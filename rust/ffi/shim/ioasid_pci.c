@@ -87,6 +87,13 @@ struct ioasid_pci_dev {
 	char name[48];			/* ioasid-<BDF>, the misc class device */
 	char nodename[64];		/* ioasid-devices/<BDF> */
 	/*
+	 * Held across a revocation (the binding taken out, then handed to Rust), so that
+	 * remove() returns only once a revocation the device file's release started has
+	 * given the DMA ownership back. Taken before the Rust group's lock; Rust never
+	 * takes it.
+	 */
+	struct mutex revoke_lock;
+	/*
 	 * Protects everything below. Taken inside the Rust group's lock (claim), never held
 	 * while calling Rust.
 	 */
@@ -104,6 +111,7 @@ static void ioasid_pci_dev_free(struct kref *kref)
 
 	pci_dev_put(idev->pdev);
 	mutex_destroy(&idev->lock);
+	mutex_destroy(&idev->revoke_lock);
 	kfree(idev);
 }
 
@@ -135,7 +143,8 @@ static void *ioasid_pci_take_locked(struct ioasid_pci_dev *idev, u64 *binding)
 /*
  * Revokes a binding taken out of its device: the Rust group takes the device out of the
  * group's attachment and releases its DMA ownership, unless the binding's holder did so
- * first; either way that has happened when this returns. Called without idev->lock.
+ * first; either way that has happened when this returns. Called with idev->revoke_lock
+ * held and without idev->lock.
  */
 static void ioasid_pci_revoke(struct ioasid_pci_dev *idev, void *group, u64 binding)
 {
@@ -160,6 +169,7 @@ static int ioasid_pci_release(struct inode *inode, struct file *file)
 	void *group = NULL;
 	u64 binding = 0;
 
+	mutex_lock(&idev->revoke_lock);
 	mutex_lock(&idev->lock);
 	if (idev->bound_file == file) {
 		pci_dbg(idev->pdev, "ioasid: device file closed, unbinding\n");
@@ -167,6 +177,7 @@ static int ioasid_pci_release(struct inode *inode, struct file *file)
 	}
 	mutex_unlock(&idev->lock);
 	ioasid_pci_revoke(idev, group, binding);
+	mutex_unlock(&idev->revoke_lock);
 	ioasid_shim_pci_put(idev);
 	return 0;
 }
@@ -191,6 +202,7 @@ static int ioasid_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	if (!idev)
 		return -ENOMEM;
 	kref_init(&idev->kref);
+	mutex_init(&idev->revoke_lock);
 	mutex_init(&idev->lock);
 	idev->pdev = pci_dev_get(pdev);
 	snprintf(idev->name, sizeof(idev->name), "ioasid-%s", pci_name(pdev));
@@ -221,14 +233,16 @@ static void ioasid_pci_remove(struct pci_dev *pdev)
 
 	/* No new opens; files already open keep idev alive through their reference. */
 	misc_deregister(&idev->misc);
+	/* After a revocation in flight: the DMA ownership is back before the driver goes. */
+	mutex_lock(&idev->revoke_lock);
 	mutex_lock(&idev->lock);
 	idev->removed = true;
 	if (idev->bound_file)
 		pci_info(pdev, "ioasid: removed while bound: DMA revoked\n");
 	group = ioasid_pci_take_locked(idev, &binding);
 	mutex_unlock(&idev->lock);
-	/* The device gives its DMA ownership back before the driver lets go of it. */
 	ioasid_pci_revoke(idev, group, binding);
+	mutex_unlock(&idev->revoke_lock);
 	pci_set_drvdata(pdev, NULL);
 	ioasid_shim_pci_put(idev);
 }

@@ -179,7 +179,8 @@ pub(crate) struct PciGroup {
     /// The IOMMU group (a reference, so that its identity is not reused while this lives).
     pub(super) group: IommuGroup,
     /// Serializes bind, attach, replace, detach, unbind and revocation of the group's
-    /// devices. Taken before the shim's device lock (in `PciDev::claim`).
+    /// devices. Taken after the shim's revocation lock (in `ioasid_pci_revoked`) and
+    /// before its device lock (in `PciDev::claim` and `PciDev::is_live`).
     #[pin]
     pub(super) inner: Mutex<GroupInner>,
 }
