@@ -13,10 +13,8 @@ use core::ptr::NonNull;
 use kernel::{
     ffi::{c_long, c_ulong, c_void},
     fs::{File, LocalFile},
-    maple_tree::MapleTreeAlloc,
     prelude::*,
     sync::{aref::ARef, Arc, ArcBorrow},
-    types::ForeignOwnable,
 };
 
 mod raw {
@@ -631,42 +629,3 @@ pub(crate) fn copy_pinned_phys(phys: u64, buf: &mut [u8], to_mem: bool) -> Resul
     let rc = unsafe { shim::ioasid_shim_phys_copy(phys, buf.as_mut_ptr().cast(), len, to_mem) };
     count_or_errno(rc as c_long).map(|_| ())
 }
-
-/// A [`MapleTreeAlloc`] that can be shared between threads.
-///
-/// Linux 7.3's `kernel::maple_tree` does not implement `Send`/`Sync` for its trees (its
-/// raw `struct maple_tree` holds pointers), although every operation of the tree takes
-/// the tree's own spinlock (`MapleTree::lock`, and the C functions `mtree_alloc_range` and
-/// `mtree_erase` internally): this wrapper adds them, as later kernels do.
-#[pin_data]
-pub(crate) struct SharedMapleTree<T: ForeignOwnable> {
-    #[pin]
-    tree: MapleTreeAlloc<T>,
-}
-
-impl<T: ForeignOwnable> SharedMapleTree<T> {
-    /// An empty allocating tree.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            tree <- MapleTreeAlloc::new(),
-        })
-    }
-}
-
-impl<T: ForeignOwnable> core::ops::Deref for SharedMapleTree<T> {
-    type Target = MapleTreeAlloc<T>;
-
-    fn deref(&self) -> &MapleTreeAlloc<T> {
-        &self.tree
-    }
-}
-
-// SAFETY: The tree owns its values (`T: Send` may go to whichever thread drops the tree);
-// its nodes are kernel memory that any thread may free.
-unsafe impl<T: ForeignOwnable + Send> Send for SharedMapleTree<T> {}
-
-// SAFETY: Every operation on a shared tree serializes on the tree's spinlock (`lock()`,
-// `alloc_range`, `erase`, `insert`); values are handed out only as borrows under that lock
-// or moved out (`T: Send`), so sharing the tree shares `T`s only between threads that
-// each hold the lock in turn.
-unsafe impl<T: ForeignOwnable + Send> Sync for SharedMapleTree<T> {}

@@ -3,8 +3,8 @@
 //! The object table of one `/dev/ioasid` context.
 //!
 //! Every object a process creates (IOAS, HWPT, bound device, ...) gets a 32-bit ID in its
-//! context's table, as in iommufd: the lowest free ID from 1, allocated by the table's
-//! maple tree (`MT_FLAGS_ALLOC_RANGE`).
+//! context's table, as in iommufd: the lowest free ID from 1 (iommufd's `xa_alloc`), found
+//! from a hint kept with the table, so allocating in order costs one probe.
 //!
 //! # Theory of operation
 //!
@@ -25,9 +25,11 @@
 //! an object cannot be destroyed between a lookup and the dependency that lookup creates:
 //! DESTROY gives `EBUSY` while anything uses the object.
 //!
-//! Locks: the tree's internal spinlock is the innermost lock of the module: nothing
-//! sleeps, allocates or drops an object under it. Removed objects are dropped (which can
-//! unmap and unpin) after it is released.
+//! Locks: `ObjectTable::ids` (a mutex) serializes reservations and removals, so a slot
+//! found free stays free while the array drops its spinlock to allocate; the array's
+//! internal spinlock is the innermost lock of the module: nothing sleeps, allocates or
+//! drops an object under it. Removed objects are dropped (which can unmap and unpin) after
+//! both are released.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -41,17 +43,19 @@ use super::{
 use crate::{
     dispatch::{Pending, Ucmd},
     error::refuse,
-    ffi::SharedMapleTree,
     iopt::Ioas,
     uapi::IommuDestroy,
 };
 use core::ops::Deref;
 use kernel::{
+    new_mutex,
     prelude::*,
+    sync::Mutex,
     sync::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         Arc,
     },
+    xarray::{self, AllocKind, XArray},
 };
 
 /// A reference to an object of any type, as stored in the table.
@@ -94,7 +98,7 @@ impl Object {
 }
 
 /// Largest ID handed out (iommufd's IDs are positive `i32`s).
-const MAX_ID: usize = i32::MAX as usize;
+const MAX_ID: u32 = i32::MAX as u32;
 
 /// A finalized object and the ioctls using it right now.
 struct Entry {
@@ -108,13 +112,27 @@ struct Entry {
 /// construction (or while its object is being removed), the entry once finalized.
 type Slot = Option<Arc<Entry>>;
 
+/// What reservations and removals coordinate on.
+///
+/// # Invariants
+///
+/// Every ID below `lowest_free` is allocated; every allocated ID is at most `highest`.
+struct Ids {
+    lowest_free: u32,
+    highest: u32,
+}
+
 /// The per-context table of objects.
 #[pin_data]
 pub(crate) struct ObjectTable {
-    /// The objects by ID; every allocated ID has a slot. Its internal spinlock protects
-    /// the slots and orders lookups against destroy (see the module documentation).
+    /// Serializes reservations and removals; protects [`Ids`]. Taken before the array's
+    /// lock, never after.
     #[pin]
-    ids: SharedMapleTree<KBox<Slot>>,
+    ids: Mutex<Ids>,
+    /// The slots by ID; every allocated ID has one. Its internal spinlock protects the
+    /// slots and orders lookups against destroy (see the module documentation).
+    #[pin]
+    slots: XArray<KBox<Slot>>,
 }
 
 /// A counted use of an object found in the table (see the module documentation): derefs
@@ -155,8 +173,10 @@ impl ObjRef<Object> {
 impl ObjectTable {
     /// An empty table.
     pub(crate) fn new() -> impl PinInit<Self> {
+        // INVARIANT: nothing is allocated.
         pin_init!(Self {
-            ids <- SharedMapleTree::new(),
+            ids <- new_mutex!(Ids { lowest_free: 1, highest: 0 }),
+            slots <- XArray::new(AllocKind::Alloc1),
         })
     }
 
@@ -167,20 +187,41 @@ impl ObjectTable {
     /// `ENOSPC` when every ID is in use, `ENOMEM`.
     pub(crate) fn reserve(&self) -> Result<Reservation<'_>> {
         let slot = KBox::new(None, GFP_KERNEL)?;
-        match self.ids.alloc_range(1, slot, 1..=MAX_ID, GFP_KERNEL) {
-            // INVARIANT: `id` holds an empty slot that only this reservation fills or frees.
-            Ok(id) => Ok(Reservation {
-                table: self,
-                id: id as u32,
-            }),
-            Err(e) => {
-                let errno = match e.cause {
-                    kernel::maple_tree::AllocErrorKind::Busy => ENOSPC,
-                    _ => ENOMEM,
-                };
-                refuse!(errno, "object table: no ID available\n")
-            }
+        let mut ids = self.ids.lock();
+        let mut guard = self.slots.lock();
+        let mut id = ids.lowest_free;
+        // Every ID below `lowest_free` is taken; above it, gaps left by removals first.
+        while id <= ids.highest && guard.get(id as usize).is_some() {
+            id += 1;
         }
+        if id > MAX_ID {
+            return refuse!(ENOSPC, "object table: every ID is in use\n");
+        }
+        // The slot stays free while `store` may drop the spinlock: reservations and
+        // removals are serialized by `ids`.
+        guard.store(id as usize, slot, GFP_KERNEL)?;
+        // INVARIANT: `id` was the lowest free ID and is now allocated.
+        ids.lowest_free = id + 1;
+        ids.highest = ids.highest.max(id);
+        drop(guard);
+        drop(ids);
+        // INVARIANT: `id` holds an empty slot that only this reservation fills or frees.
+        Ok(Reservation { table: self, id })
+    }
+
+    /// Frees `id`, whose slot the caller emptied or owns; returns the slot.
+    fn free_id(
+        &self,
+        ids: &mut Ids,
+        guard: &mut xarray::Guard<'_, KBox<Slot>>,
+        id: u32,
+    ) -> Option<KBox<Slot>> {
+        let slot = guard.remove(id as usize);
+        if slot.is_some() {
+            // INVARIANT: `id` is free again.
+            ids.lowest_free = ids.lowest_free.min(id);
+        }
+        slot
     }
 
     /// Reserves an ID and finalizes `obj` in it at once, for objects that are visible as
@@ -204,11 +245,8 @@ impl ObjectTable {
     ///
     /// `ENOENT` if there is no such object (or it is not finalized).
     pub(crate) fn get(&self, id: u32) -> Result<ObjRef<Object>> {
-        let mut guard = self.ids.lock();
-        let entry = match guard.load(id as usize) {
-            Some(slot) => slot.clone(),
-            None => None,
-        };
+        let guard = self.slots.lock();
+        let entry = guard.get(id as usize).and_then(|slot| (*slot).clone());
         let Some(entry) = entry else {
             drop(guard);
             return Err(ENOENT);
@@ -283,10 +321,13 @@ impl ObjectTable {
             all.clear();
             all.reserve(room, GFP_KERNEL)?;
             let mut complete = true;
-            let mut guard = self.ids.lock();
-            let mut mas = guard.ma_state(1, MAX_ID);
-            while let Some(slot) = mas.find(MAX_ID) {
-                let Some(Object::Ioas(ioas)) = slot.as_ref().map(|e| &e.obj) else {
+            let ids = self.ids.lock();
+            let guard = self.slots.lock();
+            for id in 1..=ids.highest {
+                let Some(Object::Ioas(ioas)) = guard
+                    .get(id as usize)
+                    .and_then(|slot| slot.as_ref().map(|e| &e.obj))
+                else {
                     continue;
                 };
                 if all.push_within_capacity(ioas.clone()).is_err() {
@@ -295,6 +336,7 @@ impl ObjectTable {
                 }
             }
             drop(guard);
+            drop(ids);
             if complete {
                 return Ok(all);
             }
@@ -309,8 +351,8 @@ impl ObjectTable {
     ///
     /// `ENOENT` if there is no HWPT `id`.
     pub(crate) fn attach_hwpt(&self, id: u32) -> Result<Arc<Hwpt>> {
-        let mut guard = self.ids.lock();
-        let hwpt = match guard.load(id as usize).and_then(|s| s.as_ref()) {
+        let guard = self.slots.lock();
+        let hwpt = match guard.get(id as usize).and_then(|s| s.as_ref()) {
             Some(entry) => match &entry.obj {
                 Object::Hwpt(hwpt) => Some(hwpt.clone()),
                 _ => None,
@@ -340,26 +382,30 @@ impl ObjectTable {
     /// Takes the entry of `id` out of its slot if `cond` holds for it, then frees the ID.
     /// The caller drops the entry (with no lock held).
     fn take_if(&self, id: u32, cond: impl FnOnce(&Entry) -> bool) -> Option<Arc<Entry>> {
-        let mut guard = self.ids.lock();
-        let slot = guard.load(id as usize)?;
-        if !slot.as_deref().is_some_and(cond) {
-            return None;
-        }
-        // The emptied slot keeps the ID allocated until the erase below: a lookup finds
-        // nothing there, and no reservation can take the ID meanwhile.
-        let entry = slot.take();
+        let mut ids = self.ids.lock();
+        let mut guard = self.slots.lock();
+        let taken = guard
+            .get(id as usize)
+            .is_some_and(|slot| slot.as_deref().is_some_and(cond));
+        let slot = if taken {
+            self.free_id(&mut ids, &mut guard, id)
+        } else {
+            None
+        };
         drop(guard);
-        drop(self.ids.erase(id as usize));
-        entry
+        drop(ids);
+        slot.and_then(|mut slot| slot.take())
     }
 
     /// Runs `f` while no object can be reserved or removed, telling it whether the table
     /// is empty (no object and no reservation).
     pub(crate) fn with_empty<R>(&self, f: impl FnOnce(bool) -> R) -> R {
-        let mut guard = self.ids.lock();
-        let empty = guard.ma_state(0, usize::MAX).find(usize::MAX).is_none();
-        let r = f(empty);
+        let ids = self.ids.lock();
+        let guard = self.slots.lock();
+        let empty = (1..=ids.highest).all(|id| guard.get(id as usize).is_none());
         drop(guard);
+        let r = f(empty);
+        drop(ids);
         r
     }
 
@@ -481,7 +527,12 @@ impl<'a> Reservation<'a> {
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         // By the type invariant the slot is ours and still empty.
-        drop(self.table.ids.erase(self.id as usize));
+        let mut ids = self.table.ids.lock();
+        let mut guard = self.table.slots.lock();
+        let slot = self.table.free_id(&mut ids, &mut guard, self.id);
+        drop(guard);
+        drop(ids);
+        drop(slot);
     }
 }
 
@@ -509,8 +560,8 @@ impl NewObject<'_> {
         let Some(res) = self.res.take() else {
             return;
         };
-        let mut guard = res.table.ids.lock();
-        if let Some(slot) = guard.load(res.id as usize) {
+        let mut guard = res.table.slots.lock();
+        if let Some(slot) = guard.get_mut(res.id as usize) {
             *slot = Some(self.entry.clone());
         }
         drop(guard);
