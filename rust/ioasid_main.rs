@@ -13,10 +13,11 @@
 //! arithmetic and allocator, `abi`: structure mirrors and argument checks) depend only on
 //! `core` and are also unit-tested on the host; `error` gives their errors an errno and has
 //! `refuse!`, with which every refusal carries its reason; `dispatch` is the single ioctl
-//! dispatcher and its table, keyed by the uAPI names; `context` is the per-file state;
-//! `object` its object table; `ioas` and `pages` the address spaces and their memory;
-//! `hwpt` the hardware page tables on them; `device`, `pcidev` and `mock` the devices and
-//! the mock IOMMU; `selftest` the test interface.
+//! dispatcher and its table, keyed by the uAPI names;
+//! `objects` the objects (`table` their table, `context` the per-file state, one module
+//! per object type); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
+//! real and mock; `testing` the test interface. Dependencies point that way: handlers,
+//! objects, engine, domains, FFI.
 //!
 //! # Lock order
 //!
@@ -31,7 +32,8 @@
 //! 6. `Pages::pins`: the pins and their accounting; held across pinning.
 //! 7. `MockDomain::table`: a mock domain's page table.
 //! 8. `Context::process_cache`: a leaf, taken with nothing else held.
-//! 9. `ObjectTable::ids` (the maple tree's spinlock): innermost; nothing sleeps under it.
+//! 9. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
+//! 10. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
 //!
 //! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls, with two
 //! places in this order: `ioasid_pci_dev::revoke_lock` comes before `PciGroup::inner` (a
