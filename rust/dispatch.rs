@@ -19,7 +19,8 @@ use crate::{
     error::refuse,
     objects::{
         context::{self, Context},
-        device, hwpt, ioas, pcidev, table,
+        device, hwpt, ioas, pcidev,
+        table::{self, NewObject},
     },
     testing::selftest,
     uapi::ucmd::{self, *},
@@ -48,7 +49,11 @@ pub(crate) struct Ucmd<'a> {
     size: usize,
     /// Write the structure back even though the handler fails (`EMSGSIZE` replies).
     respond_with_error: bool,
-    /// Committed, last first, once the reply is written; dropped (undone) otherwise.
+    /// New objects, made live last first once the reply is written; dropped (aborted)
+    /// otherwise. Kept inline: no ioctl creates more than two, and an allocation costs
+    /// more than the rest of `IOMMU_IOAS_ALLOC` under the debug kernels.
+    objects: [Option<NewObject<'a>>; 2],
+    /// Other work, committed last first before the objects; dropped (undone) otherwise.
     pending: KVec<KBox<dyn Pending + 'a>>,
 }
 
@@ -67,6 +72,21 @@ impl<'a> Ucmd<'a> {
     /// (the two-call protocols, which report the needed size with `EMSGSIZE`).
     pub(crate) fn respond_with_error(&mut self) {
         self.respond_with_error = true;
+    }
+
+    /// Makes `new` live once the reply is written (and aborts it if it is not).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if the handler already created two objects (a bug); `new` is aborted.
+    pub(crate) fn publish_on_reply(&mut self, new: NewObject<'a>) -> Result {
+        match self.objects.iter_mut().find(|o| o.is_none()) {
+            Some(slot) => {
+                *slot = Some(new);
+                Ok(())
+            }
+            None => refuse!(EINVAL, "ioctl: more new objects than a reply can carry\n"),
+        }
     }
 
     /// Completes `work` once the reply is written (and undoes it if it is not).
@@ -202,6 +222,7 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         buf: [0; MAX_UCMD_SIZE],
         size: op.size,
         respond_with_error: false,
+        objects: [None, None],
         pending: KVec::new(),
     };
     // PANIC: `copy <= op.size <= MAX_UCMD_SIZE` by `check_size` and `Op::new`.
@@ -227,6 +248,11 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         // after the objects it owns.
         while let Some(mut work) = ucmd.pending.pop() {
             work.commit();
+        }
+        for new in ucmd.objects.iter_mut().rev() {
+            if let Some(new) = new.take() {
+                new.finalize();
+            }
         }
     }
     result.map(|()| 0)

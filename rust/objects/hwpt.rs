@@ -136,7 +136,6 @@ pub(crate) fn ioctl_alloc<'a>(
     if cmd.flags & !known != 0 {
         return refuse!(EOPNOTSUPP, "hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
     }
-    let res = ctx.objects().reserve()?;
     let dev = crate::objects::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
     // Held until the HWPT counts as a user of the IOAS: no DESTROY in between.
     let parent = ctx
@@ -194,8 +193,8 @@ pub(crate) fn ioctl_alloc<'a>(
         }
     };
     let hwpt = Hwpt::new(ioas, domain, false)?;
-    let new = res.prepare(Object::Hwpt(hwpt))?;
+    let new = ctx.objects().add(Object::Hwpt(hwpt))?;
     cmd.out_hwpt_id = new.id();
     cmd.write(ucmd.bytes_mut());
-    ucmd.on_reply(new)
+    ucmd.publish_on_reply(new)
 }

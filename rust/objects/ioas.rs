@@ -28,13 +28,10 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
     if cmd.flags != 0 {
         return refuse!(EOPNOTSUPP, "ioas_alloc: unknown flags {:#x}\n", cmd.flags);
     }
-    let new = ctx
-        .objects()
-        .reserve()?
-        .prepare(Object::Ioas(Ioas::new()?))?;
+    let new = ctx.objects().add(Object::Ioas(Ioas::new()?))?;
     cmd.out_ioas_id = new.id();
     cmd.write(ucmd.bytes_mut());
-    ucmd.on_reply(new)
+    ucmd.publish_on_reply(new)
 }
 
 /// `IOMMU_IOAS_IOVA_RANGES`.

@@ -398,13 +398,10 @@ pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
         GFP_KERNEL,
     )?;
     // Visible with the reply; if it cannot be written, dropping `new` unbinds again.
-    let new = ctx
-        .objects()
-        .reserve()?
-        .prepare(Object::PciDevice(device))?;
+    let new = ctx.objects().add(Object::PciDevice(device))?;
     cmd.out_dev_id = new.id();
     cmd.write(ucmd.bytes_mut());
-    ucmd.on_reply(new)
+    ucmd.publish_on_reply(new)
 }
 
 /// The bound PCI device `id`.

@@ -8,13 +8,14 @@
 //!
 //! # Theory of operation
 //!
-//! *Creation is two-phase* (iommufd's `object_alloc`/`finalize`/`abort`). A handler first
-//! reserves an ID ([`ObjectTable::reserve`]): the slot exists but is empty, so no other
-//! thread can find, use or destroy an object there. It builds the object, writes the ID
-//! into its reply and hands the [`NewObject`] to the dispatcher, which makes the object
-//! visible ([`Pending::commit`]) only once the reply reached the caller. Dropping an
-//! unfinished reservation aborts it: the ID is freed and the object torn down exactly as
-//! `IOMMU_DESTROY` would, so nobody ever saw an object whose creation failed.
+//! *Creation is two-phase* (iommufd's `object_alloc`/`finalize`/`abort`). A handler builds
+//! the object and adds it ([`ObjectTable::add`]): it gets an ID, but its entry is not live,
+//! so no other thread can find, use or destroy it. The handler writes the ID into its reply
+//! and hands the [`NewObject`] to the dispatcher, which makes the object live
+//! ([`NewObject::finalize`]) only once the reply reached the caller. Dropping an unfinished
+//! `NewObject` aborts it: the ID is freed and the object torn down exactly as
+//! `IOMMU_DESTROY` would, so nobody ever saw an object whose creation failed. (One
+//! allocation per object: under the debug kernels each one costs more than the ioctl.)
 //!
 //! *Use is counted.* Every lookup ([`ObjectTable::get`] and the typed getters) returns an
 //! [`ObjRef`] that counts as a short-term user of the object until it is dropped, which
@@ -40,12 +41,7 @@ use super::{
     hwpt::Hwpt,
     pcidev::PciDevice,
 };
-use crate::{
-    dispatch::{Pending, Ucmd},
-    error::refuse,
-    iopt::Ioas,
-    uapi::IommuDestroy,
-};
+use crate::{dispatch::Ucmd, error::refuse, iopt::Ioas, uapi::IommuDestroy};
 use core::ops::Deref;
 use kernel::{
     new_mutex,
@@ -100,17 +96,23 @@ impl Object {
 /// Largest ID handed out (iommufd's IDs are positive `i32`s).
 const MAX_ID: u32 = i32::MAX as u32;
 
-/// A finalized object and the ioctls using it right now.
+/// An object in the table and the ioctls using it right now.
 struct Entry {
     obj: Object,
-    /// Number of live [`ObjRef`]s. Raised only under the tree's lock (so `destroy`, which
+    /// 1 once creation finished (0 before): lookups and `destroy` see only live entries. Set once,
+    /// under the array's lock.
+    live: Atomic<u32>,
+    /// Number of live [`ObjRef`]s. Raised only under the array's lock (so `destroy`, which
     /// reads it under that lock, sees every lookup that found the object), lowered anywhere.
     shortterm: Atomic<u32>,
 }
 
-/// What an allocated ID holds: `None` while it is reserved for an object under
-/// construction (or while its object is being removed), the entry once finalized.
-type Slot = Option<Arc<Entry>>;
+impl Entry {
+    /// Whether the entry is live (read under the array's lock).
+    fn is_live(&self) -> bool {
+        self.live.load(Relaxed) != 0
+    }
+}
 
 /// What reservations and removals coordinate on.
 ///
@@ -129,10 +131,10 @@ pub(crate) struct ObjectTable {
     /// lock, never after.
     #[pin]
     ids: Mutex<Ids>,
-    /// The slots by ID; every allocated ID has one. Its internal spinlock protects the
-    /// slots and orders lookups against destroy (see the module documentation).
+    /// The entries by ID; every allocated ID has one. Its internal spinlock protects the
+    /// entries' liveness and orders lookups against destroy (module documentation).
     #[pin]
-    slots: XArray<KBox<Slot>>,
+    slots: XArray<Arc<Entry>>,
 }
 
 /// A counted use of an object found in the table (see the module documentation): derefs
@@ -180,13 +182,39 @@ impl ObjectTable {
         })
     }
 
-    /// Reserves a new ID for an object about to be built (see the module documentation).
+    /// Adds `obj` under the lowest free ID, not live yet (see the module documentation).
     ///
     /// # Errors
     ///
-    /// `ENOSPC` when every ID is in use, `ENOMEM`.
-    pub(crate) fn reserve(&self) -> Result<Reservation<'_>> {
-        let slot = KBox::new(None, GFP_KERNEL)?;
+    /// `ENOSPC` when every ID is in use, `ENOMEM`. On error `obj` is torn down as
+    /// `IOMMU_DESTROY` would (or only dropped if even its entry could not be allocated).
+    pub(crate) fn add(&self, obj: Object) -> Result<NewObject<'_>> {
+        // Nothing refers to `obj` yet: on failure here, dropping it is all it needs.
+        let entry = Arc::new(
+            Entry {
+                obj,
+                live: Atomic::new(0),
+                shortterm: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        match self.store_new(entry.clone()) {
+            // INVARIANT: `id` holds `entry`, which only the `NewObject` makes live or frees.
+            Ok(id) => Ok(NewObject {
+                table: self,
+                id,
+                entry,
+                finalized: false,
+            }),
+            Err(e) => {
+                self.teardown(&entry.obj);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores `entry` under the lowest free ID and returns the ID.
+    fn store_new(&self, entry: Arc<Entry>) -> Result<u32> {
         let mut ids = self.ids.lock();
         let mut guard = self.slots.lock();
         let mut id = ids.lowest_free;
@@ -197,42 +225,38 @@ impl ObjectTable {
         if id > MAX_ID {
             return refuse!(ENOSPC, "object table: every ID is in use\n");
         }
-        // The slot stays free while `store` may drop the spinlock: reservations and
-        // removals are serialized by `ids`.
-        guard.store(id as usize, slot, GFP_KERNEL)?;
+        // The slot stays free while `store` may drop the spinlock: additions and removals
+        // are serialized by `ids`.
+        guard.store(id as usize, entry, GFP_KERNEL)?;
         // INVARIANT: `id` was the lowest free ID and is now allocated.
         ids.lowest_free = id + 1;
         ids.highest = ids.highest.max(id);
-        drop(guard);
-        drop(ids);
-        // INVARIANT: `id` holds an empty slot that only this reservation fills or frees.
-        Ok(Reservation { table: self, id })
+        Ok(id)
     }
 
-    /// Frees `id`, whose slot the caller emptied or owns; returns the slot.
+    /// Frees `id`; returns its entry, for the caller to drop with no lock held.
     fn free_id(
         &self,
         ids: &mut Ids,
-        guard: &mut xarray::Guard<'_, KBox<Slot>>,
+        guard: &mut xarray::Guard<'_, Arc<Entry>>,
         id: u32,
-    ) -> Option<KBox<Slot>> {
-        let slot = guard.remove(id as usize);
-        if slot.is_some() {
+    ) -> Option<Arc<Entry>> {
+        let entry = guard.remove(id as usize);
+        if entry.is_some() {
             // INVARIANT: `id` is free again.
             ids.lowest_free = ids.lowest_free.min(id);
         }
-        slot
+        entry
     }
 
-    /// Reserves an ID and finalizes `obj` in it at once, for objects that are visible as
-    /// soon as they exist (automatic HWPTs, made inside another operation as iommufd does).
+    /// Adds `obj` and makes it live at once, for objects that are visible as soon as they
+    /// exist (automatic HWPTs, made inside another operation as iommufd does).
     ///
     /// # Errors
     ///
-    /// As [`ObjectTable::reserve`], `ENOMEM`. On error `obj` is dropped (not torn down:
-    /// such objects need no teardown beyond their drop).
+    /// As [`ObjectTable::add`].
     pub(crate) fn insert(&self, obj: Object) -> Result<u32> {
-        let new = self.reserve()?.prepare(obj)?;
+        let new = self.add(obj)?;
         let id = new.id();
         new.finalize();
         Ok(id)
@@ -246,7 +270,10 @@ impl ObjectTable {
     /// `ENOENT` if there is no such object (or it is not finalized).
     pub(crate) fn get(&self, id: u32) -> Result<ObjRef<Object>> {
         let guard = self.slots.lock();
-        let entry = guard.get(id as usize).and_then(|slot| (*slot).clone());
+        let entry = guard
+            .get(id as usize)
+            .filter(|e| e.is_live())
+            .map(Arc::from);
         let Some(entry) = entry else {
             drop(guard);
             return Err(ENOENT);
@@ -324,10 +351,10 @@ impl ObjectTable {
             let ids = self.ids.lock();
             let guard = self.slots.lock();
             for id in 1..=ids.highest {
-                let Some(Object::Ioas(ioas)) = guard
-                    .get(id as usize)
-                    .and_then(|slot| slot.as_ref().map(|e| &e.obj))
-                else {
+                let Some(entry) = guard.get(id as usize).filter(|e| e.is_live()) else {
+                    continue;
+                };
+                let Object::Ioas(ioas) = &entry.obj else {
                     continue;
                 };
                 if all.push_within_capacity(ioas.clone()).is_err() {
@@ -352,7 +379,7 @@ impl ObjectTable {
     /// `ENOENT` if there is no HWPT `id`.
     pub(crate) fn attach_hwpt(&self, id: u32) -> Result<Arc<Hwpt>> {
         let guard = self.slots.lock();
-        let hwpt = match guard.get(id as usize).and_then(|s| s.as_ref()) {
+        let hwpt = match guard.get(id as usize).filter(|e| e.is_live()) {
             Some(entry) => match &entry.obj {
                 Object::Hwpt(hwpt) => Some(hwpt.clone()),
                 _ => None,
@@ -386,15 +413,15 @@ impl ObjectTable {
         let mut guard = self.slots.lock();
         let taken = guard
             .get(id as usize)
-            .is_some_and(|slot| slot.as_deref().is_some_and(cond));
-        let slot = if taken {
+            .is_some_and(|e| e.is_live() && cond(&e));
+        let entry = if taken {
             self.free_id(&mut ids, &mut guard, id)
         } else {
             None
         };
         drop(guard);
         drop(ids);
-        slot.and_then(|mut slot| slot.take())
+        entry
     }
 
     /// Runs `f` while no object can be reserved or removed, telling it whether the table
@@ -480,74 +507,23 @@ impl ObjectTable {
     }
 }
 
-/// An ID reserved for an object under construction; dropping it frees the ID.
+/// A built object in the table, not live yet: [`NewObject::finalize`] makes it live;
+/// dropping it instead frees the ID and tears the object down as `IOMMU_DESTROY` would.
 ///
 /// # Invariants
 ///
-/// `id` is allocated in `table` with an empty slot that nothing else fills or frees.
-pub(crate) struct Reservation<'a> {
+/// Until finalized, `id` holds `entry`, not live, and nothing else makes it live or frees it.
+pub(crate) struct NewObject<'a> {
     table: &'a ObjectTable,
     id: u32,
-}
-
-impl<'a> Reservation<'a> {
-    /// The reserved ID, for the handler's reply.
-    pub(crate) fn id(&self) -> u32 {
-        self.id
-    }
-
-    /// Attaches the built object: what remains is infallible ([`NewObject::finalize`]).
-    ///
-    /// # Errors
-    ///
-    /// `ENOMEM`; the reservation is released and `obj` torn down.
-    pub(crate) fn prepare(self, obj: Object) -> Result<NewObject<'a>> {
-        let entry = match Arc::new(
-            Entry {
-                obj: obj.clone(),
-                shortterm: Atomic::new(0),
-            },
-            GFP_KERNEL,
-        ) {
-            Ok(entry) => entry,
-            Err(e) => {
-                let table = self.table;
-                drop(self);
-                table.teardown(&obj);
-                return Err(e.into());
-            }
-        };
-        Ok(NewObject {
-            res: Some(self),
-            entry,
-        })
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        // By the type invariant the slot is ours and still empty.
-        let mut ids = self.table.ids.lock();
-        let mut guard = self.table.slots.lock();
-        let slot = self.table.free_id(&mut ids, &mut guard, self.id);
-        drop(guard);
-        drop(ids);
-        drop(slot);
-    }
-}
-
-/// A built object in a reserved ID, not yet visible: [`NewObject::finalize`] publishes it;
-/// dropping it instead frees the ID and tears the object down as `IOMMU_DESTROY` would.
-pub(crate) struct NewObject<'a> {
-    /// `None` once finalized.
-    res: Option<Reservation<'a>>,
     entry: Arc<Entry>,
+    finalized: bool,
 }
 
 impl NewObject<'_> {
-    /// The object's ID.
+    /// The object's ID, for the handler's reply.
     pub(crate) fn id(&self) -> u32 {
-        self.res.as_ref().map_or(0, |r| r.id)
+        self.id
     }
 
     /// Makes the object visible to lookups and `IOMMU_DESTROY`.
@@ -557,33 +533,31 @@ impl NewObject<'_> {
 
     /// The body of [`NewObject::finalize`]; leaves `self` finalized.
     fn publish(&mut self) {
-        let Some(res) = self.res.take() else {
+        if self.finalized {
             return;
-        };
-        let mut guard = res.table.slots.lock();
-        if let Some(slot) = guard.get_mut(res.id as usize) {
-            *slot = Some(self.entry.clone());
         }
+        let guard = self.table.slots.lock();
+        // Under the lock: a lookup sees the entry either not live or live, whole.
+        self.entry.live.store(1, Relaxed);
         drop(guard);
-        // The slot is filled: the reservation must not free it (it holds nothing else).
-        core::mem::forget(res);
+        self.finalized = true;
     }
 }
 
 impl Drop for NewObject<'_> {
     fn drop(&mut self) {
-        if let Some(res) = self.res.take() {
-            let table = res.table;
-            // Aborted: free the ID first, so nothing can find the object while it goes.
-            drop(res);
-            table.teardown(&self.entry.obj);
+        if self.finalized {
+            return;
         }
-    }
-}
-
-impl Pending for NewObject<'_> {
-    fn commit(&mut self) {
-        self.publish();
+        // Aborted: free the ID first (by the type invariant it still holds our entry), so
+        // nothing can find the object while it goes.
+        let mut ids = self.table.ids.lock();
+        let mut guard = self.table.slots.lock();
+        let removed = self.table.free_id(&mut ids, &mut guard, self.id);
+        drop(guard);
+        drop(ids);
+        drop(removed);
+        self.table.teardown(&self.entry.obj);
     }
 }
 

@@ -174,11 +174,9 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
     }
     let dev = MockDevice::new(flags)?;
     let objects = ctx.objects();
-    let stdev = objects.reserve()?;
-    let idev = objects.reserve()?;
-    let stdev = stdev.prepare(Object::MockDevice(dev.clone()))?;
+    let stdev = objects.add(Object::MockDevice(dev.clone()))?;
+    let idev = objects.add(Object::Device(dev.clone()))?;
     dev.set_idev_id(idev.id());
-    let idev = idev.prepare(Object::Device(dev.clone()))?;
     // From here on, dropping `stdev` unbinds and detaches the device.
     let att = attachment_for(ctx, pt_id)?;
     let hwpt_id = att.hwpt_id;
@@ -190,8 +188,8 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
     out.out_hwpt_id = hwpt_id;
     out.out_idev_id = idev.id();
     out.write(ucmd.bytes_mut());
-    ucmd.on_reply(stdev)?;
-    ucmd.on_reply(idev)
+    ucmd.publish_on_reply(stdev)?;
+    ucmd.publish_on_reply(idev)
 }
 
 /// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: moves mock device `stdev_id` to `pt_id`.
