@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Basic behaviour of /dev/ioasid: the device node, opening and closing it, the ioctl
- * number space, and the IOMMU the guest runs with.
+ * number space, the test interface and the debug log (with and without them), and the
+ * IOMMU devices the module counts.
  */
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -45,6 +46,11 @@ TEST(device_node_is_a_misc_char_device)
 	ASSERT_EQ(minor, minor(st.st_rdev));
 }
 
+/*
+ * 500 rounds: enough for kmemleak to see a leak of any object per open, and for a leaked
+ * fd to show. 10000 ran into the harness's 30 s under TCG on a slow host; 1000 took 4.1
+ * to 7.4 s on x86_64, 500 took 2.6 to 3.7 s on arm64.
+ */
 TEST(open_and_close_many_times)
 {
 	int first = open(IOASID_DEV, O_RDWR);
@@ -52,7 +58,7 @@ TEST(open_and_close_many_times)
 
 	ASSERT_LE(0, first);
 	close(first);
-	for (i = 0; i < 10000; i++) {
+	for (i = 0; i < 500; i++) {
 		int fd = open(IOASID_DEV, O_RDWR);
 
 		ASSERT_EQ(first, fd);	/* the lowest free fd again: nothing leaked */
@@ -118,20 +124,37 @@ TEST_F(ioasid, unknown_ioctl_with_bad_pointer_is_still_enotty)
 	EXPECT_EQ(ENOTTY, errno);
 }
 
-TEST_F(ioasid, refused_ioctl_logs_its_reason_with_debug_on)
+/* With debug=1 a refusal logs its reason; as the module ships it logs nothing. */
+TEST_F(ioasid, refused_ioctl_logs_its_reason_only_with_debug_on)
 {
-	char *log, expect[64];
+	const unsigned int cmd = _IO(IOMMUFD_TYPE, 0xfe);
+	char expect[64];
+	int before;
 
-	if (!getenv("IOASID_DEBUG"))
-		SKIP(return, "ioasid.ko was not loaded with debug=1");
-	snprintf(expect, sizeof(expect), "ioctl %#x: not an ioasid ioctl",
-		 (unsigned int)_IO(IOMMUFD_TYPE, 0xfe));
-	EXPECT_EQ(-1, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0xfe), NULL));
+	snprintf(expect, sizeof(expect), "ioctl %#x: not an ioasid ioctl", cmd);
+	before = count_in_kernel_log(expect);
+	ASSERT_LE(0, before);
+	EXPECT_EQ(-1, ioctl(self->fd, cmd, NULL));
 	EXPECT_EQ(ENOTTY, errno);
-	log = read_kernel_log();
-	ASSERT_NE(NULL, log);
-	EXPECT_NE(NULL, strstr(log, expect));
-	free(log);
+	EXPECT_EQ(before + (getenv("IOASID_DEBUG") ? 1 : 0), count_in_kernel_log(expect));
+}
+
+/*
+ * IOMMU_TEST_CMD (upstream's number, _IO(';', 0xa0)) exists only with selftest=1: an
+ * unknown test op is EOPNOTSUPP then; as the module ships the ioctl itself is unknown.
+ */
+TEST_F(ioasid, test_cmd_exists_only_with_selftest)
+{
+	struct ioasid_test_cmd cmd = { .size = sizeof(cmd), .op = 999 };
+
+	ASSERT_EQ(_IO(';', 0xa0), IOMMU_TEST_CMD);
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
+	EXPECT_EQ(getenv("IOASID_SELFTEST") ? EOPNOTSUPP : ENOTTY, errno);
+	/* A real op too: adding a reserved range to no IOAS. */
+	errno = 0;
+	EXPECT_EQ(-1, test_add_reserved(self->fd, 0, 0x1000, 0x1000));
+	EXPECT_EQ(getenv("IOASID_SELFTEST") ? ENOENT : ENOTTY, errno);
 }
 
 static void count_in_group(const char *bdf, void *arg)
@@ -144,42 +167,10 @@ static void count_in_group(const char *bdf, void *arg)
 		(*(int *)arg)++;
 }
 
-TEST(edu_devices_are_in_iommu_groups)
-{
-	int grouped = 0, n;
-	DIR *d;
-	struct dirent *e;
-	int iommus = 0;
-
-	/* qemu-test/run gives each guest four (two of them share a group). */
-	n = for_each_pci_device(EDU_VENDOR, EDU_DEVICE, count_in_group, &grouped);
-	ASSERT_LE(2, n);
-	ASSERT_EQ(n, grouped);
-
-	d = opendir("/sys/class/iommu");
-	ASSERT_NE(NULL, d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			iommus++;
-	closedir(d);
-	ASSERT_LE(1, iommus);
-}
-
-TEST(iommu_is_enabled_in_the_kernel_log)
-{
-	char *log = read_kernel_log();
-
-	ASSERT_NE(NULL, log);
-#if defined(__x86_64__)
-	EXPECT_NE(NULL, strstr(log, "DMAR: Intel(R) Virtualization Technology for Directed I/O"));
-	EXPECT_NE(NULL, strstr(log, "DMAR-IR: Enabled IRQ remapping"));
-#elif defined(__aarch64__)
-	EXPECT_NE(NULL, strstr(log, "arm-smmu-v3"));
-	EXPECT_NE(NULL, strstr(log, "oas 44-bit"));
-#endif
-	free(log);
-}
-
+/*
+ * That the guest has its IOMMU and edu devices is checked by env_checks.sh, as an
+ * environment check: it is no test of ioasid.
+ */
 TEST(module_counts_the_same_iommu_devices_as_sysfs)
 {
 	/* The module's C shim counts PCI devices behind an IOMMU when it registers. */

@@ -149,6 +149,7 @@ TEST(ids_are_per_file)
 	close(b);
 }
 
+/* 500 IOASes: 1.6 to 1.7 s on arm64; 2000 took 11.9 s on x86_64. */
 TEST(many_objects_then_close)
 {
 	int fd = open(IOASID_DEV, O_RDWR);
@@ -156,7 +157,7 @@ TEST(many_objects_then_close)
 	int i;
 
 	ASSERT_LE(0, fd);
-	for (i = 0; i < 2000; i++)
+	for (i = 0; i < 500; i++)
 		ASSERT_EQ(0, ioas_alloc(fd, &id));
 	/* Closing the file releases them all (kmemleak checks at the end of the run). */
 	ASSERT_EQ(0, close(fd));
@@ -905,7 +906,7 @@ static void *stress_thread(void *arg)
 	return NULL;
 }
 
-TEST_F(ioas, concurrent_map_and_unmap_from_8_threads)
+TEST_F_TIMEOUT(ioas, concurrent_map_and_unmap_from_8_threads, STRESS_TIMEOUT)
 {
 	enum { N = 8 };
 	struct stress s[N];
@@ -916,7 +917,7 @@ TEST_F(ioas, concurrent_map_and_unmap_from_8_threads)
 
 	for (i = 0; i < N; i++) {
 		s[i] = (struct stress){ .fd = self->fd, .ioas = self->ioas_id, .buf = self->buf,
-					.end = time(NULL) + 10, .thread = i };
+					.end = time(NULL) + STRESS_SECONDS, .thread = i };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, stress_thread, &s[i]));
 	}
 	for (i = 0; i < N; i++) {
@@ -924,7 +925,7 @@ TEST_F(ioas, concurrent_map_and_unmap_from_8_threads)
 		EXPECT_EQ(0, s[i].errors) TH_LOG("thread %d", i);
 		ops += s[i].ops;
 	}
-	TH_LOG("%ld map/unmap operations in 10 s", ops);
+	TH_LOG("%ld map/unmap operations in %d s", ops, STRESS_SECONDS);
 	/* Everything was unmapped: the IOAS is empty again. */
 	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX, &unmapped));
 	EXPECT_EQ(0, unmapped);

@@ -90,11 +90,12 @@ TEST_F(module, unload_removes_the_device_node)
 	ASSERT_EQ(0, stat(IOASID_DEV, &st));
 }
 
+/* 5 rounds: 4.1 s on arm64; 20 took 15.8 s on x86_64 (a load costs most of a second). */
 TEST_F(module, load_and_unload_repeatedly)
 {
 	int i;
 
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 5; i++) {
 		int fd;
 
 		ASSERT_EQ(0, delete_module("ioasid", O_NONBLOCK));

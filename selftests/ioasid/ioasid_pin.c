@@ -679,8 +679,11 @@ static void *stress_thread(void *arg)
 	return NULL;
 }
 
-/* 8 threads on one IOAS with a domain and an access, 10 s: no error, nothing left pinned. */
-TEST_F(pin, concurrent_map_dma_pin_unmap_from_8_threads)
+/*
+ * 8 threads on one IOAS with a domain and an access, STRESS_SECONDS: no error, nothing
+ * left pinned.
+ */
+TEST_F_TIMEOUT(pin, concurrent_map_dma_pin_unmap_from_8_threads, STRESS_TIMEOUT)
 {
 	enum { N = 8 };
 	struct stress s[N];
@@ -695,7 +698,7 @@ TEST_F(pin, concurrent_map_dma_pin_unmap_from_8_threads)
 	for (i = 0; i < N; i++) {
 		s[i] = (struct stress){ .fd = self->fd, .afd = afd, .ioas = self->ioas, .dev = dev,
 					.buf = self->buf, .psz = psz, .thread = i,
-					.end = time(NULL) + 10 };
+					.end = time(NULL) + STRESS_SECONDS };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, stress_thread, &s[i]));
 	}
 	for (i = 0; i < N; i++) {
@@ -703,7 +706,7 @@ TEST_F(pin, concurrent_map_dma_pin_unmap_from_8_threads)
 		EXPECT_EQ(0, s[i].errors) TH_LOG("thread %d", i);
 		ops += s[i].ops;
 	}
-	TH_LOG("%ld operations in 10 s", ops);
+	TH_LOG("%ld operations in %d s", ops, STRESS_SECONDS);
 	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
 	EXPECT_EQ(self->pinned0, vm_pinned());
 	close(afd);
