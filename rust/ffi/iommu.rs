@@ -329,10 +329,10 @@ impl PciDev {
     ) -> Result<Binding> {
         let mut binding = 0;
         let group = Arc::into_raw(group).cast_mut();
+        // `group` comes from `Arc::into_raw`; on success the record owns that reference
+        // (handed back once, by `forget` or to `ioasid_pci_revoked`).
         // SAFETY: By the invariants the device and the file are live; `owner` is only
-        // compared by the IOMMU core, never dereferenced; `group` comes from
-        // `Arc::into_raw`, and on success the record owns that reference (handed back
-        // once, by `forget` or to `ioasid_pci_revoked`); `binding` is a valid place.
+        // compared by the IOMMU core; `group` is as above; `binding` is a valid place.
         let rc = unsafe {
             raw::ioasid_shim_pci_claim(
                 self.raw(),

@@ -75,7 +75,7 @@ impl Table {
 }
 
 /// A mock IOMMU domain.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct MockDomain {
     /// The page table; a mutex because mapping may allocate a leaf.
     #[pin]
@@ -153,15 +153,11 @@ impl MockDomain {
     }
 }
 
-// `#[pinned_drop]` expands to an `unsafe impl` of `PinnedDrop`; the drop itself is safe code.
-#[allow(unsafe_code)]
-#[pinned_drop]
-impl PinnedDrop for MockDomain {
-    fn drop(self: Pin<&mut Self>) {
+impl Drop for Table {
+    fn drop(&mut self) {
         // Every IOAS unmaps its areas before it lets a domain go: a leftover IOPTE would
         // point at a page that may be unpinned already.
-        let mapped = self.table.lock().mapped;
-        kernel::warn_on!(mapped != 0);
+        kernel::warn_on!(self.mapped != 0);
     }
 }
 

@@ -92,7 +92,6 @@ impl Drop for Bound {
 }
 
 /// A PCI device bound to a context.
-#[pin_data(PinnedDrop)]
 pub(crate) struct PciDevice {
     /// The binding, with the device's IOMMU group in the context.
     bound: Bound,
@@ -293,11 +292,8 @@ impl PciDevice {
     }
 }
 
-// `#[pinned_drop]` expands to an `unsafe impl` of `PinnedDrop`; the drop itself is safe code.
-#[allow(unsafe_code)]
-#[pinned_drop]
-impl PinnedDrop for PciDevice {
-    fn drop(self: Pin<&mut Self>) {
+impl Drop for PciDevice {
+    fn drop(&mut self) {
         // The device leaves the domain before the attachment (and with it maybe the
         // domain and the pins) goes.
         let old = self.unbind();
@@ -382,19 +378,18 @@ pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
         )
     })?;
     drop(file);
-    // Made before the allocation: if it fails, dropping the initializer drops `bound`,
-    // which ends the binding (separate `dev` and `binding` captures would not).
+    // If the allocation fails, dropping the device ends the binding (its `Drop`).
     let bound = Bound {
         dev,
         binding,
         group,
     };
-    let device = Arc::pin_init(
-        pin_init!(PciDevice {
+    let device = Arc::new(
+        PciDevice {
             bound,
             resv,
             sw_msi,
-        }),
+        },
         GFP_KERNEL,
     )?;
     // Visible with the reply; if it cannot be written, dropping `new` unbinds again.

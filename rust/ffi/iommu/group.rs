@@ -129,10 +129,10 @@ impl GroupAttach {
     /// `ENOMEM`; the IOMMU driver's refusal (the group stays on its domain).
     pub(crate) fn replace(&mut self, domain: &IommuDomain) -> Result {
         let handle = new_handle()?;
-        // SAFETY: The group is live and attached with our handle; `domain` is live and the
-        // caller keeps it so while attached; the new handle is zeroed and boxed, and is
-        // kept below in place of the old one, which the core no longer uses once the
-        // replacement succeeded (it stored the new one under the group's mutex).
+        // The new handle is kept below in place of the old one, which the core no longer
+        // uses once the replacement succeeded (it stored the new one under its mutex).
+        // SAFETY: The group is live and attached with our handle; `domain` is live and kept
+        // so by the caller while attached; the new handle is zeroed and boxed.
         check(unsafe {
             raw::ioasid_shim_group_replace(
                 self.group.as_raw(),
