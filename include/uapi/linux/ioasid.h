@@ -118,9 +118,12 @@ enum {
  * @id: ID of the object to destroy, of any type
  *
  * Destroys an object created through this file. Objects still in use by another
- * object cannot be destroyed.
+ * object, or by another ioctl running on this file at the same moment, cannot be
+ * destroyed. An object exists (for this and every other ioctl) only once the ioctl that
+ * created it has written its reply; IDs are the lowest free ones, from 1.
  *
- * Errors: ENOENT if no object has @id; EBUSY while another object holds it.
+ * Errors: ENOENT if no object has @id; EBUSY while another object holds it or another
+ * ioctl is using it (try again once it returned).
  */
 struct iommu_destroy {
 	__u32 size;
