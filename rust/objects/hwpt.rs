@@ -11,6 +11,7 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
+use super::table::ObjectKind;
 use crate::{hw::Domain, iopt::Ioas};
 use kernel::{
     prelude::*,
@@ -89,6 +90,13 @@ impl Hwpt {
     }
 }
 
+/// A HWPT is used by the devices attached to it.
+impl ObjectKind for Arc<Hwpt> {
+    fn users(&self) -> u32 {
+        Hwpt::users(self)
+    }
+}
+
 impl Drop for Hwpt {
     fn drop(&mut self) {
         // Unmaps (and flushes) every area from the domain, then drops the pins if this was
@@ -119,7 +127,7 @@ pub(crate) fn ioctl_alloc<'a>(
 ) -> Result {
     use crate::{
         error::refuse,
-        objects::{device::DeviceRef, table::Object},
+        objects::{device::DeviceRef, Object},
         uapi::IommuHwptAlloc,
     };
     let mut cmd = IommuHwptAlloc::read(ucmd.bytes());
@@ -136,7 +144,7 @@ pub(crate) fn ioctl_alloc<'a>(
     if cmd.flags & !known != 0 {
         return refuse!(EOPNOTSUPP, "hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
     }
-    let dev = crate::objects::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
+    let dev = ctx.objects().get_as::<DeviceRef>(cmd.dev_id)?;
     // Held until the HWPT counts as a user of the IOAS: no DESTROY in between.
     let parent = ctx
         .objects()
