@@ -243,9 +243,11 @@ impl Process {
         count_or_errno(rc as c_long).map(|_| ())
     }
 
-    /// Undoes [`Process::charge`] of `npages` pages.
+    /// Undoes [`Process::charge`] of `npages` pages. (Uncharging more than was charged
+    /// would only skew the counters, which are plain numbers, not touch other memory.)
     pub(crate) fn uncharge(&self, npages: usize) {
-        // SAFETY: `self.ptr` is valid; the caller charged at least `npages` before.
+        // SAFETY: `self.ptr` is valid (type invariant); the shim only subtracts from
+        // counters of the mm and user it holds references to.
         unsafe { shim::ioasid_shim_source_uncharge(self.ptr.as_ptr(), npages as c_ulong) };
     }
 
