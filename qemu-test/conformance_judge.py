@@ -8,9 +8,12 @@ from the same log, or from a cached earlier run of the same kernel) and against
 /dev/ioasid, and judges the ioasid results against selftests/conformance/expected-failures.
 
   conformance_judge.py judge --arch A --log GUEST_LOG --runrc N --plan PLAN \\
-      --list EXPECTED_FAILURES --out DIR [--baseline-dir DIR] [--limits TIME_LIMITS] \\
-      [--custom-plan] [--guest-timeout S]
+      --list EXPECTED_FAILURES --out DIR --splats REGEX [--baseline-dir DIR] \\
+      [--limits TIME_LIMITS] [--custom-plan] [--guest-timeout S]
   conformance_judge.py update-list --list EXPECTED_FAILURES DIR...
+
+REGEX is what counts as a kernel splat in the guest log: qemu-test/lib.sh's SPLATS (the
+one definition, which qemu-test/run uses too).
 
 `judge` prints, per target and kselftest fixture,
   CONFORMANCE arch=A target=iommufd|ioasid fixture=F passed=N failed=N skipped=N
@@ -25,7 +28,7 @@ Failures against the baseline are named, never judged. It writes into DIR the TA
 each run (<binary>.<target>.tap), the exit status and duration (.rc), each test's
 duration (.times), summary.txt (the lines above) and judgement.json (what `update-list`
 and the baseline cache need). Exit status: 0 when the architecture behaved as expected,
-1 when not, 2 for bad input (a list line without a reason, a missing file).
+1 when not, 2 for bad input (a list line without a reason, a missing file, a bad REGEX).
 
 `update-list` prints the failing ioasid set of the judged architectures in the list's
 format: the list's leading comment block, reasons kept for listed tests, "TODO reason"
@@ -49,13 +52,6 @@ HARNESS_DEFAULT_LIMIT = 30
 # three times slower must still pass.
 HEADROOM = 3
 
-# What qemu-test/run counts as a kernel splat (the same expression).
-SPLATS = re.compile(
-    r"BUG:|WARNING:|KASAN:|UBSAN:|Oops|Kernel panic|general protection fault|"
-    r"Unable to handle kernel|possible circular locking|inconsistent lock state|"
-    r"possible recursive locking|lock held when returning|suspicious RCU usage|"
-    r"unreferenced object|suspected memory leak|blocked for more than|corruption"
-)
 KMEMLEAK = re.compile(r"unreferenced object|suspected memory leak")
 
 TAP_RESULT = re.compile(r"^(not ok|ok) (\d+) (\S+)(.*)$")
@@ -200,10 +196,11 @@ class GuestLog:
             self.runs[key] = Run(binary, target)
         return self.runs[key]
 
-    def first_splat(self):
-        """(1-based line number, line) of the first kernel splat, or None."""
+    def first_splat(self, splats):
+        """(1-based line number, line) of the first kernel splat (`splats`: a compiled
+        expression), or None."""
         for i, line in enumerate(self.lines):
-            if SPLATS.search(line):
+            if splats.search(line):
                 return i + 1, line
         return None
 
@@ -455,11 +452,12 @@ class Judgement:
         )
 
 
-def judge(arch, log, runrc, bins, expected, baseline_runs=None, limits=None,
+def judge(arch, log, runrc, bins, expected, splats, baseline_runs=None, limits=None,
           custom_plan=False, guest_timeout=None):
     """Judges one architecture's boot.
 
     log: GuestLog; runrc: qemu-test/run's exit status; bins: the plan's binaries;
+    splats: the compiled expression of a kernel splat;
     baseline_runs: {binary: Run} from the cache (None: the baseline ran in this boot).
     Returns (Judgement, {(binary, target): (Run, Tap)}).
     """
@@ -528,7 +526,7 @@ def judge(arch, log, runrc, bins, expected, baseline_runs=None, limits=None,
     # A splat, a hang or a guest that died: name the test that was running (a kmemleak
     # report comes from a later scan: its backtrace names the allocation instead).
     if runrc != 0:
-        splat = log.first_splat()
+        splat = log.first_splat(splats)
         if splat:
             lineno, line = splat
             if KMEMLEAK.search(line):
@@ -707,7 +705,11 @@ def cmd_judge(args):
             run = load_cached_run(args.baseline_dir, b, BASELINE)
             if run is not None:
                 baseline_runs[b] = run
-    j, runs = judge(args.arch, log, args.runrc, bins, expected, baseline_runs, limits,
+    try:
+        splats = re.compile(args.splats)
+    except re.error as e:
+        raise InputError("bad --splats expression: %s" % e)
+    j, runs = judge(args.arch, log, args.runrc, bins, expected, splats, baseline_runs, limits,
                     args.custom_plan, args.guest_timeout)
     os.makedirs(args.out, exist_ok=True)
     for (b, target), (run, _) in runs.items():
@@ -755,6 +757,8 @@ def main(argv=None):
     j.add_argument("--plan", required=True, help="the plan the guest ran")
     j.add_argument("--list", required=True, help="selftests/conformance/expected-failures")
     j.add_argument("--out", required=True, help="the artifact directory")
+    j.add_argument("--splats", required=True,
+                   help="what counts as a kernel splat: qemu-test/lib.sh's SPLATS")
     j.add_argument("--baseline-dir", help="a cached baseline (its .tap/.rc/.times files)")
     j.add_argument("--limits", help="selftests/conformance/time-limits")
     j.add_argument("--custom-plan", action="store_true")

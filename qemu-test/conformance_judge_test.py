@@ -5,7 +5,8 @@
   python3 qemu-test/conformance_judge_test.py [-v]
 
 The TAP is what Linux 7.3's kselftest harness prints (kselftest_harness.h, kselftest.h);
-the guest log lines are what selftests/conformance/guest.sh prints. Ends with one line
+the guest log lines are what selftests/conformance/guest.sh prints; the kernel splat
+expression is qemu-test/lib.sh's SPLATS, read from there. Ends with one line
 `JUDGE-TESTS passed=N failed=N` (qemu-test/test-all's host tier counts it); exit status
 0 when every test passed.
 """
@@ -14,12 +15,28 @@ import contextlib
 import io
 import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import conformance_judge as cj  # noqa: E402
+
+
+def lib_splats():
+    """qemu-test/lib.sh's SPLATS as the shell sees it: what qemu-test/conformance passes."""
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, IOASID_CACHE=d, IOASID_OUT=d)
+        return subprocess.run(["bash", "-c", '. "$1" && printf %s "$SPLATS"', "lib",
+                               os.path.join(HERE, "lib.sh")],
+                              env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+SPLATS = lib_splats()
+SPLATS_RE = re.compile(SPLATS)
 
 # --- synthetic harness output -------------------------------------------------------------
 
@@ -122,8 +139,8 @@ PASID = "iommufd_device_pasid.has_pasid.pasid_attach"
 def judge_of(runs, arch="x86_64", runrc=0, bins=("iommufd",), listing=LIST, baseline=None,
              limits=None, **kw):
     log = cj.parse_guest_log(guest_log(runs, **kw))
-    j, _ = cj.judge(arch, log, runrc, list(bins), cj.ExpectedFailures(listing), baseline,
-                    limits or {}, guest_timeout=2100)
+    j, _ = cj.judge(arch, log, runrc, list(bins), cj.ExpectedFailures(listing), SPLATS_RE,
+                    baseline, limits or {}, guest_timeout=2100)
     return j
 
 
@@ -198,13 +215,23 @@ class GuestLogTest(unittest.TestCase):
         self.assertIsNone(run.rc)
         self.assertIn("ok 1 %s" % T1, run.tap_lines())
         self.assertEqual(log.running_at(len(log.lines)), "iommufd against ioasid, test %s" % T2)
-        lineno, line = log.first_splat()
+        lineno, line = log.first_splat(SPLATS_RE)
         self.assertIn("BUG:", line)
         self.assertEqual(log.lines[lineno - 1], line)
 
     def test_errors(self):
         log = cj.parse_guest_log(guest_log([], errors=["no /dev/ioasid (module not loaded?)"]))
         self.assertEqual(log.errors, ["CONFORMANCE-ERROR no /dev/ioasid (module not loaded?)"])
+
+
+class SplatsTest(unittest.TestCase):
+    def test_lib_sh_expression(self):
+        # One definition, in qemu-test/lib.sh; Python's re reads it as grep -E does.
+        for line in ("[   12.0] BUG: KASAN: use-after-free in x", "[ 1.0] WARNING: CPU: 0 PID: 1",
+                     "unreferenced object 0xffff (size 64):", "INFO: task x blocked for more than 120 s",
+                     "Unable to handle kernel paging request"):
+            self.assertTrue(SPLATS_RE.search(line), line)
+        self.assertIsNone(SPLATS_RE.search("CONFORMANCE-TAP iommufd ioasid ok 1 iommufd.simple_close"))
 
 
 class ListTest(unittest.TestCase):
@@ -467,7 +494,8 @@ class CommandLineTest(unittest.TestCase):
             R("iommufd_fail_nth", "ioasid", [("basic_fail_nth.basic", "pass")])]))
         out = os.path.join(self.d, "x86_64")
         rc, stdout, _ = self.main("judge", "--arch", "x86_64", "--log", log, "--runrc", "0",
-                                  "--plan", plan, "--list", lst, "--out", out, "--limits", limits)
+                                  "--plan", plan, "--list", lst, "--out", out, "--limits", limits,
+                                  "--splats", SPLATS)
         self.assertEqual(rc, 0)
         self.assertIn("CONFORMANCE-RESULT arch=x86_64 passed=2 failed=0 skipped=1\n", stdout)
         with open(os.path.join(out, "judgement.json")) as f:
@@ -486,7 +514,8 @@ class CommandLineTest(unittest.TestCase):
             R("iommufd_fail_nth", "ioasid", [("basic_fail_nth.basic", "pass")])]))
         out2 = os.path.join(self.d, "x86_64-2")
         rc, stdout, _ = self.main("judge", "--arch", "x86_64", "--log", log2, "--runrc", "0",
-                                  "--plan", plan, "--list", lst, "--out", out2, "--baseline-dir", out)
+                                  "--plan", plan, "--list", lst, "--out", out2, "--baseline-dir", out,
+                                  "--splats", SPLATS)
         self.assertEqual(rc, 1)
         self.assertIn("    %s (passes against the iommufd baseline)\n" % T1, stdout)
         self.assertIn("CONFORMANCE-RESULT arch=x86_64 passed=1 failed=1 skipped=1\n", stdout)
@@ -501,7 +530,7 @@ class CommandLineTest(unittest.TestCase):
         plan = self.write("plan", "iommufd 900\n")
         log = self.write("log", guest_log([]))
         rc, _, err = self.main("judge", "--arch", "x86_64", "--log", log, "--runrc", "0",
-                               "--plan", plan, "--list", lst, "--out", self.d)
+                               "--plan", plan, "--list", lst, "--out", self.d, "--splats", SPLATS)
         self.assertEqual(rc, 2)
         self.assertIn("no reason given for a.b", err)
 
