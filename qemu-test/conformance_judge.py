@@ -3,29 +3,42 @@
 """The judge of the conformance tier (qemu-test/conformance): standard library only.
 
 It reads the guest log of one conformance boot (the lines selftests/conformance/guest.sh
-prints), takes upstream iommufd's selftest results against /dev/iommu (the baseline:
-from the same log, or from a cached earlier run of the same kernel) and against
-/dev/ioasid, and judges the ioasid results against selftests/conformance/expected-failures.
+prints: its header documents them), takes upstream iommufd's selftest results against
+/dev/ioasid and against /dev/iommu (the baseline), and judges the ioasid results against
+selftests/conformance/expected-failures.
 
   conformance_judge.py judge --arch A --log GUEST_LOG --runrc N --plan PLAN \\
-      --list EXPECTED_FAILURES --out DIR [--baseline-dir DIR] [--limits TIME_LIMITS] \\
+      --list EXPECTED_FAILURES --out DIR --splats REGEX [--limits TIME_LIMITS] \\
       [--custom-plan] [--guest-timeout S]
   conformance_judge.py update-list --list EXPECTED_FAILURES DIR...
 
+REGEX is what counts as a kernel splat in the guest log: qemu-test/lib.sh's SPLATS (the
+one definition, which qemu-test/run uses too).
+
+The baseline of a binary is normally partial: the guest runs against /dev/iommu only the
+tests that did not pass against ioasid, and says how many it selected
+(`CONFORMANCE-BASELINE <binary> N`; 0: no baseline run, every test passed), or `all`
+for a whole baseline (qemu-test/conformance --full-baseline). The baseline explains an
+unlisted ioasid failure: "passes against the iommufd baseline" (a regression) or "fails
+against the iommufd baseline too". A partial baseline that did not run exactly the tests
+that failed against ioasid (a different plan count than selected, other names, a missing
+selection) is a broken run.
+
 `judge` prints, per target and kselftest fixture,
   CONFORMANCE arch=A target=iommufd|ioasid fixture=F passed=N failed=N skipped=N
-then the judgement and
+(a partial baseline counts only the tests it ran) then the judgement and
   CONFORMANCE-RESULT arch=A passed=N failed=N skipped=N
 with passed = ioasid tests that pass and are not listed, skipped = listed tests that fail
 as expected plus tests the harness skipped, failed = unexpected results (a failing test
 that is not listed, a listed test that passes, a test that ran into its time limit,
-a test of the baseline that did not run against ioasid) plus one per broken run (a kernel
-splat, a hang, a run killed by its time limit or that stopped early, a guest that stopped).
-Failures against the baseline are named, never judged. It writes into DIR the TAP of
-each run (<binary>.<target>.tap), the exit status and duration (.rc), each test's
-duration (.times), summary.txt (the lines above) and judgement.json (what `update-list`
-and the baseline cache need). Exit status: 0 when the architecture behaved as expected,
-1 when not, 2 for bad input (a list line without a reason, a missing file).
+a test that did not run against ioasid) plus one per broken run (a kernel splat, a hang,
+a run killed by its time limit or that stopped early, a baseline that ran other tests
+than it was asked to, a guest that stopped). Failures against the baseline are named,
+never judged. It writes into DIR the TAP of each run (<binary>.<target>.tap), the exit
+status and duration (.rc), each test's duration (.times), summary.txt (the lines above)
+and judgement.json (what `update-list` needs). Exit status: 0 when the architecture
+behaved as expected, 1 when not, 2 for bad input (a list line without a reason, a
+missing file, a bad REGEX).
 
 `update-list` prints the failing ioasid set of the judged architectures in the list's
 format: the list's leading comment block, reasons kept for listed tests, "TODO reason"
@@ -49,13 +62,6 @@ HARNESS_DEFAULT_LIMIT = 30
 # three times slower must still pass.
 HEADROOM = 3
 
-# What qemu-test/run counts as a kernel splat (the same expression).
-SPLATS = re.compile(
-    r"BUG:|WARNING:|KASAN:|UBSAN:|Oops|Kernel panic|general protection fault|"
-    r"Unable to handle kernel|possible circular locking|inconsistent lock state|"
-    r"possible recursive locking|lock held when returning|suspicious RCU usage|"
-    r"unreferenced object|suspected memory leak|blocked for more than|corruption"
-)
 KMEMLEAK = re.compile(r"unreferenced object|suspected memory leak")
 
 TAP_RESULT = re.compile(r"^(not ok|ok) (\d+) (\S+)(.*)$")
@@ -64,6 +70,8 @@ TAP_RUN = re.compile(r"^#\s+RUN\s+(\S+) \.\.\.")
 TAP_TIMEOUT = re.compile(r"^# (\S+): Test terminated by timeout\s*$")
 TAP_DIRECTIVE = re.compile(r"#\s*(SKIP|XFAIL|XPASS)\b", re.IGNORECASE)
 TAP_ERROR = re.compile(r"^# conformance-error: (.*)$")
+# guest.sh: how many tests of a binary the baseline was asked to run, or `all`.
+BASELINE_SELECTION = re.compile(r"^CONFORMANCE-BASELINE (\S+) (all|\d+)\s*$")
 
 # Exit statuses of a harness run that finished on its own: 0 all passed, 1 some failed,
 # 4 (KSFT_SKIP) all skipped.
@@ -141,7 +149,9 @@ def parse_tap(lines):
         ok, name, rest = m.group(1), m.group(3), m.group(4)
         d = TAP_DIRECTIVE.search(rest)
         directive = d.group(1).upper() if d else ""
-        if ok == "not ok":
+        # A SKIP or XFAIL directive makes even a `not ok` no failure (TAP 14; the
+        # harness never prints one, and guest.sh selects the baseline's tests alike).
+        if ok == "not ok" and directive not in ("SKIP", "XFAIL"):
             status = "fail"
         elif directive == "SKIP":
             status = "skip"
@@ -192,6 +202,7 @@ class GuestLog:
         self.runs = {}  # (binary, target) -> Run
         self.errors = []
         self.info = []
+        self.baseline = {}  # binary -> "all" or the number of tests selected (the last line)
         self.complete = False
 
     def run(self, binary, target):
@@ -200,10 +211,11 @@ class GuestLog:
             self.runs[key] = Run(binary, target)
         return self.runs[key]
 
-    def first_splat(self):
-        """(1-based line number, line) of the first kernel splat, or None."""
+    def first_splat(self, splats):
+        """(1-based line number, line) of the first kernel splat (`splats`: a compiled
+        expression), or None."""
         for i, line in enumerate(self.lines):
-            if SPLATS.search(line):
+            if splats.search(line):
                 return i + 1, line
         return None
 
@@ -267,6 +279,11 @@ def parse_guest_log(text):
                     log.run(f[1], f[2]).times[f[4]] = float(f[3])
                 except ValueError:
                     pass
+            continue
+        if line.startswith("CONFORMANCE-BASELINE "):
+            m = BASELINE_SELECTION.match(line)
+            if m:
+                log.baseline[m.group(1)] = m.group(2) if m.group(2) == "all" else int(m.group(2))
             continue
         if line.startswith("CONFORMANCE-ERROR"):
             log.errors.append(line)
@@ -390,32 +407,6 @@ def fixture_lines(arch, target, taps):
     ]
 
 
-def load_cached_run(directory, binary, target):
-    """A run saved by an earlier judgement (the baseline cache): a Run, or None."""
-    base = os.path.join(directory, "%s.%s" % (binary, target))
-    try:
-        with open(base + ".tap") as f:
-            tap_lines = f.read().splitlines()
-        with open(base + ".rc") as f:
-            w = f.read().split()
-    except OSError:
-        return None
-    run = Run(binary, target)
-    run.began = True
-    run.clean = tap_lines
-    run.rc = int(w[0]) if w and w[0].lstrip("-").isdigit() else None
-    run.secs = int(w[1]) if len(w) > 1 and w[1].isdigit() else None
-    try:
-        with open(base + ".times") as f:
-            for line in f:
-                w = line.split()
-                if len(w) == 2:
-                    run.times[w[1]] = float(w[0])
-    except (OSError, ValueError):
-        pass
-    return run
-
-
 def save_run(directory, run, tap_lines):
     base = os.path.join(directory, "%s.%s" % (run.binary, run.target))
     with open(base + ".tap", "w") as f:
@@ -438,8 +429,6 @@ class Judgement:
         self.unexpected_pass = []
         self.problems = []
         self.failing = []  # ioasid tests that did not pass (for update-list)
-        self.baseline_cacheable = False
-        self.baseline_source = None
         self.run_secs = {}  # "binary target" -> seconds
 
     @property
@@ -455,80 +444,130 @@ class Judgement:
         )
 
 
-def judge(arch, log, runrc, bins, expected, baseline_runs=None, limits=None,
-          custom_plan=False, guest_timeout=None):
+def check_run(j, runrc, run, tap, asked=None):
+    """Checks one run that was due, into j.problems (or j.out when the guest broke and
+    its problem names it). asked: how many tests a partial baseline run was asked to run.
+    Returns True when the run is sound: ended by the harness with every test of its plan
+    (and the plan as asked)."""
+    what = "%s against %s" % (run.binary, run.target)
+    before = len(j.problems)
+    # A run cut short by a broken guest is named, but counted once, with the guest.
+    if run.rc is None:
+        if run.began and run.console:
+            msg = "%s did not finish (results from the console copy)" % what
+        else:
+            msg = "%s did not run" % what
+        if tap.unfinished:
+            msg += ", stopped in %s" % tap.unfinished
+        if runrc == 0:
+            j.problems.append(msg)
+        else:
+            j.out.append("%s: %s" % (j.arch, msg))
+        return False
+    if run.rc == 137:
+        j.problems.append(
+            "%s was killed (SIGKILL: the plan's time limit, or the OOM killer) after %ss%s"
+            % (what, run.secs, ", in test " + tap.unfinished if tap.unfinished else "")
+        )
+    elif run.rc == 125 and run.target == IOASID:
+        j.problems.append("%s: the mount namespace with /dev/ioasid could not be set up" % what)
+    elif run.rc not in HARNESS_EXITS:
+        j.problems.append(
+            "%s exited with status %d (a crash of the harness?)%s"
+            % (what, run.rc, ", in test " + tap.unfinished if tap.unfinished else "")
+        )
+    elif tap.plan is None:
+        j.problems.append("%s printed no TAP plan (see %s.%s.tap)" % (what, run.binary, run.target))
+    elif asked is not None and tap.plan != asked:
+        j.problems.append("%s ran %d tests, not the %d it was asked to run (the tests that did"
+                          " not pass against ioasid)" % (what, tap.plan, asked))
+    elif len(tap.results) < tap.plan:
+        j.problems.append(
+            "%s reported %d of its %d tests%s"
+            % (what, len(tap.results), tap.plan,
+               ", it stopped in " + tap.unfinished if tap.unfinished else "")
+        )
+    for e in tap.errors:
+        j.problems.append("%s: %s" % (what, e))
+    return len(j.problems) == before
+
+
+def judge(arch, log, runrc, bins, expected, splats, limits=None, custom_plan=False,
+          guest_timeout=None):
     """Judges one architecture's boot.
 
     log: GuestLog; runrc: qemu-test/run's exit status; bins: the plan's binaries;
-    baseline_runs: {binary: Run} from the cache (None: the baseline ran in this boot).
+    splats: the compiled expression of a kernel splat.
     Returns (Judgement, {(binary, target): (Run, Tap)}).
     """
     limits = limits or {}
     j = Judgement(arch)
     say = j.out.append
     runs = {}
-    j.baseline_source = "cache" if baseline_runs is not None else "log"
+
+    def take(b, target):
+        run = log.runs.get((b, target)) or Run(b, target)
+        tap = parse_tap(run.tap_lines())
+        runs[(b, target)] = (run, tap)
+        return run, tap
+
+    def said(run, note=""):
+        if run.secs is not None:
+            j.run_secs["%s %s" % (run.binary, run.target)] = run.secs
+        say("%s: %s against %s: exit %s, %ss%s" % (
+            arch, run.binary, run.target, "none" if run.rc is None else run.rc,
+            "?" if run.secs is None else run.secs, note))
 
     for b in bins:
-        for target in TARGETS:
-            if target == BASELINE and baseline_runs is not None:
-                run = baseline_runs.get(b)
-                if run is None:
-                    j.problems.append("no cached baseline for %s" % b)
-                    continue
-                cached = True
+        sel = log.baseline.get(b)
+        if sel == "all":
+            # The whole baseline, before ioasid (--full-baseline).
+            for target in TARGETS:
+                run, tap = take(b, target)
+                check_run(j, runrc, run, tap)
+                said(run)
+            continue
+        run, tap = take(b, IOASID)
+        check_run(j, runrc, run, tap)
+        said(run)
+        # The tests the baseline should have run: those that did not pass here.
+        want = [n for n, r in tap.results.items() if r.status == "fail"] if run.rc is not None else None
+        what = "%s against %s" % (b, BASELINE)
+        if sel is None:
+            # The guest stopped before it selected (counted once, with the guest).
+            msg = "the guest named no baseline selection for %s" % b
+            if runrc == 0:
+                j.problems.append(msg)
             else:
-                run = log.runs.get((b, target)) or Run(b, target)
-                cached = False
-            tap = parse_tap(run.tap_lines())
-            runs[(b, target)] = (run, tap)
-            what = "%s against %s" % (b, target)
-            # A run cut short by a broken guest is named, but counted once, with the guest.
-            if run.rc is None:
-                if run.began and run.console:
-                    msg = "%s did not finish (results from the console copy)" % what
-                else:
-                    msg = "%s did not run" % what
-                if tap.unfinished:
-                    msg += ", stopped in %s" % tap.unfinished
-                if runrc == 0:
-                    j.problems.append(msg)
-                else:
-                    say("%s: %s" % (arch, msg))
-            elif run.rc == 137:
-                j.problems.append(
-                    "%s was killed (SIGKILL: the plan's time limit, or the OOM killer) after %ss%s"
-                    % (what, run.secs, ", in test " + tap.unfinished if tap.unfinished else "")
-                )
-            elif run.rc == 125 and target == IOASID:
-                j.problems.append("%s: the mount namespace with /dev/ioasid could not be set up" % what)
-            elif run.rc not in HARNESS_EXITS:
-                j.problems.append(
-                    "%s exited with status %d (a crash of the harness?)%s"
-                    % (what, run.rc, ", in test " + tap.unfinished if tap.unfinished else "")
-                )
-            elif tap.plan is None:
-                j.problems.append("%s printed no TAP plan (see %s.%s.tap)" % (what, b, target))
-            elif len(tap.results) < tap.plan:
-                j.problems.append(
-                    "%s reported %d of its %d tests%s"
-                    % (what, len(tap.results), tap.plan,
-                       ", it stopped in " + tap.unfinished if tap.unfinished else "")
-                )
-            for e in tap.errors:
-                j.problems.append("%s: %s" % (what, e))
-            if run.secs is not None:
-                j.run_secs["%s %s" % (b, target)] = run.secs
-            say("%s: %s: exit %s, %ss%s" % (
-                arch, what, "none" if run.rc is None else run.rc,
-                "?" if run.secs is None else run.secs, " (cached)" if cached else ""))
+                say("%s: %s" % (arch, msg))
+            continue
+        if want is not None and sel != len(want):
+            j.problems.append("the guest selected %d tests of %s for the baseline, but %d did not"
+                              " pass against ioasid" % (sel, b, len(want)))
+        if sel == 0:
+            if (b, BASELINE) in log.runs:
+                j.problems.append("%s ran although the guest selected no test for it" % what)
+            else:
+                say("%s: %s: left out, every test passed against ioasid" % (arch, what))
+            continue
+        brun, btap = take(b, BASELINE)
+        sound = check_run(j, runrc, brun, btap, asked=sel)
+        said(brun, ", the %d tests that did not pass against ioasid" % sel)
+        if sound and want is not None and sel == len(want):
+            missing = [n for n in want if n not in btap.results]
+            extra = [n for n in btap.results if n not in want]
+            if missing or extra:
+                j.problems.append("%s did not run the tests that failed against ioasid: %s" % (
+                    what, "; ".join(x for x in (
+                        "left out " + ", ".join(missing) if missing else "",
+                        "ran " + ", ".join(extra) if extra else "") if x)))
 
     j.problems += log.errors
 
     # A splat, a hang or a guest that died: name the test that was running (a kmemleak
     # report comes from a later scan: its backtrace names the allocation instead).
     if runrc != 0:
-        splat = log.first_splat()
+        splat = log.first_splat(splats)
         if splat:
             lineno, line = splat
             if KMEMLEAK.search(line):
@@ -566,8 +605,9 @@ def judge(arch, log, runrc, bins, expected, baseline_runs=None, limits=None,
         for r in base_fail:
             say("    %s%s" % (r.name, " (timed out)" if r.timed_out else ""))
 
-    # ioasid, judged against the list; a test that ran on the baseline but not on ioasid
-    # (the run died or was killed) counts as failing.
+    # ioasid, judged against the list; a test that ran on a whole baseline but not on
+    # ioasid (the run died or was killed) counts as failing. With a partial baseline the
+    # ioasid run's own count (its TAP plan) shows a test that did not run.
     state = {}
     for b in bins:
         if (b, BASELINE) in runs:
@@ -603,7 +643,8 @@ def judge(arch, log, runrc, bins, expected, baseline_runs=None, limits=None,
             continue
         br = base.get(name)
         if br is None:
-            why = "not run against the baseline"
+            # Never so in a sound run: the baseline's run or selection is a problem.
+            why = "not run against the iommufd baseline"
         elif br.status in ("pass", "xpass"):
             why = "passes against the iommufd baseline"
         elif br.status in ("skip", "xfail"):
@@ -651,16 +692,6 @@ def judge(arch, log, runrc, bins, expected, baseline_runs=None, limits=None,
     for p in j.problems:
         say("%s: FAIL: %s" % (arch, p))
 
-    # The baseline of this boot may be cached when nothing about the boot was wrong.
-    if baseline_runs is None and runrc == 0 and log.complete and not log.errors:
-        ok = True
-        for b in bins:
-            run, tap = runs.get((b, BASELINE), (None, None))
-            if (run is None or run.rc not in HARNESS_EXITS or tap.plan is None
-                    or len(tap.results) != tap.plan or tap.errors
-                    or any(r.timed_out for r in tap.results.values())):
-                ok = False
-        j.baseline_cacheable = ok
     say(j.result_line())
     return j, runs
 
@@ -700,14 +731,11 @@ def cmd_judge(args):
             log = parse_guest_log(f.read())
     except OSError as e:
         raise InputError("cannot read the guest log: %s" % e)
-    baseline_runs = None
-    if args.baseline_dir:
-        baseline_runs = {}
-        for b in bins:
-            run = load_cached_run(args.baseline_dir, b, BASELINE)
-            if run is not None:
-                baseline_runs[b] = run
-    j, runs = judge(args.arch, log, args.runrc, bins, expected, baseline_runs, limits,
+    try:
+        splats = re.compile(args.splats)
+    except re.error as e:
+        raise InputError("bad --splats expression: %s" % e)
+    j, runs = judge(args.arch, log, args.runrc, bins, expected, splats, limits,
                     args.custom_plan, args.guest_timeout)
     os.makedirs(args.out, exist_ok=True)
     for (b, target), (run, _) in runs.items():
@@ -721,8 +749,7 @@ def cmd_judge(args):
             "failed": j.failed,
             "skipped": j.skipped,
             "failing": j.failing,
-            "baseline_source": j.baseline_source,
-            "baseline_cacheable": j.baseline_cacheable,
+            "baseline": log.baseline,
             "run_seconds": j.run_secs,
         }, f, indent=1, sort_keys=True)
         f.write("\n")
@@ -755,7 +782,8 @@ def main(argv=None):
     j.add_argument("--plan", required=True, help="the plan the guest ran")
     j.add_argument("--list", required=True, help="selftests/conformance/expected-failures")
     j.add_argument("--out", required=True, help="the artifact directory")
-    j.add_argument("--baseline-dir", help="a cached baseline (its .tap/.rc/.times files)")
+    j.add_argument("--splats", required=True,
+                   help="what counts as a kernel splat: qemu-test/lib.sh's SPLATS")
     j.add_argument("--limits", help="selftests/conformance/time-limits")
     j.add_argument("--custom-plan", action="store_true")
     j.add_argument("--guest-timeout", type=int)
