@@ -13,6 +13,8 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
+pub(crate) mod nested;
+
 use super::{HwDomain, PROT_READ, PROT_WRITE};
 use crate::{
     ffi::{self, PinnedRun},

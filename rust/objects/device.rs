@@ -18,7 +18,10 @@ use super::{
     pcidev::PciDevice,
     table::{ObjRef, Object, ObjectTable},
 };
-use crate::{error::refuse, hw::Domain};
+use crate::{
+    error::refuse,
+    hw::{Domain, NestedDomain},
+};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -190,7 +193,7 @@ pub(crate) fn attach_to(
             }
         }
     }
-    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true)?;
+    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true, false)?;
     hwpt.get_device();
     let hwpt_id = match objects.insert(Object::Hwpt(hwpt.clone())) {
         Ok(id) => id,
@@ -291,15 +294,17 @@ impl MockDevice {
     ///
     /// # Errors
     ///
-    /// `ENXIO` when not attached; otherwise as [`crate::hw::mock::MockDomain::dma`].
+    /// `ENXIO` when not attached; otherwise as [`crate::hw::mock::MockDomain::dma`] (through
+    /// a nested domain: [`crate::hw::mock::nested::MockNested::dma`]).
     pub(crate) fn dma(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
-        let domain = match self.inner.lock().attached.as_ref() {
-            Some(a) => a.hwpt.domain().clone(),
+        let hwpt = match self.inner.lock().attached.as_ref() {
+            Some(a) => a.hwpt.clone(),
             None => return Err(ENXIO),
         };
-        match domain {
-            Domain::Mock(m) => m.dma(iova, buf, write),
-            Domain::Real(_) => Err(EINVAL),
+        match (hwpt.nested_domain(), hwpt.domain()) {
+            (Some(NestedDomain::Mock(n)), _) => n.dma(iova, buf, write),
+            (None, Domain::Mock(m)) => m.dma(iova, buf, write),
+            (None, Domain::Real(_)) => Err(EINVAL),
         }
     }
 

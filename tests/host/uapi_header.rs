@@ -85,7 +85,7 @@ fn header_constants_match_the_rust_side() {
 /// A mirror's C name, size and `(field, offset)` list.
 type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
 
-fn mirrors() -> [Mirror; 16] {
+fn mirrors() -> [Mirror; 17] {
     use crate::uapi::*;
     [
         ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
@@ -131,6 +131,11 @@ fn mirrors() -> [Mirror; 16] {
             "iommu_hwpt_alloc",
             IommuHwptAlloc::SIZE,
             IommuHwptAlloc::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_invalidate",
+            IommuHwptInvalidate::SIZE,
+            IommuHwptInvalidate::LAYOUT,
         ),
         (
             "iommu_ioas_change_process",
@@ -251,7 +256,7 @@ fn rust_mirrors_match_upstream_iommufd() {
 
 /// The mirrors of `struct iommu_test_cmd`'s union members: member name and
 /// `(field, offset in the command)` list.
-fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 11] {
+fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 12] {
     use crate::uapi::*;
     [
         (TestMockDomain::MEMBER, TestMockDomain::LAYOUT),
@@ -268,6 +273,24 @@ fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 11] {
         (TestMemoryLimit::MEMBER, TestMemoryLimit::LAYOUT),
         (TestAccessReplaceIoas::MEMBER, TestAccessReplaceIoas::LAYOUT),
         (TestCheckDevCache::MEMBER, TestCheckDevCache::LAYOUT),
+        (TestCheckIotlb::MEMBER, TestCheckIotlb::LAYOUT),
+    ]
+}
+
+/// The mirrors of the mock's driver data structures in `iommufd_test.h`.
+fn test_data_mirrors() -> [Mirror; 2] {
+    use crate::uapi::*;
+    [
+        (
+            "iommu_hwpt_selftest",
+            IommuHwptSelftest::SIZE,
+            IommuHwptSelftest::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_invalidate_selftest",
+            IommuHwptInvalidateSelftest::SIZE,
+            IommuHwptInvalidateSelftest::LAYOUT,
+        ),
     ]
 }
 
@@ -300,6 +323,9 @@ fn test_op_mirrors_match_upstream_iommufd_test_h() {
     }
     body += "printf(\"\\n\");";
     want += "\n";
+    // The mock's driver data structures (IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE).
+    body += &layout_program_of(test_data_mirrors().into_iter());
+    want += &expected_layout_of(test_data_mirrors().into_iter());
     let out = run_c_with(
         "#include <linux/iommufd.h>\n#include \"iommufd_test.h\"",
         std::slice::from_ref(&dir),
