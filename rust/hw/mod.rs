@@ -114,7 +114,12 @@ impl UserData {
     /// `EINVAL` for another type or a length below `min_size` or above `N`; `EFAULT`.
     pub(crate) fn read<const N: usize>(&self, kind: u32, min_size: usize) -> Result<[u8; N]> {
         if self.kind != kind {
-            return refuse!(EINVAL, "driver data: type {:#x}, not {:#x}\n", self.kind, kind);
+            return refuse!(
+                EINVAL,
+                "driver data: type {:#x}, not {:#x}\n",
+                self.kind,
+                kind
+            );
         }
         let n = ucmd::check_data_len(self.len, min_size, N).or_else(|e| {
             refuse!(

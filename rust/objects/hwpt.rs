@@ -303,10 +303,7 @@ fn alloc_nested(
         );
     }
     if cmd.data_len == 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "hwpt_alloc: a nested HWPT needs driver data\n"
-        );
+        return refuse!(EOPNOTSUPP, "hwpt_alloc: a nested HWPT needs driver data\n");
     }
     if let DeviceRef::Pci(_) = dev {
         return refuse!(

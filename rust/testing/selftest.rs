@@ -32,8 +32,8 @@ use crate::{
     uapi::iova::Span,
     uapi::{
         IommuTestCmd, TestAccessPages, TestAccessReplaceIoas, TestAccessRw, TestCheckDevCache,
-        TestCheckIotlb, TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages, TestMemoryLimit,
-        TestMockDomain, TestMockDomainReplace,
+        TestCheckIotlb, TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages,
+        TestMemoryLimit, TestMockDomain, TestMockDomainReplace,
     },
 };
 use kernel::{
@@ -226,7 +226,11 @@ fn mock_of(ctx: &Context, id: u32) -> Result<Arc<MockDomain>> {
         _ => return Err(EINVAL),
     };
     if hwpt.nested_domain().is_some() {
-        return refuse!(EINVAL, "test: HWPT of {} is nested, not a mock paging domain\n", id);
+        return refuse!(
+            EINVAL,
+            "test: HWPT of {} is nested, not a mock paging domain\n",
+            id
+        );
     }
     match hwpt.domain() {
         Domain::Mock(m) => Ok(m.clone()),

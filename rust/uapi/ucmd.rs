@@ -256,7 +256,10 @@ mod tests {
         assert_eq!(check_entry_array(1, 0, 8, page), Err(UcmdError::Inval));
         assert_eq!(check_entry_array(1, 0x1000, 0, page), Err(UcmdError::Inval));
         assert_eq!(check_entry_array(1, 0x1000, 4096, page), Ok(()));
-        assert_eq!(check_entry_array(1, 0x1000, 4097, page), Err(UcmdError::Inval));
+        assert_eq!(
+            check_entry_array(1, 0x1000, 4097, page),
+            Err(UcmdError::Inval)
+        );
         assert_eq!(
             check_entry_array(INVALIDATE_ENTRY_NUM_MAX, 0x1000, 8, page),
             Ok(())
