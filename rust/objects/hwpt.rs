@@ -213,6 +213,12 @@ pub(crate) fn ioctl_alloc<'a>(
     if cmd.flags & !known != 0 {
         return refuse!(EOPNOTSUPP, "hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
     }
+    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: fault queues are not supported yet\n"
+        );
+    }
     let dev = crate::objects::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
     // Held until the new HWPT counts as a user of its IOAS or parent: no DESTROY in between.
     let pt = ctx
@@ -230,12 +236,6 @@ pub(crate) fn ioctl_alloc<'a>(
             );
         }
     };
-    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "hwpt_alloc: fault queues are not supported yet\n"
-        );
-    }
     let new = ctx.objects().add(Object::Hwpt(hwpt))?;
     cmd.out_hwpt_id = new.id();
     cmd.write(ucmd.bytes_mut());
