@@ -50,6 +50,9 @@ const PTE_ADDR: u64 = !(MOCK_PAGE_SIZE - 1);
 struct Table {
     dir: KVec<Option<KBox<[u64; LEAF]>>>,
     mapped: u64,
+    /// Counts the unmaps that removed an entry: a nested domain's translation cache
+    /// filled at an older generation may hold what the parent no longer maps.
+    generation: u64,
 }
 
 impl Table {
@@ -94,7 +97,7 @@ impl MockDomain {
         // INVARIANT: `DIR` empty leaves, nothing mapped.
         Arc::pin_init(
             pin_init!(Self {
-                table <- new_mutex!(Table { dir, mapped: 0 }),
+                table <- new_mutex!(Table { dir, mapped: 0, generation: 0 }),
             }),
             GFP_KERNEL,
         )
@@ -134,6 +137,11 @@ impl MockDomain {
             done += len;
         }
         Ok(())
+    }
+
+    /// The number of unmaps so far that removed something (see [`Table`]).
+    pub(crate) fn generation(&self) -> u64 {
+        self.table.lock().generation
     }
 
     fn check(&self, iova: u64, len: u64) -> Result<(usize, usize)> {
@@ -216,7 +224,12 @@ impl HwDomain for MockDomain {
                 unmapped += MOCK_PAGE_SIZE;
             }
         }
-        // A software table has no IOTLB: the entries are gone when the lock drops.
+        if unmapped != 0 {
+            // The nested domains' caches see the change at their next lookup.
+            t.generation += 1;
+        }
+        // A software table has no IOTLB of its own: the entries are gone when the lock
+        // drops.
         unmapped
     }
 

@@ -418,6 +418,27 @@ uapi_struct! {
 }
 
 uapi_struct! {
+    /// `struct ioasid_hwpt_mock_s1`: a mock nested HWPT with ioasid's own stage-1 table
+    /// format (`IOASID_HWPT_DATA_MOCK_S1`, [`crate::uapi::mock_s1`]).
+    IoasidHwptMockS1 size 16 {
+        root: u64 = 0,
+        flags: u32 = 8,
+        reserved: u32 = 12,
+    }
+}
+
+uapi_struct! {
+    /// `struct ioasid_hwpt_invalidate_mock_s1`: one invalidation entry for it
+    /// (`IOASID_HWPT_INVALIDATE_DATA_MOCK_S1`).
+    IoasidHwptInvalidateMockS1 size 24 {
+        iova: u64 = 0,
+        length: u64 = 8,
+        flags: u32 = 16,
+        reserved: u32 = 20,
+    }
+}
+
+uapi_struct! {
     /// `struct iommu_hw_info`: the IOMMU's information about a device.
     IommuHwInfo size 40 {
         size: u32 = 0,

@@ -9,7 +9,10 @@
  *   first failing one, the count written back;
  * - mock DMA through a nested HWPT (stage 1 is the identity for this type, stage 2 the
  *   parent), and devices replacing between nested and paging HWPTs with DMA running;
- * - closing the file with nested HWPTs attached releases every pin.
+ * - closing the file with nested HWPTs attached releases every pin;
+ * - ioasid's own IOASID_HWPT_DATA_MOCK_S1: mock DMA walks the user's stage-1 table through
+ *   stage 2 (reach, faults and read-only at either stage), keeps a stale translation until
+ *   IOMMU_HWPT_INVALIDATE, and forgets it when the parent unmaps anything.
  * Written against the uAPI documentation in include/uapi/linux/ioasid.h.
  */
 #include <pthread.h>
@@ -22,7 +25,7 @@
 
 #define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 #define IOVA (MOCK_APERTURE_START + (1UL << 20))
-#define BUF_PAGES 4
+#define BUF_PAGES 8
 
 /* From upstream's drivers/iommu/iommufd/iommufd_test.h (not uAPI). */
 #define IOMMU_HWPT_DATA_SELFTEST 0xdead
@@ -147,7 +150,7 @@ FIXTURE(nested)
 FIXTURE_SETUP(nested)
 {
 	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
-	__u64 iova = IOVA;
+	__u64 iova;
 
 	self->fd = -1;
 	if (!getenv("IOASID_SELFTEST"))
@@ -160,8 +163,12 @@ FIXTURE_SETUP(nested)
 	ASSERT_NE(MAP_FAILED, self->buf);
 	memset(self->buf, 0, BUF_PAGES * self->psz);
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
-	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, BUF_PAGES * self->psz, &iova,
-			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	/* One area per page: a test can unmap any one of them. */
+	for (int i = 0; i < BUF_PAGES; i++) {
+		iova = IOVA + i * self->psz;
+		ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf + i * self->psz, self->psz,
+				      &iova, RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	}
 	md.id = self->ioas;
 	ASSERT_EQ(0, test_cmd(self->fd, &md));
 	self->stdev = md.mock_domain.out_stdev_id;
@@ -466,6 +473,208 @@ TEST_F(nested, closing_the_file_with_nested_hwpts_attached_releases_every_pin)
 	self->fd = -1;
 	EXPECT_EQ(0, test_check_refs(other, self->buf, BUF_PAGES * self->psz, 0));
 	close(other);
+}
+
+/* --- ioasid's own stage-1 format ------------------------------------------------------ */
+
+/*
+ * The fixture's buffer, mapped at IOVA (the "guest-physical" space of the parent's IOAS),
+ * holds the stage-1 tables and the pages they map.
+ */
+enum { L1, L2, PAGE_A, PAGE_B, PAGE_C, SPARE };
+/* A device IOVA: level-1 index 2, level-2 index 3. */
+#define DEV_IOVA ((2UL << 21) | (3UL << 12))
+#define S1_RW (IOASID_MOCK_S1_VALID | IOASID_MOCK_S1_READ | IOASID_MOCK_S1_WRITE)
+
+static __u64 gpa(struct _test_data_nested *self, int page)
+{
+	return IOVA + (__u64)page * self->psz;
+}
+
+static __u64 *entry(struct _test_data_nested *self, int table, __u64 dev_iova)
+{
+	__u64 *t = (__u64 *)(self->buf + table * self->psz);
+
+	return &t[(dev_iova >> (table == L1 ? 21 : 12)) & 511];
+}
+
+static int s1_alloc(int fd, __u32 dev_id, __u32 parent, __u64 root, __u32 *out)
+{
+	struct ioasid_hwpt_mock_s1 data = { .root = root };
+
+	return hwpt_alloc(fd, 0, dev_id, parent, IOASID_HWPT_DATA_MOCK_S1, &data, sizeof(data),
+			  out);
+}
+
+static int s1_invalidate(int fd, __u32 hwpt, __u64 iova, __u64 length, __u32 flags)
+{
+	struct ioasid_hwpt_invalidate_mock_s1 inv = { .iova = iova, .length = length,
+						       .flags = flags };
+	__u32 num = 1;
+
+	return invalidate(fd, hwpt, &inv, IOASID_HWPT_INVALIDATE_DATA_MOCK_S1, sizeof(inv), &num);
+}
+
+/* The first byte mock DMA reads at dev_iova, or -errno. */
+static int dma_byte(struct _test_data_nested *self, __u64 dev_iova)
+{
+	unsigned char b = 0;
+
+	if (mock_dma(self->fd, self->stdev, dev_iova, &b, 1, false))
+		return -errno;
+	return b;
+}
+
+/* A nested HWPT with the fixture's tables, DEV_IOVA -> PAGE_A, the device attached. */
+static __u32 s1_setup(struct __test_metadata *_metadata, struct _test_data_nested *self)
+{
+	__u32 hwpt = 0;
+
+	memset(self->buf + PAGE_A * self->psz, 0xa1, self->psz);
+	memset(self->buf + PAGE_B * self->psz, 0xb2, self->psz);
+	memset(self->buf + PAGE_C * self->psz, 0xc3, self->psz);
+	*entry(self, L1, DEV_IOVA) = gpa(self, L2) | S1_RW;
+	*entry(self, L2, DEV_IOVA) = gpa(self, PAGE_A) | S1_RW;
+	EXPECT_EQ(0, s1_alloc(self->fd, self->idev, self->parent, gpa(self, L1), &hwpt));
+	EXPECT_EQ(0, replace(self->fd, self->stdev, hwpt));
+	return hwpt;
+}
+
+TEST_F(nested, mock_s1_alloc_and_invalidate_refusals)
+{
+	struct ioasid_hwpt_mock_s1 data = { .root = gpa(self, L1) };
+	struct iommu_hwpt_invalidate_selftest wrong = {};
+	__u32 hwpt, num = 1;
+
+	data.root += 8;
+	EXPECT_ERRNO(EINVAL, hwpt_alloc(self->fd, 0, self->idev, self->parent,
+					IOASID_HWPT_DATA_MOCK_S1, &data, sizeof(data), &hwpt));
+	data.root = gpa(self, L1);
+	EXPECT_ERRNO(EINVAL, hwpt_alloc(self->fd, 0, self->idev, self->parent,
+					IOASID_HWPT_DATA_MOCK_S1, &data, 8, &hwpt));
+	data.flags = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, hwpt_alloc(self->fd, 0, self->idev, self->parent,
+					    IOASID_HWPT_DATA_MOCK_S1, &data, sizeof(data), &hwpt));
+	data.flags = 0;
+	data.__reserved = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, hwpt_alloc(self->fd, 0, self->idev, self->parent,
+					    IOASID_HWPT_DATA_MOCK_S1, &data, sizeof(data), &hwpt));
+	/* Nothing was left counted in the parent. */
+	EXPECT_EQ(0, destroy(self->fd, self->parent));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_NEST_PARENT, self->idev, self->ioas, 0,
+				NULL, 0, &self->parent));
+
+	ASSERT_EQ(0, s1_alloc(self->fd, self->idev, self->parent, gpa(self, L1), &hwpt));
+	EXPECT_ERRNO(EINVAL, invalidate(self->fd, hwpt, &wrong, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+					sizeof(wrong), &num));
+	EXPECT_EQ(0, num);
+	EXPECT_ERRNO(EINVAL, s1_invalidate(self->fd, hwpt, DEV_IOVA, 0, 0));
+	EXPECT_ERRNO(EINVAL, s1_invalidate(self->fd, hwpt, ~0ULL, 2, 0));
+	EXPECT_ERRNO(EOPNOTSUPP, s1_invalidate(self->fd, hwpt, DEV_IOVA, 1, 2));
+	EXPECT_EQ(0, s1_invalidate(self->fd, hwpt, 0, 0, IOASID_MOCK_S1_INVALIDATE_ALL));
+	/* This type has no selftest IOTLB. */
+	EXPECT_ERRNO(EINVAL, check_iotlb(self->fd, hwpt, 0, 0));
+}
+
+TEST_F(nested, mock_s1_dma_walks_both_stages)
+{
+	unsigned char pattern[32], back[32];
+	void *ro;
+	__u64 ro_gpa = IOVA + 64 * self->psz;
+	__u32 hwpt = s1_setup(_metadata, self);
+
+	/* Reach: through both levels and stage 2, to PAGE_A. */
+	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA + 5));
+	for (unsigned int i = 0; i < sizeof(pattern); i++)
+		pattern[i] = i + 1;
+	ASSERT_EQ(0, mock_dma(self->fd, self->stdev, DEV_IOVA + 100, pattern, sizeof(pattern),
+			      true));
+	EXPECT_EQ(0, memcmp(self->buf + PAGE_A * self->psz + 100, pattern, sizeof(pattern)));
+	ASSERT_EQ(0, mock_dma(self->fd, self->stdev, DEV_IOVA + 100, back, sizeof(back), false));
+	EXPECT_EQ(0, memcmp(back, pattern, sizeof(back)));
+
+	/* Stage-1 faults: no level-2 entry, no level-1 entry, beyond the input space. */
+	EXPECT_EQ(-EFAULT, dma_byte(self, DEV_IOVA + 4096));
+	EXPECT_EQ(-EFAULT, dma_byte(self, DEV_IOVA + (1UL << 21)));
+	EXPECT_EQ(-EFAULT, dma_byte(self, 1UL << 30));
+
+	/* Read-only at stage 1 (either level). */
+	*entry(self, L2, DEV_IOVA + 8192) = gpa(self, PAGE_C) | IOASID_MOCK_S1_VALID |
+					     IOASID_MOCK_S1_READ;
+	EXPECT_EQ(0xc3, dma_byte(self, DEV_IOVA + 8192));
+	EXPECT_ERRNO(EPERM, mock_dma(self->fd, self->stdev, DEV_IOVA + 8192, pattern, 1, true));
+
+	/* Stage-2 faults: a page, and a table, the parent does not map. */
+	*entry(self, L2, DEV_IOVA + 3 * 4096) = (IOVA + 32 * self->psz) | S1_RW;
+	EXPECT_EQ(-EFAULT, dma_byte(self, DEV_IOVA + 3 * 4096));
+	*entry(self, L1, DEV_IOVA + (4UL << 21)) = (IOVA + 32 * self->psz) | S1_RW;
+	EXPECT_EQ(-EFAULT, dma_byte(self, DEV_IOVA + (4UL << 21)));
+
+	/* Read-only at stage 2: a page the IOAS maps without WRITEABLE. */
+	ro = mmap(NULL, self->psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	memset(ro, 0x5e, self->psz);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, ro, self->psz, &ro_gpa,
+			      IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA));
+	*entry(self, L2, DEV_IOVA + 5 * 4096) = ro_gpa | S1_RW;
+	EXPECT_EQ(0x5e, dma_byte(self, DEV_IOVA + 5 * 4096));
+	EXPECT_ERRNO(EPERM, mock_dma(self->fd, self->stdev, DEV_IOVA + 5 * 4096, pattern, 1, true));
+	EXPECT_EQ(0x5e, ((unsigned char *)ro)[0]);
+	ASSERT_EQ(0, replace(self->fd, self->stdev, self->ioas));
+	EXPECT_EQ(0, destroy(self->fd, hwpt));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, ro_gpa, self->psz, NULL));
+	munmap(ro, self->psz);
+}
+
+TEST_F(nested, mock_s1_keeps_a_stale_translation_until_invalidated)
+{
+	__u32 hwpt = s1_setup(_metadata, self);
+
+	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA));
+	/* The user points the entry elsewhere without telling the IOMMU: the cache wins. */
+	*entry(self, L2, DEV_IOVA) = gpa(self, PAGE_B) | S1_RW;
+	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA));
+	/* A range that misses the page changes nothing; one that touches it does. */
+	ASSERT_EQ(0, s1_invalidate(self->fd, hwpt, DEV_IOVA + 4096, 4096, 0));
+	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA));
+	ASSERT_EQ(0, s1_invalidate(self->fd, hwpt, DEV_IOVA + 4095, 1, 0));
+	EXPECT_EQ(0xb2, dma_byte(self, DEV_IOVA));
+	/* Invalidate-all. */
+	*entry(self, L2, DEV_IOVA) = gpa(self, PAGE_C) | S1_RW;
+	EXPECT_EQ(0xb2, dma_byte(self, DEV_IOVA));
+	ASSERT_EQ(0, s1_invalidate(self->fd, hwpt, 0, 0, IOASID_MOCK_S1_INVALIDATE_ALL));
+	EXPECT_EQ(0xc3, dma_byte(self, DEV_IOVA));
+	/* A removed level-1 entry still translates until invalidated, then faults. */
+	*entry(self, L1, DEV_IOVA) = 0;
+	EXPECT_EQ(0xc3, dma_byte(self, DEV_IOVA));
+	ASSERT_EQ(0, s1_invalidate(self->fd, hwpt, DEV_IOVA, 1, 0));
+	EXPECT_EQ(-EFAULT, dma_byte(self, DEV_IOVA));
+	/* Each nested HWPT has its own cache. */
+	*entry(self, L1, DEV_IOVA) = gpa(self, L2) | S1_RW;
+	EXPECT_EQ(0xc3, dma_byte(self, DEV_IOVA));
+	__u32 other;
+
+	ASSERT_EQ(0, s1_alloc(self->fd, self->idev, self->parent, gpa(self, L1), &other));
+	*entry(self, L2, DEV_IOVA) = gpa(self, PAGE_A) | S1_RW;
+	ASSERT_EQ(0, replace(self->fd, self->stdev, other));
+	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA));
+	ASSERT_EQ(0, replace(self->fd, self->stdev, hwpt));
+	EXPECT_EQ(0xc3, dma_byte(self, DEV_IOVA));
+}
+
+TEST_F(nested, mock_s1_unmap_in_the_parent_empties_the_cache)
+{
+	s1_setup(_metadata, self);
+
+	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA));
+	*entry(self, L2, DEV_IOVA) = gpa(self, PAGE_B) | S1_RW;
+	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA));
+	/* An unmap of any page of the parent's IOAS: nothing cached survives it. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, gpa(self, SPARE), self->psz, NULL));
+	EXPECT_EQ(0xb2, dma_byte(self, DEV_IOVA));
+	/* And the page a cached translation leads to, once unmapped, faults at stage 2. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, gpa(self, PAGE_B), self->psz, NULL));
+	EXPECT_EQ(-EFAULT, dma_byte(self, DEV_IOVA));
 }
 
 TEST_HARNESS_MAIN

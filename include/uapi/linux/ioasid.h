@@ -451,7 +451,9 @@ enum iommufd_hwpt_alloc_flags {
  * IOMMU_HWPT_INVALIDATE. The data types so far: the test interface's mock IOMMU, with
  * upstream iommufd's IOMMU_HWPT_DATA_SELFTEST (0xdead, struct iommu_hwpt_selftest of
  * iommufd_test.h: a 4-entry mock IOTLB that starts at @iotlb in every entry; its stage 1
- * is the identity). Nested domains of real IOMMU drivers are refused (EOPNOTSUPP).
+ * is the identity) and ioasid's own IOASID_HWPT_DATA_MOCK_S1 (struct ioasid_hwpt_mock_s1,
+ * below: a stage-1 table mock DMA really walks, with a translation cache). Nested domains
+ * of real IOMMU drivers are refused (EOPNOTSUPP).
  *
  * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, FAULT_ID_VALID,
  * driver data for a paging HWPT, DIRTY_TRACKING on a mock device or an IOMMU without
@@ -498,7 +500,8 @@ struct iommu_hwpt_alloc {
  * interface's mock nested HWPTs the type is upstream iommufd's
  * IOMMU_HWPT_INVALIDATE_DATA_SELFTEST (0xdeadbeef, struct iommu_hwpt_invalidate_selftest
  * of iommufd_test.h): IOMMU_TEST_INVALIDATE_FLAG_ALL clears every mock IOTLB entry,
- * otherwise entry @iotlb_id (0-3) is cleared.
+ * otherwise entry @iotlb_id (0-3) is cleared; for IOASID_HWPT_DATA_MOCK_S1 ones it is
+ * IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 (struct ioasid_hwpt_invalidate_mock_s1).
  *
  * Errors: EOPNOTSUPP for a non-zero reserved field or flags the driver does not know;
  * EINVAL when @entry_num is not 0 and @data_uptr is 0, @entry_len is 0 or larger than a
@@ -516,6 +519,67 @@ struct iommu_hwpt_invalidate {
 	__u32 __reserved;
 };
 #define IOMMU_HWPT_INVALIDATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)
+
+/*
+ * ioasid's own stage-1 format for the test interface's mock IOMMU (selftest=1 only):
+ * IOMMU_HWPT_ALLOC with @data_type IOASID_HWPT_DATA_MOCK_S1 on a mock NEST_PARENT HWPT
+ * makes a nested HWPT whose stage 1 is a page table the user builds in its own memory,
+ * mapped in the parent's IOAS. Every address in it is an IOVA of that IOAS (for a VMM: a
+ * guest-physical address), which the parent's domain translates (stage 2):
+ *
+ *   device IOVA --stage 1: table at @root (two levels)--> IOVA of the parent's IOAS
+ *               --stage 2: the parent's mock domain-----> the user's page
+ *
+ * Two levels of 512 64-bit entries in the CPU's byte order, 4 KiB pages, input
+ * IOVAs [0, 1 GiB): bits 29-21 of the IOVA index the level-1 table at @root, bits 20-12
+ * the level-2 table that level-1 entry points to, whose entry points to the 4 KiB page.
+ * An entry is (address & ~0xfff) | IOASID_MOCK_S1_WRITE | IOASID_MOCK_S1_READ |
+ * IOASID_MOCK_S1_VALID; an access needs its permission in both levels' entries. A mock
+ * device's DMA (IOASID_TEST_OP_MOCK_DMA) walks the table as hardware would, reading each
+ * entry through stage 2: EFAULT for an IOVA beyond the input space, an entry that is not
+ * VALID, or an entry or page stage 2 does not map; EPERM when either stage does not allow
+ * the access. The walk's results are cached per nested HWPT (8 translations, replaced
+ * round robin), as an IOTLB: after the user changes the table, DMA keeps using a cached
+ * translation until IOMMU_HWPT_INVALIDATE with IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 entries
+ * drops it (IOASID_MOCK_S1_INVALIDATE_ALL, or the translations of [@iova, @iova +
+ * @length)). Any unmap in the parent's domain empties the cache (everything in it was
+ * found through the parent's mappings).
+ */
+#define IOASID_HWPT_DATA_MOCK_S1 0x10000
+#define IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 0x10000
+#define IOASID_MOCK_S1_VALID (1ULL << 0)
+#define IOASID_MOCK_S1_READ (1ULL << 1)
+#define IOASID_MOCK_S1_WRITE (1ULL << 2)
+#define IOASID_MOCK_S1_INVALIDATE_ALL (1U << 0)
+
+/**
+ * struct ioasid_hwpt_mock_s1 - IOMMU_HWPT_ALLOC data of type IOASID_HWPT_DATA_MOCK_S1
+ * @root: the level-1 table, an IOVA of the parent's IOAS, 4 KiB aligned (else EINVAL)
+ * @flags: must be 0 (else EOPNOTSUPP)
+ * @__reserved: must be 0 (else EOPNOTSUPP)
+ *
+ * The table need not exist yet: it is read at DMA time, as hardware would.
+ */
+struct ioasid_hwpt_mock_s1 {
+	__aligned_u64 root;
+	__u32 flags;
+	__u32 __reserved;
+};
+
+/**
+ * struct ioasid_hwpt_invalidate_mock_s1 - an IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 entry
+ * @iova: the first IOVA whose cached translation goes
+ * @length: how many bytes from @iova (not 0, not wrapping: else EINVAL)
+ * @flags: IOASID_MOCK_S1_INVALIDATE_ALL drops every translation (@iova and @length are
+ *         ignored); other bits EOPNOTSUPP
+ * @__reserved: must be 0 (else EOPNOTSUPP)
+ */
+struct ioasid_hwpt_invalidate_mock_s1 {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__u32 flags;
+	__u32 __reserved;
+};
 
 /**
  * enum iommu_hw_info_flags - flags of IOMMU_GET_HW_INFO
