@@ -74,11 +74,12 @@ impl Hwpt {
         nest_parent: bool,
     ) -> Result<Arc<Hwpt>> {
         ioas.add_domain(&domain)?;
-        // INVARIANT: attached just above; `Drop` detaches.
-        Arc::new(
+        // INVARIANT: attached just above; `Drop` detaches, also when the allocation below
+        // fails (the HWPT is dropped then).
+        Ok(Arc::new(
             Hwpt {
-                ioas: ioas.clone(),
-                domain: domain.clone(),
+                ioas,
+                domain,
                 nested: None,
                 auto,
                 nest_parent,
@@ -86,11 +87,7 @@ impl Hwpt {
                 children: Atomic::new(0),
             },
             GFP_KERNEL,
-        )
-        .map_err(|e| {
-            ioas.remove_domain(&domain);
-            e.into()
-        })
+        )?)
     }
 
     /// A nested HWPT with stage-1 domain `domain` on paging HWPT `parent`, which the caller
@@ -103,13 +100,14 @@ impl Hwpt {
         // Counted first: the caller's lookup of `parent` keeps DESTROY away until then.
         parent.children.fetch_add(1, Relaxed);
         // INVARIANT: the parent's domain stays attached to its IOAS while the parent lives,
-        // which this HWPT ensures; `Drop` uncounts it.
-        let hwpt = Arc::new(
+        // which this HWPT ensures; `Drop` uncounts it, also when the allocation below fails
+        // (the HWPT is dropped then).
+        Ok(Arc::new(
             Hwpt {
                 ioas: parent.ioas.clone(),
                 domain: parent.domain.clone(),
                 nested: Some(Nested {
-                    parent: parent.clone(),
+                    parent,
                     domain,
                 }),
                 auto: false,
@@ -118,11 +116,7 @@ impl Hwpt {
                 children: Atomic::new(0),
             },
             GFP_KERNEL,
-        );
-        hwpt.map_err(|e| {
-            parent.children.fetch_sub(1, Relaxed);
-            e.into()
-        })
+        )?)
     }
 
     /// The paging domain that maps the IOAS: the HWPT's own, or a nested HWPT's parent's
