@@ -239,6 +239,33 @@ impl Drop for PciDev {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Binding(u64);
 
+/// DMA ownership of a device's IOMMU group, claimed for a context by [`PciDev::claim`]
+/// and given back by [`PciDev::release_dma`], which consumes it: while it exists, no
+/// kernel driver uses the group's DMA, so the group may be attached to a domain of ours
+/// ([`IommuGroup::attach`] asks for it).
+///
+/// # Invariants
+///
+/// The device `dev` ([`PciDev::key`]), of IOMMU group `group` ([`IommuGroup::key`]), has
+/// its DMA ownership claimed once for this value, under `binding`.
+pub(crate) struct DmaClaim {
+    dev: usize,
+    group: usize,
+    binding: Binding,
+}
+
+impl DmaClaim {
+    /// The binding the claim was made for.
+    pub(crate) fn binding(&self) -> Binding {
+        self.binding
+    }
+
+    /// The device the claim was made for ([`PciDev::key`]).
+    pub(crate) fn dev(&self) -> usize {
+        self.dev
+    }
+}
+
 impl PciDev {
     /// The device opened as descriptor `fd` of the calling process, and that file.
     ///
@@ -319,14 +346,15 @@ impl PciDev {
     ///
     /// # Errors
     ///
-    /// `ENODEV` after removal, `EBUSY` if bound already, `EPERM` if another owner (a kernel
-    /// driver or another context) has the group.
+    /// `ENODEV` after removal (or without an IOMMU group), `EBUSY` if bound already,
+    /// `EPERM` if another owner (a kernel driver or another context) has the group.
     pub(crate) fn claim(
         &self,
         file: &DevFile,
         owner: usize,
         group: Arc<PciGroup>,
-    ) -> Result<Binding> {
+    ) -> Result<DmaClaim> {
+        let iommu_group = IommuGroup::of(self)?.key();
         let mut binding = 0;
         let group = Arc::into_raw(group).cast_mut();
         // `group` comes from `Arc::into_raw`; on success the record owns that reference
@@ -347,7 +375,13 @@ impl PciDev {
             drop(unsafe { Arc::from_raw(group) });
             return Err(e);
         }
-        Ok(Binding(binding))
+        // INVARIANT: the shim claimed the ownership, once, for this binding. A device's
+        // IOMMU group does not change while a driver (ours) has the device.
+        Ok(DmaClaim {
+            dev: self.key(),
+            group: iommu_group,
+            binding: Binding(binding),
+        })
     }
 
     /// Ends the record of `binding` if it is still the current one and returns the group's
@@ -361,18 +395,23 @@ impl PciDev {
         (!group.is_null()).then(|| unsafe { Arc::from_raw(group.cast::<PciGroup>()) })
     }
 
-    /// Releases the DMA ownership the device's binding claimed; once every device of the
-    /// group has, the group is back on its kernel domain.
+    /// Releases the DMA ownership `claim` holds (a claim of another device is refused
+    /// with a warning); once every device of the group has, the group is back on its
+    /// kernel domain.
     ///
-    /// The caller has taken the device out of its group's attachment first (detaching
-    /// the group when it was the last one attached), releases once per claim, and does so
-    /// before the binding's record is forgotten ([`PciDev::forget`]) or
-    /// `ioasid_pci_revoked` of it returns: until then `ioasid-pci`'s `remove` waits (for
-    /// the group's lock, or for the revocation in flight), so the driver still has the
-    /// device.
-    pub(crate) fn release_dma(&self) {
-        // SAFETY: By the type invariant the device is live; by this function's contract
-        // its ownership was claimed, not yet released, and the driver still has it.
+    /// The protocol (which the IOMMU core would only warn about if it were broken, not
+    /// fault): the group's attachment to our domain goes first (the claim of the last
+    /// device attached outlives the [`GroupAttach`]), and the release comes before the
+    /// binding's record is forgotten ([`PciDev::forget`]) or `ioasid_pci_revoked` of it
+    /// returns: until then `ioasid-pci`'s `remove` waits (for the group's lock, or for
+    /// the revocation in flight), so the driver still has the device.
+    pub(crate) fn release_dma(&self, claim: DmaClaim) {
+        if kernel::warn_on!(claim.dev != self.key()) {
+            return;
+        }
+        // SAFETY: By the type invariant the device is live; by `claim`'s invariant its
+        // ownership was claimed once for `claim`, which this consumes, so it was not
+        // released yet.
         unsafe { raw::ioasid_shim_pci_release_dma(self.raw()) }
     }
 
@@ -412,7 +451,8 @@ impl PciDev {
     }
 
     /// A new paging domain of the device's IOMMU (`iommu_paging_domain_alloc_flags` with
-    /// `IOMMU_HWPT_ALLOC_*` flags).
+    /// `IOMMU_HWPT_ALLOC_*` flags), owned by the caller alone until it is shared for
+    /// attaching (in an [`Arc`]).
     ///
     /// # Errors
     ///
@@ -490,6 +530,8 @@ impl PciDev {
 /// # Invariants
 ///
 /// `self.0` is a domain from `iommu_paging_domain_alloc_flags`, freed only by `Drop`.
+/// Every attachment to it ([`GroupAttach`]) holds a reference to it (it is attached only
+/// as an `Arc<IommuDomain>`), so nothing is attached when it is dropped.
 pub(crate) struct IommuDomain(NonNull<bindings::iommu_domain>);
 
 // SAFETY: The IOMMU core allows a domain to be mapped, unmapped, looked up and freed from
@@ -501,8 +543,8 @@ unsafe impl Sync for IommuDomain {}
 
 impl Drop for IommuDomain {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant we own the domain; our users detach every device
-        // from it before dropping it.
+        // SAFETY: By the type invariant we own the domain and no group is attached to it
+        // (each attachment would hold a reference).
         unsafe { bindings::iommu_domain_free(self.0.as_ptr()) }
     }
 }
@@ -522,13 +564,14 @@ impl IommuDomain {
         (geometry.aperture_start, geometry.aperture_end, sizes as u64)
     }
 
-    /// Prepares software MSI at IOVA `base` (`iommu_get_msi_cookie`).
+    /// Prepares software MSI at IOVA `base` (`iommu_get_msi_cookie`). Only before the
+    /// domain is shared (`&mut`), so before anything is attached to it.
     ///
     /// # Errors
     ///
     /// `ENOMEM`, `EEXIST` if the domain has a cookie already.
-    pub(crate) fn msi_cookie(&self, base: u64) -> Result {
-        // SAFETY: The domain is live and not yet attached to any device.
+    pub(crate) fn msi_cookie(&mut self, base: u64) -> Result {
+        // SAFETY: The domain is live and, not being shared, not attached to any device.
         check(unsafe {
             bindings::iommu_get_msi_cookie(self.0.as_ptr(), base as bindings::dma_addr_t)
         })

@@ -243,9 +243,11 @@ impl Process {
         count_or_errno(rc as c_long).map(|_| ())
     }
 
-    /// Undoes [`Process::charge`] of `npages` pages.
+    /// Undoes [`Process::charge`] of `npages` pages. (Uncharging more than was charged
+    /// would only skew the counters, which are plain numbers, not touch other memory.)
     pub(crate) fn uncharge(&self, npages: usize) {
-        // SAFETY: `self.ptr` is valid; the caller charged at least `npages` before.
+        // SAFETY: `self.ptr` is valid (type invariant); the shim only subtracts from
+        // counters of the mm and user it holds references to.
         unsafe { shim::ioasid_shim_source_uncharge(self.ptr.as_ptr(), npages as c_ulong) };
     }
 
@@ -402,6 +404,46 @@ impl<'a> PinnedRun<'a> {
         // INVARIANT: both parts are pinned for `'a`.
         self.len += next.len;
         true
+    }
+}
+
+/// The physical address of a byte of pinned memory, as a software IOMMU's page table (the
+/// mock's, [`crate::hw::mock`]) keeps it: made only from a [`PinnedRun`]
+/// ([`PinnedRun::phys_at`]), so safe code cannot name any other memory for
+/// [`copy_pinned_phys`] to touch.
+///
+/// Like an IOPTE of real hardware it outlives the borrow it was made from: what keeps its
+/// page pinned afterwards is the IOAS's invariant (the range is unmapped from every domain
+/// before its pins go, see [`PinnedRun`]), and a software domain drops its copy of the
+/// address when the range is unmapped from it.
+///
+/// # Invariants
+///
+/// `0` lies in a page that was pinned when this value was made.
+#[derive(Clone, Copy)]
+pub(crate) struct PinnedPhys(u64);
+
+impl PinnedRun<'_> {
+    /// The address of byte `offset` of the run, if the run has it.
+    pub(crate) fn phys_at(&self, offset: u64) -> Option<PinnedPhys> {
+        // INVARIANT: inside the run, so inside a pinned page.
+        (offset < self.len).then(|| PinnedPhys(self.phys + offset))
+    }
+}
+
+impl PinnedPhys {
+    /// The physical address.
+    pub(crate) fn addr(self) -> u64 {
+        self.0
+    }
+
+    /// The address `offset` bytes further, if it is in the same CPU page (pinned with it:
+    /// pins are of whole pages).
+    pub(crate) fn add_in_page(self, offset: u64) -> Option<PinnedPhys> {
+        let page_size = kernel::page::PAGE_SIZE as u64;
+        let room = page_size - self.0 % page_size;
+        // INVARIANT: in the same page as `self.0`.
+        (offset < room).then(|| PinnedPhys(self.0 + offset))
     }
 }
 
@@ -608,24 +650,21 @@ pub(crate) unsafe extern "C" fn ioasid_access_release(raw: *mut kernel::ffi::c_v
     access.close();
 }
 
-/// Copies between `buf` and physical memory at `phys` (`to_mem`: into memory); the range
-/// must not cross a page.
-///
-/// Used by the mock IOMMU's DMA, whose page table only ever holds addresses of pages that
-/// the IOAS pinned and keeps pinned until the entry is cleared: the caller holds the
-/// table lock, so the page cannot be unpinned during the copy. A physical address that is
-/// not RAM (which that rule excludes) is refused rather than touched.
+/// Copies between `buf` and the pinned memory at `at` (`to_mem`: into memory), up to the
+/// end of `at`'s page: the mock IOMMU's DMA, through the addresses its page table holds.
 ///
 /// # Errors
 ///
-/// `EFAULT` if `phys` is not RAM.
-pub(crate) fn copy_pinned_phys(phys: u64, buf: &mut [u8], to_mem: bool) -> Result {
+/// `EFAULT` if the memory is not RAM (which a pinned page always is; refused rather than
+/// touched).
+pub(crate) fn copy_pinned_phys(at: PinnedPhys, buf: &mut [u8], to_mem: bool) -> Result {
     let page_size = kernel::page::PAGE_SIZE as u64;
+    let phys = at.addr();
     let off = phys % page_size;
     let len = (buf.len() as u64).min(page_size - off) as usize;
-    // SAFETY: The shim checks `pfn_valid` before touching the page; `buf` is valid for
-    // `len` bytes in the direction used; by this function's contract the page is pinned
-    // for the duration of the call.
+    // SAFETY: `[phys, phys + len)` lies in one page, which is pinned (`PinnedPhys`'s
+    // invariant, and the IOAS keeps it pinned while a domain maps it); the shim checks
+    // `pfn_valid` before touching it; `buf` is valid for `len` bytes in the direction used.
     let rc = unsafe { shim::ioasid_shim_phys_copy(phys, buf.as_mut_ptr().cast(), len, to_mem) };
     count_or_errno(rc as c_long).map(|_| ())
 }

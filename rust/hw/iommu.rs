@@ -28,7 +28,7 @@ use kernel::{bindings, prelude::*, sync::Arc};
 /// `aperture` and `min_page` are the domain's geometry at allocation (they never change);
 /// `min_page` is a power of two.
 pub(crate) struct RealDomain {
-    domain: IommuDomain,
+    domain: Arc<IommuDomain>,
     aperture: Span,
     min_page: u64,
 }
@@ -42,7 +42,7 @@ impl RealDomain {
     /// The driver's refusal (for example `EOPNOTSUPP` for a flag it cannot honour),
     /// `EINVAL` for a domain without page sizes or aperture, `ENOMEM`.
     pub(crate) fn new(dev: &PciDev, flags: u32, sw_msi: Option<u64>) -> Result<Arc<Self>> {
-        let domain = dev.alloc_domain(flags).or_else(|e| {
+        let mut domain = dev.alloc_domain(flags).or_else(|e| {
             refuse!(
                 e,
                 "{}: the IOMMU driver refused a paging domain (flags {:#x}): {:?}\n",
@@ -65,7 +65,7 @@ impl RealDomain {
         // INVARIANT: the lowest set bit of a non-zero bitmap is a power of two.
         Ok(Arc::new(
             RealDomain {
-                domain,
+                domain: Arc::new(domain, GFP_KERNEL)?,
                 aperture: Span { start, last: end },
                 min_page: 1 << sizes.trailing_zeros(),
             },
@@ -73,8 +73,8 @@ impl RealDomain {
         )?)
     }
 
-    /// The domain, for attaching devices.
-    pub(crate) fn iommu_domain(&self) -> &IommuDomain {
+    /// The domain, for attaching devices (each attachment holds a reference).
+    pub(crate) fn iommu_domain(&self) -> &Arc<IommuDomain> {
         &self.domain
     }
 }

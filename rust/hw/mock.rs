@@ -7,8 +7,9 @@
 //! page, so the IOAS's alignment rules are exercised. The table is a two-level radix tree
 //! like real hardware's: a directory of leaves of 512 entries, a leaf allocated when the
 //! first entry in its 1 MiB is mapped. An entry holds the physical address of a 2 KiB
-//! block and its permissions; translations are real, so the test ops can check that an IOVA
-//! reaches the page the process mapped.
+//! block (a [`PinnedPhys`]: only pinned memory can be in the table) and its permissions;
+//! translations are real, so the test ops can check that an IOVA reaches the page the
+//! process mapped.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -17,7 +18,7 @@ pub(crate) mod nested;
 
 use super::{HwDomain, PROT_READ, PROT_WRITE};
 use crate::{
-    ffi::{self, PinnedRun},
+    ffi::{self, PinnedPhys, PinnedRun},
     uapi::iova::Span,
 };
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
@@ -33,22 +34,22 @@ pub(crate) const MOCK_PAGE_SIZE: u64 = 2048;
 const LEAF: usize = 512;
 /// Leaves in the directory: the aperture's top divided by what a leaf covers.
 const DIR: usize = ((MOCK_APERTURE_LAST + 1) / (MOCK_PAGE_SIZE * LEAF as u64)) as usize;
-/// Entry bit: present.
-const PTE_VALID: u64 = 1;
-/// Entry bit: readable.
-const PTE_READ: u64 = 2;
-/// Entry bit: writable.
-const PTE_WRITE: u64 = 4;
-/// The physical address bits of an entry.
-const PTE_ADDR: u64 = !(MOCK_PAGE_SIZE - 1);
+/// An entry: the 2 KiB block it maps, and whether DMA may read and write it.
+#[derive(Clone, Copy)]
+struct Pte {
+    block: PinnedPhys,
+    read: bool,
+    write: bool,
+}
 
 /// The radix table.
 ///
 /// # Invariants
 ///
-/// `dir.len() == DIR`; `mapped` is the number of valid entries.
+/// `dir.len() == DIR`, every leaf has `LEAF` entries; `mapped` is the number of entries
+/// that are `Some`.
 struct Table {
-    dir: KVec<Option<KBox<[u64; LEAF]>>>,
+    dir: KVec<Option<KVec<Option<Pte>>>>,
     mapped: u64,
     /// Counts the unmaps that removed an entry: a nested domain's translation cache
     /// filled at an older generation may hold what the parent no longer maps.
@@ -56,24 +57,24 @@ struct Table {
 }
 
 impl Table {
-    fn entry(&self, n: usize) -> Option<u64> {
+    fn entry(&self, n: usize) -> Option<Pte> {
         let leaf = self.dir.get(n / LEAF)?.as_ref()?;
-        let e = leaf[n % LEAF];
-        (e & PTE_VALID != 0).then_some(e)
+        *leaf.get(n % LEAF)?
     }
 
-    fn set(&mut self, n: usize, value: u64) -> Result {
+    fn set(&mut self, n: usize, value: Option<Pte>) -> Result {
         let slot = self.dir.get_mut(n / LEAF).ok_or(EINVAL)?;
         let leaf = match slot {
             Some(leaf) => leaf,
-            None => slot.insert(KBox::new([0u64; LEAF], GFP_KERNEL)?),
+            None => slot.insert(KVec::from_elem(None, LEAF, GFP_KERNEL)?),
         };
-        let old = core::mem::replace(&mut leaf[n % LEAF], value);
-        // INVARIANT: count the change of the valid bit.
-        if old & PTE_VALID == 0 && value & PTE_VALID != 0 {
-            self.mapped += 1;
-        } else if old & PTE_VALID != 0 && value & PTE_VALID == 0 {
-            self.mapped -= 1;
+        let entry = leaf.get_mut(n % LEAF).ok_or(EINVAL)?;
+        let old = core::mem::replace(entry, value);
+        // INVARIANT: count the change of presence.
+        match (old.is_some(), value.is_some()) {
+            (false, true) => self.mapped += 1,
+            (true, false) => self.mapped -= 1,
+            _ => {}
         }
         Ok(())
     }
@@ -123,17 +124,17 @@ impl MockDomain {
                 return Err(EFAULT);
             }
             let e = t.entry((cur / MOCK_PAGE_SIZE) as usize).ok_or(EFAULT)?;
-            let need = if write { PTE_WRITE } else { PTE_READ };
-            if e & need == 0 {
+            if !(if write { e.write } else { e.read }) {
                 return Err(EPERM);
             }
             let off = cur % MOCK_PAGE_SIZE;
             let len = ((MOCK_PAGE_SIZE - off) as usize).min(buf.len() - done);
-            let phys = (e & PTE_ADDR) + off;
+            // A block never crosses a CPU page (both are aligned powers of two).
+            let at = e.block.add_in_page(off).ok_or(EFAULT)?;
             let chunk = &mut buf[done..done + len];
             // The entry maps a pinned page (the IOAS maps only pinned pages and unpins
             // only after clearing the entry, which our lock prevents meanwhile).
-            ffi::copy_pinned_phys(phys, chunk, write)?;
+            ffi::copy_pinned_phys(at, chunk, write)?;
             done += len;
         }
         Ok(())
@@ -184,26 +185,25 @@ impl HwDomain for MockDomain {
     }
 
     fn map(&self, iova: u64, run: &PinnedRun<'_>, prot: u32) -> Result {
-        let phys = run.phys();
         let (first, n) = self.check(iova, run.len())?;
-        if phys % MOCK_PAGE_SIZE != 0 {
+        if run.phys() % MOCK_PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
-        let mut bits = PTE_VALID;
-        if prot & PROT_READ != 0 {
-            bits |= PTE_READ;
-        }
-        if prot & PROT_WRITE != 0 {
-            bits |= PTE_WRITE;
-        }
+        let pte = |k: usize| -> Result<Pte> {
+            Ok(Pte {
+                block: run.phys_at(k as u64 * MOCK_PAGE_SIZE).ok_or(EINVAL)?,
+                read: prot & PROT_READ != 0,
+                write: prot & PROT_WRITE != 0,
+            })
+        };
         let mut t = self.table.lock();
         if (first..first + n).any(|k| t.entry(k).is_some()) {
             return Err(EEXIST);
         }
         for k in 0..n {
-            if let Err(e) = t.set(first + k, (phys + k as u64 * MOCK_PAGE_SIZE) | bits) {
+            if let Err(e) = pte(k).and_then(|p| t.set(first + k, Some(p))) {
                 for j in 0..k {
-                    let _ = t.set(first + j, 0);
+                    let _ = t.set(first + j, None);
                 }
                 return Err(e);
             }
@@ -220,7 +220,7 @@ impl HwDomain for MockDomain {
         for k in first..first + n {
             if t.entry(k).is_some() {
                 // Clearing an entry of an existing leaf does not allocate.
-                let _ = t.set(k, 0);
+                let _ = t.set(k, None);
                 unmapped += MOCK_PAGE_SIZE;
             }
         }
@@ -238,6 +238,6 @@ impl HwDomain for MockDomain {
             return None;
         }
         let e = self.table.lock().entry((iova / MOCK_PAGE_SIZE) as usize)?;
-        Some((e & PTE_ADDR) + iova % MOCK_PAGE_SIZE)
+        Some(e.block.addr() + iova % MOCK_PAGE_SIZE)
     }
 }

@@ -61,7 +61,8 @@ impl Area {
         prot
     }
 
-    /// Maps the area into `domain`; the pages must be pinned. With `huge`, physically
+    /// Maps the area into `domain`, from its pinned pages (`EINVAL` if they are not
+    /// pinned: only pinned memory can be mapped, [`PinnedRun`]). With `huge`, physically
     /// contiguous runs go to the domain in one call (so it may use huge IOPTEs); without,
     /// page by page (`IOMMU_OPTION_HUGE_PAGES` off: the domain gets only page-sized
     /// IOPTEs). Nothing stays mapped on error.

@@ -16,7 +16,8 @@ use super::{
     context::Context,
     hwpt::Hwpt,
     pcidev::PciDevice,
-    table::{ObjRef, Object, ObjectTable},
+    table::{ObjectKind, ObjectTable},
+    Object,
 };
 use crate::{
     error::refuse,
@@ -47,23 +48,47 @@ const IOMMU_HW_INFO_FLAG_INPUT_TYPE: u32 = 1 << 0;
 const MOCK_HW_INFO_REGVAL: u32 = 0xdead_beef;
 
 /// A bound device of either kind, as a `dev_id` names it.
+#[derive(Clone)]
 pub(crate) enum DeviceRef {
     Mock(Arc<MockDevice>),
     Pci(Arc<PciDevice>),
 }
 
-/// Looks up device `id` (`ENOENT` if it is not a device); the device cannot be
-/// destroyed while the result lives.
-pub(crate) fn get_device(ctx: &Context, id: u32, what: &str) -> Result<ObjRef<DeviceRef>> {
-    let dev = ctx.objects().get(id)?.narrow(|o| match o {
-        Object::Device(d) => Some(DeviceRef::Mock(d.clone())),
-        Object::PciDevice(d) => Some(DeviceRef::Pci(d.clone())),
-        _ => None,
-    });
-    let Some(dev) = dev else {
-        return refuse!(ENOENT, "{}: {} is not a device\n", what, id);
-    };
-    Ok(dev)
+impl ObjectKind for DeviceRef {
+    fn users(&self) -> u32 {
+        match self {
+            // Unbound by destroying its test object.
+            DeviceRef::Mock(_) => 1,
+            DeviceRef::Pci(_) => 0,
+        }
+    }
+
+    fn teardown(&self, objects: &ObjectTable) {
+        if let DeviceRef::Pci(dev) = self {
+            if let Some(a) = dev.unbind() {
+                release(objects, a);
+            }
+        }
+    }
+}
+
+/// The test object of a mock device: removing it unbinds the device, whose `dev_id`
+/// goes with it.
+impl ObjectKind for Arc<MockDevice> {
+    fn teardown(&self, objects: &ObjectTable) {
+        let (attached, idev_id) = self.unbind();
+        if idev_id != 0 {
+            // Only if the ID still names this device (an aborted creation freed it
+            // already, and it may have been reused).
+            objects.remove_if::<DeviceRef>(
+                idev_id,
+                |d| matches!(d, DeviceRef::Mock(m) if Arc::ptr_eq(m, self)),
+            );
+        }
+        if let Some(a) = attached {
+            release(objects, a);
+        }
+    }
 }
 
 /// `IOMMU_GET_HW_INFO`: the IOMMU's information about device `dev_id`: its data (the
@@ -85,7 +110,7 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
     } else {
         IOMMU_HW_INFO_TYPE_DEFAULT
     };
-    let info = match &*get_device(ctx, cmd.dev_id, "get_hw_info")? {
+    let info = match &*ctx.objects().get_as::<DeviceRef>(cmd.dev_id)? {
         DeviceRef::Mock(dev) => {
             if wanted != IOMMU_HW_INFO_TYPE_DEFAULT && wanted != IOMMU_HW_INFO_TYPE_SELFTEST {
                 return refuse!(
@@ -144,7 +169,7 @@ pub(crate) fn attach_to(
     let target = objects.get(pt_id)?;
     let ioas = match &*target {
         Object::Hwpt(_) => {
-            let hwpt = objects.attach_hwpt(pt_id)?;
+            let hwpt = objects.get_claimed(pt_id, |h: &Arc<Hwpt>| h.get_device())?;
             let att = Attachment {
                 hwpt,
                 hwpt_id: pt_id,
@@ -175,7 +200,7 @@ pub(crate) fn attach_to(
         }
     };
     for id in ioas.auto_hwpts()?.iter() {
-        let Ok(hwpt) = objects.attach_hwpt(*id) else {
+        let Ok(hwpt) = objects.get_claimed(*id, |h: &Arc<Hwpt>| h.get_device()) else {
             continue;
         };
         let att = Attachment { hwpt, hwpt_id: *id };
@@ -205,7 +230,7 @@ pub(crate) fn attach_to(
     let att = Attachment { hwpt, hwpt_id };
     if let Err(e) = ioas.remember_auto_hwpt(hwpt_id) {
         att.hwpt.put_device();
-        objects.remove_hwpt(hwpt_id, &att.hwpt);
+        remove_unused(objects, &att);
         return Err(e);
     }
     match switch(&att) {
@@ -320,8 +345,17 @@ impl MockDevice {
 /// removed from the table (and dropped, which unmaps its domain).
 pub(crate) fn release(objects: &ObjectTable, old: Attachment) {
     let left = old.hwpt.put_device();
-    if left == 0 && old.hwpt.is_auto() && objects.remove_hwpt(old.hwpt_id, &old.hwpt) {
+    if left == 0 && old.hwpt.is_auto() && remove_unused(objects, &old) {
         old.hwpt.ioas().forget_auto_hwpt(old.hwpt_id);
     }
     drop(old);
+}
+
+/// Removes the HWPT of `att` from the table if nothing uses it (an automatic HWPT whose
+/// last device left): atomically with the device count that a lookup for an attach takes
+/// ([`ObjectTable::get_claimed`]). Returns whether it did.
+fn remove_unused(objects: &ObjectTable, att: &Attachment) -> bool {
+    objects.remove_if(att.hwpt_id, |h: &Arc<Hwpt>| {
+        Arc::ptr_eq(h, &att.hwpt) && h.users() == 0
+    })
 }

@@ -17,6 +17,7 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
+use super::table::ObjectKind;
 use crate::{
     hw::{Domain, NestedDomain},
     iopt::Ioas,
@@ -106,10 +107,7 @@ impl Hwpt {
             Hwpt {
                 ioas: parent.ioas.clone(),
                 domain: parent.domain.clone(),
-                nested: Some(Nested {
-                    parent,
-                    domain,
-                }),
+                nested: Some(Nested { parent, domain }),
                 auto: false,
                 nest_parent: false,
                 devices: Atomic::new(0),
@@ -156,6 +154,13 @@ impl Hwpt {
     }
 }
 
+/// A HWPT is used by the devices attached to it.
+impl ObjectKind for Arc<Hwpt> {
+    fn users(&self) -> u32 {
+        Hwpt::users(self)
+    }
+}
+
 impl Drop for Hwpt {
     fn drop(&mut self) {
         match &self.nested {
@@ -192,7 +197,7 @@ pub(crate) fn ioctl_alloc<'a>(
     ctx: &'a crate::objects::context::Context,
     ucmd: &mut crate::dispatch::Ucmd<'a>,
 ) -> Result {
-    use crate::{error::refuse, objects::table::Object, uapi::IommuHwptAlloc};
+    use crate::{error::refuse, objects::device::DeviceRef, objects::Object, uapi::IommuHwptAlloc};
     let mut cmd = IommuHwptAlloc::read(ucmd.bytes());
     if cmd.reserved != 0 || cmd.reserved2 != 0 {
         return refuse!(EOPNOTSUPP, "hwpt_alloc: reserved field set\n");
@@ -213,7 +218,7 @@ pub(crate) fn ioctl_alloc<'a>(
             "hwpt_alloc: fault queues are not supported yet\n"
         );
     }
-    let dev = crate::objects::device::get_device(ctx, cmd.dev_id, "hwpt_alloc")?;
+    let dev = ctx.objects().get_as::<DeviceRef>(cmd.dev_id)?;
     // Held until the new HWPT counts as a user of its IOAS or parent: no DESTROY in between.
     let pt = ctx
         .objects()
@@ -336,7 +341,7 @@ pub(crate) fn ioctl_invalidate(
     ctx: &crate::objects::context::Context,
     ucmd: &mut crate::dispatch::Ucmd<'_>,
 ) -> Result {
-    use crate::{error::refuse, hw::UserDataArray, objects::table::Object, uapi::ucmd};
+    use crate::{error::refuse, hw::UserDataArray, objects::Object, uapi::ucmd};
     let mut cmd = crate::uapi::IommuHwptInvalidate::read(ucmd.bytes());
     let wanted = cmd.entry_num;
     // The count handled so far goes back to the caller whatever happens.

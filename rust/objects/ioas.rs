@@ -13,14 +13,22 @@ use crate::{
     error::refuse,
     ffi,
     iopt::Ioas,
-    objects::{context::Context, table::Object},
+    objects::{context::Context, table::ObjectKind, Object},
     uapi::iova::Span,
     uapi::*,
 };
 use kernel::{
     prelude::*,
+    sync::Arc,
     uaccess::{UserPtr, UserSlice},
 };
+
+/// An IOAS is used by its HWPTs and accesses.
+impl ObjectKind for Arc<Ioas> {
+    fn users(&self) -> u32 {
+        Ioas::users(self)
+    }
+}
 
 /// `IOMMU_IOAS_ALLOC`.
 pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
@@ -44,7 +52,7 @@ pub(crate) fn ioctl_iova_ranges(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
             cmd.reserved
         );
     }
-    let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
+    let ioas = ctx.objects().get_as::<Arc<Ioas>>(cmd.ioas_id)?;
     let room = cmd.num_iovas;
     let mut out = user_array(cmd.allowed_iovas, room, IommuIovaRange::SIZE)?.writer();
     let mut count = 0u32;
@@ -85,7 +93,7 @@ pub(crate) fn ioctl_allow_iovas(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
             cmd.reserved
         );
     }
-    let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
+    let ioas = ctx.objects().get_as::<Arc<Ioas>>(cmd.ioas_id)?;
     let mut input = user_array(cmd.allowed_iovas, cmd.num_iovas, IommuIovaRange::SIZE)?.reader();
     let mut allowed = KVec::new();
     let mut buf = [0u8; IommuIovaRange::SIZE];
@@ -130,7 +138,7 @@ pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         &[cmd.iova, cmd.length],
         cmd.iova,
     )?;
-    let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
+    let ioas = ctx.objects().get_as::<Arc<Ioas>>(cmd.ioas_id)?;
     let process = ctx.process()?;
     cmd.iova = ioas.map_user(cmd.user_va, cmd.length, fixed, prot, process)?;
     cmd.write(ucmd.bytes_mut());
@@ -141,7 +149,7 @@ pub(crate) fn ioctl_map(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuIoasMapFile::read(ucmd.bytes());
     let (fixed, prot) = map_args("map_file", cmd.flags, 0, &[cmd.iova, cmd.length], cmd.iova)?;
-    let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
+    let ioas = ctx.objects().get_as::<Arc<Ioas>>(cmd.ioas_id)?;
     if cmd.length == 0 {
         return refuse!(EINVAL, "map_file: zero length\n");
     }
@@ -170,11 +178,11 @@ pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         &[cmd.length, cmd.src_iova, cmd.dst_iova],
         cmd.dst_iova,
     )?;
-    let src = ctx.objects().get_ioas(cmd.src_ioas_id)?;
+    let src = ctx.objects().get_as::<Arc<Ioas>>(cmd.src_ioas_id)?;
     let range = Span::from_len(cmd.src_iova, cmd.length)?;
     let slices = src.slices(range)?;
     drop(src);
-    let dst = ctx.objects().get_ioas(cmd.dst_ioas_id)?;
+    let dst = ctx.objects().get_as::<Arc<Ioas>>(cmd.dst_ioas_id)?;
     cmd.dst_iova = dst.map_slices(&slices, cmd.length, fixed, prot)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
@@ -183,7 +191,7 @@ pub(crate) fn ioctl_copy(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 /// `IOMMU_IOAS_UNMAP`.
 pub(crate) fn ioctl_unmap(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IommuIoasUnmap::read(ucmd.bytes());
-    let ioas = ctx.objects().get_ioas(cmd.ioas_id)?;
+    let ioas = ctx.objects().get_as::<Arc<Ioas>>(cmd.ioas_id)?;
     let unmapped = if cmd.iova == 0 && cmd.length == u64::MAX {
         ioas.unmap(Span {
             start: 0,
@@ -228,7 +236,7 @@ pub(crate) fn ioctl_change_process(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result
     // One move at a time per context: a `Pages` has room for one prepared move.
     let _moving = ctx.change_process_lock().lock();
     let mut pages = KVec::new();
-    for ioas in ctx.objects().all_ioas()?.iter() {
+    for ioas in ctx.objects().all_of::<Arc<Ioas>>()?.iter() {
         ioas.all_pages(&mut pages)?;
     }
     let mut prepared = 0;
@@ -261,7 +269,7 @@ pub(crate) fn ioctl_change_process(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result
 
 /// `IOMMU_OPTION` for `IOMMU_OPTION_HUGE_PAGES` (the per-IOAS option).
 pub(crate) fn option_huge_pages(ctx: &Context, cmd: &mut IommuOption) -> Result {
-    let ioas = ctx.objects().get_ioas(cmd.object_id)?;
+    let ioas = ctx.objects().get_as::<Arc<Ioas>>(cmd.object_id)?;
     match cmd.op {
         IOMMU_OPTION_OP_GET => {
             cmd.val64 = u64::from(ioas.huge_pages());

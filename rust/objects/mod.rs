@@ -3,7 +3,8 @@
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
 //! object table, and one module per object type (IOAS, HWPT, devices, accesses).
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
-//! [`crate::iopt`], the domains [`crate::hw`].
+//! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
+//! line each ([`table::object_kinds!`]).
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -15,3 +16,20 @@ pub(crate) mod hwpt;
 pub(crate) mod ioas;
 pub(crate) mod pcidev;
 pub(crate) mod table;
+
+use crate::iopt::Ioas;
+use device::{DeviceRef, MockDevice};
+use hwpt::Hwpt;
+use kernel::sync::Arc;
+
+table::object_kinds! {
+    /// An I/O address space.
+    Ioas(Arc<Ioas>) = "IOAS";
+    /// A hardware page table.
+    Hwpt(Arc<Hwpt>) = "HWPT";
+    /// A bound device (`dev_id`) of any kind.
+    Device(DeviceRef) = "device";
+    /// The test interface's handle of a mock device (`stdev_id`, upstream's
+    /// `IOMMUFD_OBJ_SELFTEST`); destroying it unbinds the device.
+    Selftest(Arc<MockDevice>) = "selftest device";
+}

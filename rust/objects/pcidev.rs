@@ -24,8 +24,9 @@ pub(crate) use group::PciGroup;
 
 use super::{
     context::Context,
-    device::{self, Attachment},
-    table::{ObjRef, Object},
+    device::{self, Attachment, DeviceRef},
+    table::Narrow,
+    Object,
 };
 use crate::{
     dispatch::Ucmd,
@@ -397,41 +398,47 @@ pub(crate) fn ioctl_bind<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
         GFP_KERNEL,
     )?;
     // Visible with the reply; if it cannot be written, dropping `new` unbinds again.
-    let new = ctx.objects().add(Object::PciDevice(device))?;
+    let new = ctx.objects().add(Object::Device(DeviceRef::Pci(device)))?;
     cmd.out_dev_id = new.id();
     cmd.write(ucmd.bytes_mut());
     ucmd.publish_on_reply(new)
 }
 
-/// The bound PCI device `id`.
-fn get(ctx: &Context, id: u32, what: &str) -> Result<ObjRef<Arc<PciDevice>>> {
-    let dev = ctx.objects().get(id)?.narrow(|o| match o {
-        Object::PciDevice(d) => Some(d.clone()),
-        _ => None,
-    });
-    let Some(dev) = dev else {
-        return refuse!(ENOENT, "{}: {} is not a bound PCI device\n", what, id);
-    };
-    Ok(dev)
+/// A device ID that names a PCI device.
+impl Narrow for Arc<PciDevice> {
+    const NAME: &'static str = "bound PCI device";
+
+    fn narrow(obj: &Object) -> Option<&Self> {
+        match obj {
+            Object::Device(DeviceRef::Pci(dev)) => Some(dev),
+            _ => None,
+        }
+    }
+}
+
+/// Refuses the flags of `IOASID_DEVICE_ATTACH` and `_DETACH` that `what` does not
+/// support: unknown ones and reserved fields (`reserved`), and `IOASID_DEVICE_PASID`
+/// until PASIDs are supported.
+fn check_flags(what: &str, flags: u32, reserved: u32) -> Result {
+    if flags & !IOASID_DEVICE_PASID != 0 || reserved != 0 {
+        return refuse!(
+            EOPNOTSUPP,
+            "{}: unknown flags {:#x} or reserved set\n",
+            what,
+            flags
+        );
+    }
+    if flags & IOASID_DEVICE_PASID != 0 {
+        return refuse!(EOPNOTSUPP, "{}: PASIDs are not supported yet\n", what);
+    }
+    Ok(())
 }
 
 /// `IOASID_DEVICE_ATTACH`.
 pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IoasidDeviceAttach::read(ucmd.bytes());
-    if cmd.flags & !IOASID_DEVICE_PASID != 0 || cmd.reserved != 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "device_attach: unknown flags {:#x} or reserved set\n",
-            cmd.flags
-        );
-    }
-    if cmd.flags & IOASID_DEVICE_PASID != 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "device_attach: PASID attach is not supported yet\n"
-        );
-    }
-    let dev = get(ctx, cmd.dev_id, "device_attach")?;
+    check_flags("device_attach", cmd.flags, cmd.reserved)?;
+    let dev = ctx.objects().get_as::<Arc<PciDevice>>(cmd.dev_id)?;
     cmd.pt_id = dev.attach(ctx, cmd.pt_id)?;
     cmd.write(ucmd.bytes_mut());
     Ok(())
@@ -440,20 +447,8 @@ pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 /// `IOASID_DEVICE_DETACH`.
 pub(crate) fn ioctl_detach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IoasidDeviceDetach::read(ucmd.bytes());
-    if cmd.flags & !IOASID_DEVICE_PASID != 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "device_detach: unknown flags {:#x}\n",
-            cmd.flags
-        );
-    }
-    if cmd.flags & IOASID_DEVICE_PASID != 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "device_detach: PASID detach is not supported yet\n"
-        );
-    }
-    let dev = get(ctx, cmd.dev_id, "device_detach")?;
+    check_flags("device_detach", cmd.flags, 0)?;
+    let dev = ctx.objects().get_as::<Arc<PciDevice>>(cmd.dev_id)?;
     if let Some(old) = dev.detach()? {
         device::release(ctx.objects(), old);
     }

@@ -17,7 +17,7 @@
 //! `IOMMU_DESTROY` would, so nobody ever saw an object whose creation failed. (One
 //! allocation per object: under the debug kernels each one costs more than the ioctl.)
 //!
-//! *Use is counted.* Every lookup ([`ObjectTable::get`] and the typed getters) returns an
+//! *Use is counted.* Every lookup ([`ObjectTable::get`], [`ObjectTable::get_as`]) returns an
 //! [`ObjRef`] that counts as a short-term user of the object until it is dropped, which
 //! handlers do when they return. Objects that depend on another (a HWPT on its IOAS, a
 //! device on its HWPT, an access on its IOAS) count as its long-term users. `IOMMU_DESTROY`
@@ -25,6 +25,11 @@
 //! and both checks and the short-term count's increment happen under the tree's lock, so
 //! an object cannot be destroyed between a lookup and the dependency that lookup creates:
 //! DESTROY gives `EBUSY` while anything uses the object.
+//!
+//! *The table knows no kind of object.* The kinds are listed once, in [`crate::objects`]
+//! ([`object_kinds!`]), each with what the table needs of it ([`ObjectKind`]: how many
+//! objects depend on it, what removing it implies); lookups narrow to a kind generically
+//! ([`ObjectTable::get_as`]).
 //!
 //! Locks: `ObjectTable::ids` (a mutex) serializes reservations and removals, so a slot
 //! found free stays free while the array drops its spinlock to allocate; the array's
@@ -35,13 +40,8 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::{
-    context::Context,
-    device::{self, MockDevice},
-    hwpt::Hwpt,
-    pcidev::PciDevice,
-};
-use crate::{dispatch::Ucmd, error::refuse, iopt::Ioas, uapi::IommuDestroy};
+use super::{context::Context, Object};
+use crate::{dispatch::Ucmd, error::refuse, uapi::IommuDestroy};
 use core::ops::Deref;
 use kernel::{
     new_mutex,
@@ -54,44 +54,69 @@ use kernel::{
     xarray::{self, AllocKind, XArray},
 };
 
-/// A reference to an object of any type, as stored in the table.
-#[derive(Clone)]
-pub(crate) enum Object {
-    /// An I/O address space.
-    Ioas(Arc<Ioas>),
-    /// A hardware page table.
-    Hwpt(Arc<Hwpt>),
-    /// A bound device (`dev_id`); owned by the object that bound it.
-    Device(Arc<MockDevice>),
-    /// The test interface's mock device object; destroying it unbinds the device.
-    MockDevice(Arc<MockDevice>),
-    /// A bound PCI device (`dev_id`); destroying it unbinds the device.
-    PciDevice(Arc<PciDevice>),
-}
-
-impl Object {
-    /// The number of other objects that depend on this one.
+/// What the table needs of a kind of object; the kind's own module implements it.
+pub(crate) trait ObjectKind {
+    /// The number of other objects that depend on this one: `IOMMU_DESTROY` refuses
+    /// while there are any.
     fn users(&self) -> u32 {
-        match self {
-            Object::Ioas(ioas) => ioas.users(),
-            Object::Hwpt(hwpt) => hwpt.users(),
-            // Unbound by destroying the object that bound it.
-            Object::Device(_) => 1,
-            Object::MockDevice(_) | Object::PciDevice(_) => 0,
-        }
+        0
     }
 
-    /// The object's type, for log messages.
-    fn kind(&self) -> &'static str {
-        match self {
-            Object::Ioas(_) => "IOAS",
-            Object::Hwpt(_) => "HWPT",
-            Object::Device(_) => "device",
-            Object::MockDevice(_) => "mock device",
-            Object::PciDevice(_) => "PCI device",
-        }
-    }
+    /// What removing the object from `objects` implies for other objects (a device is
+    /// unbound and detached). Runs with no lock of the table held.
+    fn teardown(&self, _objects: &ObjectTable) {}
 }
+
+/// A kind of object (or a narrower one, such as one kind of device) that a lookup can
+/// narrow an [`Object`] to ([`ObjectTable::get_as`]).
+pub(crate) trait Narrow: Clone {
+    /// The kind's name, for messages.
+    const NAME: &'static str;
+
+    /// The object inside `obj`, if it is of this kind.
+    fn narrow(obj: &Object) -> Option<&Self>;
+}
+
+/// Declares the kinds of objects, one line each (`Variant(Type) = "name";`, documented):
+/// the enum [`Object`] of references to an object of any kind, and each type's [`Narrow`].
+/// Every type also implements [`ObjectKind`], in its own module.
+macro_rules! object_kinds {
+    ($($(#[$doc:meta])* $kind:ident($ty:ty) = $name:literal;)*) => {
+        /// A reference to an object of any kind, as stored in the table.
+        #[derive(Clone)]
+        pub(crate) enum Object {
+            $($(#[$doc])* $kind($ty),)*
+        }
+
+        impl Object {
+            /// What the table needs of the object.
+            pub(crate) fn kind(&self) -> &dyn $crate::objects::table::ObjectKind {
+                match self {
+                    $(Object::$kind(o) => o,)*
+                }
+            }
+
+            /// The name of the object's kind, for messages.
+            pub(crate) fn kind_name(&self) -> &'static str {
+                match self {
+                    $(Object::$kind(_) => $name,)*
+                }
+            }
+        }
+
+        $(impl $crate::objects::table::Narrow for $ty {
+            const NAME: &'static str = $name;
+
+            fn narrow(obj: &Object) -> Option<&Self> {
+                match obj {
+                    Object::$kind(o) => Some(o),
+                    _ => None,
+                }
+            }
+        })*
+    };
+}
+pub(crate) use object_kinds;
 
 /// Largest ID handed out (iommufd's IDs are positive `i32`s).
 const MAX_ID: u32 = i32::MAX as u32;
@@ -163,7 +188,7 @@ impl<T> Deref for ObjRef<T> {
 
 impl ObjRef<Object> {
     /// The same use, narrowed to the object of type `want` inside (`None` otherwise).
-    pub(crate) fn narrow<T>(self, want: impl FnOnce(&Object) -> Option<T>) -> Option<ObjRef<T>> {
+    fn narrow<T>(self, want: impl FnOnce(&Object) -> Option<T>) -> Option<ObjRef<T>> {
         let obj = want(&self.obj)?;
         Some(ObjRef {
             obj,
@@ -207,7 +232,7 @@ impl ObjectTable {
                 finalized: false,
             }),
             Err(e) => {
-                self.teardown(&entry.obj);
+                entry.obj.kind().teardown(self);
                 Err(e)
             }
         }
@@ -287,59 +312,27 @@ impl ObjectTable {
         })
     }
 
-    /// Looks up IOAS `id`.
+    /// Looks up object `id` as a `T` (an IOAS, a HWPT, a device, ...), counting the caller
+    /// as a user of it until the returned reference is dropped.
     ///
     /// # Errors
     ///
-    /// `ENOENT` if there is no object `id` or it is not an IOAS.
-    pub(crate) fn get_ioas(&self, id: u32) -> Result<ObjRef<Arc<Ioas>>> {
-        let obj = self.get(id)?.narrow(|o| match o {
-            Object::Ioas(ioas) => Some(ioas.clone()),
-            _ => None,
-        });
+    /// `ENOENT` if there is no object `id` or it is not a `T`.
+    pub(crate) fn get_as<T: Narrow>(&self, id: u32) -> Result<ObjRef<T>> {
+        let obj = self.get(id)?.narrow(|o| T::narrow(o).cloned());
         let Some(obj) = obj else {
-            return refuse!(ENOENT, "object {} is not an IOAS\n", id);
+            return refuse!(ENOENT, "object {} is not of kind {}\n", id, T::NAME);
         };
         Ok(obj)
     }
 
-    /// Looks up HWPT `id`.
-    ///
-    /// # Errors
-    ///
-    /// `ENOENT` if there is no object `id` or it is not a HWPT.
-    pub(crate) fn get_hwpt(&self, id: u32) -> Result<ObjRef<Arc<Hwpt>>> {
-        let obj = self.get(id)?.narrow(|o| match o {
-            Object::Hwpt(hwpt) => Some(hwpt.clone()),
-            _ => None,
-        });
-        let Some(obj) = obj else {
-            return refuse!(ENOENT, "object {} is not a HWPT\n", id);
-        };
-        Ok(obj)
-    }
-
-    /// Looks up the test interface's mock device object `id`.
-    ///
-    /// # Errors
-    ///
-    /// `ENOENT` if there is no object `id` or it is not a mock device.
-    pub(crate) fn get_mock_device(&self, id: u32) -> Result<ObjRef<Arc<MockDevice>>> {
-        self.get(id)?
-            .narrow(|o| match o {
-                Object::MockDevice(dev) => Some(dev.clone()),
-                _ => None,
-            })
-            .ok_or(ENOENT)
-    }
-
-    /// Every IOAS of the table, in one walk of the tree under its lock (a snapshot:
-    /// objects created meanwhile are missed).
+    /// Every object of kind `T` in the table, in one walk of the tree under its lock (a
+    /// snapshot: objects created meanwhile are missed).
     ///
     /// # Errors
     ///
     /// `ENOMEM`.
-    pub(crate) fn all_ioas(&self) -> Result<KVec<Arc<Ioas>>> {
+    pub(crate) fn all_of<T: Narrow>(&self) -> Result<KVec<T>> {
         let mut all = KVec::new();
         loop {
             // Room for every object found last time, and then some: nothing is allocated
@@ -354,10 +347,10 @@ impl ObjectTable {
                 let Some(entry) = guard.get(id as usize).filter(|e| e.is_live()) else {
                     continue;
                 };
-                let Object::Ioas(ioas) = &entry.obj else {
+                let Some(obj) = T::narrow(&entry.obj) else {
                     continue;
                 };
-                if all.push_within_capacity(ioas.clone()).is_err() {
+                if all.push_within_capacity(obj.clone()).is_err() {
                     complete = false;
                     break;
                 }
@@ -370,40 +363,39 @@ impl ObjectTable {
         }
     }
 
-    /// Looks up HWPT `id` and counts a device attaching to it, atomically with respect
-    /// to [`ObjectTable::remove_hwpt`] (so an automatic HWPT is never removed from the
-    /// table while a device attaches to it).
+    /// Looks up object `id` as a `T` and runs `claim` on it under the array's lock, so
+    /// atomically with respect to [`ObjectTable::remove_if`] (a HWPT counts a device
+    /// attaching to it this way, so an automatic HWPT is never removed from the table
+    /// while a device attaches to it). `claim` must not sleep.
     ///
     /// # Errors
     ///
-    /// `ENOENT` if there is no HWPT `id`.
-    pub(crate) fn attach_hwpt(&self, id: u32) -> Result<Arc<Hwpt>> {
+    /// `ENOENT` if there is no object `id` of kind `T`.
+    pub(crate) fn get_claimed<T: Narrow>(&self, id: u32, claim: impl FnOnce(&T)) -> Result<T> {
         let guard = self.slots.lock();
-        let hwpt = match guard.get(id as usize).filter(|e| e.is_live()) {
-            Some(entry) => match &entry.obj {
-                Object::Hwpt(hwpt) => Some(hwpt.clone()),
-                _ => None,
-            },
-            None => None,
-        };
-        if let Some(hwpt) = &hwpt {
-            // Under the lock, so `remove_hwpt` sees the device.
-            hwpt.get_device();
+        let obj = guard
+            .get(id as usize)
+            .filter(|e| e.is_live())
+            .and_then(|e| T::narrow(&e.obj).cloned());
+        if let Some(obj) = &obj {
+            // Under the lock, so `remove_if` sees the claim.
+            claim(obj);
         }
         drop(guard);
-        hwpt.ok_or(ENOENT)
+        obj.ok_or(ENOENT)
     }
 
-    /// Removes HWPT `id` if it is still `hwpt` and nothing uses it (an automatic HWPT
-    /// whose last device left); returns whether it did.
-    pub(crate) fn remove_hwpt(&self, id: u32, hwpt: &Arc<Hwpt>) -> bool {
-        let removed = self.take_if(
-            id,
-            |entry| matches!(&entry.obj, Object::Hwpt(h) if Arc::ptr_eq(h, hwpt) && h.users() == 0),
-        );
-        let done = removed.is_some();
-        drop(removed);
-        done
+    /// Removes object `id` if it is a `T` for which `cond` holds (evaluated under the
+    /// array's lock; for example an automatic HWPT whose last device left), and tears it
+    /// down; returns whether it did.
+    pub(crate) fn remove_if<T: Narrow>(&self, id: u32, cond: impl FnOnce(&T) -> bool) -> bool {
+        let removed = self.take_if(id, |entry| T::narrow(&entry.obj).is_some_and(cond));
+        let Some(entry) = removed else {
+            return false;
+        };
+        // Torn down here, with no lock held: dropping can sleep.
+        entry.obj.kind().teardown(self);
+        true
     }
 
     /// Takes the entry of `id` out of its slot if `cond` holds for it, then frees the ID.
@@ -446,12 +438,12 @@ impl ObjectTable {
         let mut why = Err(ENOENT);
         let removed = self.take_if(id, |entry| {
             let shortterm = entry.shortterm.load(Acquire);
-            let users = entry.obj.users();
+            let users = entry.obj.kind().users();
             why = if shortterm > 0 {
                 refuse!(
                     EBUSY,
                     "destroy: {} {} is in use by {} ioctls\n",
-                    entry.obj.kind(),
+                    entry.obj.kind_name(),
                     id,
                     shortterm
                 )
@@ -459,7 +451,7 @@ impl ObjectTable {
                 refuse!(
                     EBUSY,
                     "destroy: {} {} is used by {} other objects\n",
-                    entry.obj.kind(),
+                    entry.obj.kind_name(),
                     id,
                     users
                 )
@@ -475,35 +467,8 @@ impl ObjectTable {
             return why;
         };
         // Torn down here, with no lock held: dropping can sleep.
-        self.teardown(&entry.obj);
+        entry.obj.kind().teardown(self);
         Ok(())
-    }
-
-    /// What removing `obj` implies for other objects: a device is unbound and detached
-    /// (a mock device object also removes its device's ID).
-    fn teardown(&self, obj: &Object) {
-        match obj {
-            Object::PciDevice(dev) => {
-                if let Some(a) = dev.unbind() {
-                    device::release(self, a);
-                }
-            }
-            Object::MockDevice(dev) => {
-                let (attached, idev_id) = dev.unbind();
-                if idev_id != 0 {
-                    // Only if the ID still names this device (an aborted creation freed
-                    // it already, and it may have been reused).
-                    drop(self.take_if(
-                        idev_id,
-                        |e| matches!(&e.obj, Object::Device(d) if Arc::ptr_eq(d, dev)),
-                    ));
-                }
-                if let Some(a) = attached {
-                    device::release(self, a);
-                }
-            }
-            Object::Ioas(_) | Object::Hwpt(_) | Object::Device(_) => {}
-        }
     }
 }
 
@@ -557,7 +522,7 @@ impl Drop for NewObject<'_> {
         drop(guard);
         drop(ids);
         drop(removed);
-        self.table.teardown(&self.entry.obj);
+        self.entry.obj.kind().teardown(self.table);
     }
 }
 

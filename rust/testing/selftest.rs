@@ -23,11 +23,13 @@ use crate::{
         Domain, NestedDomain,
     },
     iopt::pages::{BATCH_MEMORY_LIMIT, PAGE_SIZE},
+    iopt::Ioas,
     objects::{
         access::Access,
         context::Context,
-        device::{self, Attachment, MockDevice},
-        table::Object,
+        device::{self, Attachment, DeviceRef, MockDevice},
+        hwpt::Hwpt,
+        Object,
     },
     uapi::iova::Span,
     uapi::{
@@ -90,7 +92,9 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
                 return refuse!(EINVAL, "test add_reserved: zero length\n");
             }
             let span = Span::from_len(cmd.start, cmd.length).map_err(|_| EOVERFLOW)?;
-            ctx.objects().get_ioas(cmd.id)?.add_reserved(span)
+            ctx.objects()
+                .get_as::<Arc<Ioas>>(cmd.id)?
+                .add_reserved(span)
         }
         OP_MOCK_DOMAIN => mock_domain(ctx, ucmd, cmd.id, 0),
         OP_MOCK_DOMAIN_FLAGS => {
@@ -116,7 +120,7 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
         OP_ACCESS_REPLACE_IOAS => {
             let access = ffi::access_from_fd(cmd.id)?;
             let ioas_id = TestAccessReplaceIoas::read(ucmd.bytes()).ioas_id;
-            access.replace_ioas(ctx.objects().get_ioas(ioas_id)?.clone())
+            access.replace_ioas(ctx.objects().get_as::<Arc<Ioas>>(ioas_id)?.clone())
         }
         OP_DESTROY_ACCESS_PAGES => {
             let id = TestDestroyAccessPages::read(ucmd.bytes()).access_pages_id;
@@ -165,7 +169,7 @@ fn attachment_for(ctx: &Context, pt_id: u32) -> Result<Attachment> {
 /// The mock device of object `id` (its test object or its device ID).
 fn mock_device(ctx: &Context, id: u32) -> Result<Arc<MockDevice>> {
     match &*ctx.objects().get(id)? {
-        Object::Device(d) | Object::MockDevice(d) => Ok(d.clone()),
+        Object::Device(DeviceRef::Mock(d)) | Object::Selftest(d) => Ok(d.clone()),
         _ => refuse!(EINVAL, "test: object {} is not a mock device\n", id),
     }
 }
@@ -179,8 +183,8 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
     }
     let dev = MockDevice::new(flags)?;
     let objects = ctx.objects();
-    let stdev = objects.add(Object::MockDevice(dev.clone()))?;
-    let idev = objects.add(Object::Device(dev.clone()))?;
+    let stdev = objects.add(Object::Selftest(dev.clone()))?;
+    let idev = objects.add(Object::Device(DeviceRef::Mock(dev.clone())))?;
     dev.set_idev_id(idev.id());
     // From here on, dropping `stdev` unbinds and detaches the device.
     let att = attachment_for(ctx, pt_id)?;
@@ -201,7 +205,7 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
 fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd<'_>, stdev_id: u32, pt_id: u32) -> Result {
     let dev = ctx
         .objects()
-        .get_mock_device(stdev_id)
+        .get_as::<Arc<MockDevice>>(stdev_id)
         .map_err(|_| EINVAL)?;
     if dev.hwpt_id() == Some(pt_id) {
         return Ok(());
@@ -219,9 +223,9 @@ fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd<'_>, stdev_id: u32, pt_id:
 fn mock_of(ctx: &Context, id: u32) -> Result<Arc<MockDomain>> {
     let hwpt = match &*ctx.objects().get(id)? {
         Object::Hwpt(h) => h.clone(),
-        Object::MockDevice(d) | Object::Device(d) => {
+        Object::Selftest(d) | Object::Device(DeviceRef::Mock(d)) => {
             let hid = d.hwpt_id().ok_or(EINVAL)?;
-            ctx.objects().get_hwpt(hid)?.clone()
+            ctx.objects().get_as::<Arc<Hwpt>>(hid)?.clone()
         }
         _ => return Err(EINVAL),
     };
@@ -241,10 +245,7 @@ fn mock_of(ctx: &Context, id: u32) -> Result<Arc<MockDomain>> {
 /// `IOMMU_TEST_OP_MD_CHECK_IOTLB`: entry `entry` of mock nested HWPT `id`'s IOTLB holds
 /// `want`.
 fn md_check_iotlb(ctx: &Context, id: u32, entry: u32, want: u32) -> Result {
-    let hwpt = ctx
-        .objects()
-        .get_hwpt(id)
-        .or_else(|e| refuse!(e, "check_iotlb: {} is not a HWPT\n", id))?;
+    let hwpt = ctx.objects().get_as::<Arc<Hwpt>>(id)?;
     let Some(NestedDomain::Mock(nested)) = hwpt.nested_domain() else {
         return refuse!(ENOENT, "check_iotlb: HWPT {} is not nested\n", id);
     };
@@ -316,7 +317,7 @@ fn create_access(ctx: &Context, ucmd: &mut Ucmd<'_>, ioas_id: u32, flags: u32) -
     if flags & !ACCESS_CREATE_NEEDS_PIN_PAGES != 0 {
         return Err(EOPNOTSUPP);
     }
-    let ioas = ctx.objects().get_ioas(ioas_id)?;
+    let ioas = ctx.objects().get_as::<Arc<Ioas>>(ioas_id)?;
     let access = Access::new(ioas.clone(), flags & ACCESS_CREATE_NEEDS_PIN_PAGES != 0)?;
     let file = match ffi::NewAccessFile::new(access.clone()) {
         Ok(f) => f,
@@ -408,45 +409,46 @@ fn access_pages(ucmd: &mut Ucmd<'_>, fd: u32) -> Result {
 /// `IOASID_TEST_OP_MOCK_DMA`: mock device `id` reads or writes `length` bytes at `iova`
 /// through its domain, to or from the user buffer at `uptr` (`access_rw`'s shape).
 fn mock_dma(ctx: &Context, id: u32, op: TestAccessRw) -> Result {
-    let TestAccessRw {
-        iova,
-        length,
-        uptr,
-        flags,
-    } = op;
-    if length > ACCESS_MAX {
-        return Err(ENOMEM);
-    }
-    if flags & !MOCK_DMA_WRITE != 0 {
-        return Err(EOPNOTSUPP);
-    }
+    let write = check_rw(&op, MOCK_DMA_WRITE, 0)?;
     let dev = mock_device(ctx, id)?;
-    let write = flags & MOCK_DMA_WRITE != 0;
-    through_user_buffer(uptr, length, write, |buf| {
-        dev.dma(iova, buf, write).or_else(|e| {
+    through_user_buffer(&op, write, |buf| {
+        dev.dma(op.iova, buf, write).or_else(|e| {
             refuse!(
                 e,
                 "mock DMA at {:#x}+{:#x} faulted: {:?}\n",
-                iova,
-                length,
+                op.iova,
+                op.length,
                 e
             )
         })
     })
 }
 
-/// Runs `copy` on a kernel buffer of `length` bytes that holds the user buffer at `uptr`
-/// before (`to_memory`: the copy writes IOVA memory from it) or receives it after (the
-/// copy reads IOVA memory into it).
+/// Checks the arguments of a copy between IOVA memory and a user buffer: `ENOMEM` above
+/// [`ACCESS_MAX`] bytes, `EOPNOTSUPP` for flags other than `write_flag` and
+/// `other_flags`. Returns whether the copy writes IOVA memory (`write_flag` is set).
+fn check_rw(op: &TestAccessRw, write_flag: u32, other_flags: u32) -> Result<bool> {
+    if op.length > ACCESS_MAX {
+        return Err(ENOMEM);
+    }
+    if op.flags & !(write_flag | other_flags) != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    Ok(op.flags & write_flag != 0)
+}
+
+/// Runs `copy` on a kernel buffer of `op.length` bytes that holds the user buffer at
+/// `op.uptr` before (`to_memory`: the copy writes IOVA memory from it) or receives it
+/// after (the copy reads IOVA memory into it).
 fn through_user_buffer(
-    uptr: u64,
-    length: u64,
+    op: &TestAccessRw,
     to_memory: bool,
     copy: impl FnOnce(&mut [u8]) -> Result,
 ) -> Result {
-    let mut buf = KVVec::from_elem(0u8, length as usize, GFP_KERNEL)?;
+    let length = op.length as usize;
+    let mut buf = KVVec::from_elem(0u8, length, GFP_KERNEL)?;
     let (mut reader, mut writer) =
-        UserSlice::new(UserPtr::from_addr(uptr as usize), length as usize).reader_writer();
+        UserSlice::new(UserPtr::from_addr(op.uptr as usize), length).reader_writer();
     if to_memory {
         reader.read_slice(&mut buf)?;
     }
@@ -459,19 +461,7 @@ fn through_user_buffer(
 
 /// `IOMMU_TEST_OP_ACCESS_RW`: copies through an access.
 fn access_rw(fd: u32, op: TestAccessRw) -> Result {
-    let TestAccessRw {
-        iova,
-        length,
-        uptr,
-        flags,
-    } = op;
-    if length > ACCESS_MAX {
-        return Err(ENOMEM);
-    }
-    if flags & !(ACCESS_RW_WRITE | ACCESS_RW_SLOW_PATH) != 0 {
-        return Err(EOPNOTSUPP);
-    }
+    let write = check_rw(&op, ACCESS_RW_WRITE, ACCESS_RW_SLOW_PATH)?;
     let access = ffi::access_from_fd(fd)?;
-    let write = flags & ACCESS_RW_WRITE != 0;
-    through_user_buffer(uptr, length, write, |buf| access.rw(iova, buf, write))
+    through_user_buffer(&op, write, |buf| access.rw(op.iova, buf, write))
 }

@@ -47,26 +47,10 @@ pub(crate) const fn io(nr: u32) -> u32 {
     (IOMMUFD_TYPE << 8) | (nr & 0xff)
 }
 
-// The command numbers of the header's `enum`s, each ioctl's `IOMMUFD_CMD_*`/`IOASID_CMD_*`.
-const IOMMUFD_CMD_DESTROY: u32 = IOMMUFD_CMD_BASE;
-const IOMMUFD_CMD_IOAS_ALLOC: u32 = 0x81;
-const IOMMUFD_CMD_IOAS_ALLOW_IOVAS: u32 = 0x82;
-const IOMMUFD_CMD_IOAS_COPY: u32 = 0x83;
-const IOMMUFD_CMD_IOAS_IOVA_RANGES: u32 = 0x84;
-const IOMMUFD_CMD_IOAS_MAP: u32 = 0x85;
-const IOMMUFD_CMD_IOAS_UNMAP: u32 = 0x86;
-const IOMMUFD_CMD_OPTION: u32 = 0x87;
-const IOMMUFD_CMD_HWPT_ALLOC: u32 = 0x89;
-const IOMMUFD_CMD_GET_HW_INFO: u32 = 0x8a;
-const IOMMUFD_CMD_HWPT_INVALIDATE: u32 = 0x8d;
-const IOMMUFD_CMD_IOAS_MAP_FILE: u32 = 0x8f;
-const IOMMUFD_CMD_IOAS_CHANGE_PROCESS: u32 = 0x92;
-const IOASID_CMD_DEVICE_BIND: u32 = IOASID_CMD_BASE;
-const IOASID_CMD_DEVICE_ATTACH: u32 = IOASID_CMD_BASE + 1;
-const IOASID_CMD_DEVICE_DETACH: u32 = IOASID_CMD_BASE + 2;
-
-/// Declares the ioctl numbers, `_IO(IOMMUFD_TYPE, cmd)` as the header's `#define`s, and
-/// (for the host test, which compares each with the C headers) the list of them by name.
+/// Declares the ioctl numbers, `_IO(IOMMUFD_TYPE, cmd)` as the header's `#define`s, from
+/// the command numbers of the header's `enum`s (each ioctl's `IOMMUFD_CMD_*` or
+/// `IOASID_CMD_*`), and (for the host test, which compares each with the C headers) the
+/// list of them by name.
 macro_rules! ioctls {
     ($($(#[$m:meta])* $name:ident = $cmd:expr;)*) => {
         $($(#[$m])* pub(crate) const $name: u32 = io($cmd);)*
@@ -79,39 +63,39 @@ macro_rules! ioctls {
 
 ioctls! {
     /// `IOMMU_DESTROY`: destroy an object.
-    IOMMU_DESTROY = IOMMUFD_CMD_DESTROY;
+    IOMMU_DESTROY = IOMMUFD_CMD_BASE;
     /// `IOMMU_IOAS_ALLOC`: allocate an IOAS.
-    IOMMU_IOAS_ALLOC = IOMMUFD_CMD_IOAS_ALLOC;
+    IOMMU_IOAS_ALLOC = 0x81;
     /// `IOMMU_IOAS_ALLOW_IOVAS`: restrict the allocator's IOVAs.
-    IOMMU_IOAS_ALLOW_IOVAS = IOMMUFD_CMD_IOAS_ALLOW_IOVAS;
+    IOMMU_IOAS_ALLOW_IOVAS = 0x82;
     /// `IOMMU_IOAS_COPY`: map memory already mapped in another IOAS.
-    IOMMU_IOAS_COPY = IOMMUFD_CMD_IOAS_COPY;
+    IOMMU_IOAS_COPY = 0x83;
     /// `IOMMU_IOAS_IOVA_RANGES`: the usable IOVA ranges.
-    IOMMU_IOAS_IOVA_RANGES = IOMMUFD_CMD_IOAS_IOVA_RANGES;
+    IOMMU_IOAS_IOVA_RANGES = 0x84;
     /// `IOMMU_IOAS_MAP`: map user memory.
-    IOMMU_IOAS_MAP = IOMMUFD_CMD_IOAS_MAP;
+    IOMMU_IOAS_MAP = 0x85;
     /// `IOMMU_IOAS_UNMAP`: unmap an IOVA range.
-    IOMMU_IOAS_UNMAP = IOMMUFD_CMD_IOAS_UNMAP;
+    IOMMU_IOAS_UNMAP = 0x86;
     /// `IOMMU_OPTION`: get or set an option.
-    IOMMU_OPTION = IOMMUFD_CMD_OPTION;
+    IOMMU_OPTION = 0x87;
     /// `IOMMU_HWPT_ALLOC`: allocate a hardware page table.
-    IOMMU_HWPT_ALLOC = IOMMUFD_CMD_HWPT_ALLOC;
+    IOMMU_HWPT_ALLOC = 0x89;
     /// `IOMMU_GET_HW_INFO`: the IOMMU's information about a device.
-    IOMMU_GET_HW_INFO = IOMMUFD_CMD_GET_HW_INFO;
+    IOMMU_GET_HW_INFO = 0x8a;
     /// `IOMMU_HWPT_INVALIDATE`: invalidate a nested HWPT's caches.
-    IOMMU_HWPT_INVALIDATE = IOMMUFD_CMD_HWPT_INVALIDATE;
+    IOMMU_HWPT_INVALIDATE = 0x8d;
     /// `IOMMU_IOAS_MAP_FILE`: map part of a memfd.
-    IOMMU_IOAS_MAP_FILE = IOMMUFD_CMD_IOAS_MAP_FILE;
+    IOMMU_IOAS_MAP_FILE = 0x8f;
     /// `IOMMU_IOAS_CHANGE_PROCESS`: charge all pins to the calling process.
-    IOMMU_IOAS_CHANGE_PROCESS = IOMMUFD_CMD_IOAS_CHANGE_PROCESS;
+    IOMMU_IOAS_CHANGE_PROCESS = 0x92;
     /// `IOMMU_TEST_CMD` of upstream's `iommufd_test.h` (not uAPI): the test interface.
     IOMMU_TEST_CMD = IOMMUFD_CMD_BASE + 32;
     /// `IOASID_DEVICE_BIND`: bind a device to the context.
-    IOASID_DEVICE_BIND = IOASID_CMD_DEVICE_BIND;
+    IOASID_DEVICE_BIND = IOASID_CMD_BASE;
     /// `IOASID_DEVICE_ATTACH`: attach a bound device.
-    IOASID_DEVICE_ATTACH = IOASID_CMD_DEVICE_ATTACH;
+    IOASID_DEVICE_ATTACH = IOASID_CMD_BASE + 1;
     /// `IOASID_DEVICE_DETACH`: detach a bound device.
-    IOASID_DEVICE_DETACH = IOASID_CMD_DEVICE_DETACH;
+    IOASID_DEVICE_DETACH = IOASID_CMD_BASE + 2;
 }
 
 /// Checks the caller's `size` against an operation whose kernel structure has `size`

@@ -11,7 +11,7 @@
 
 use crate::{
     uapi::*,
-    uapi_header::{repo, run_c_with},
+    uapi_header::{repo, run_c_upstream, run_c_with},
     ucmd,
 };
 use std::path::PathBuf;
@@ -292,24 +292,10 @@ fn iommu_rows_match_upstream_ioctl_op() {
         );
         want += &format!("{} {} {}\n", r.ioctl, number(&r.ioctl), min_size(r));
     }
-    let dir = std::env::temp_dir().join(format!("ioasid-ioctl-op-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("linux")).unwrap();
-    std::fs::copy(
-        ksrc.join("include/uapi/linux/iommufd.h"),
-        dir.join("linux/iommufd.h"),
-    )
-    .expect("reading iommufd.h from IOASID_KSRC");
-    std::fs::copy(
-        ksrc.join("drivers/iommu/iommufd/iommufd_test.h"),
-        dir.join("iommufd_test.h"),
-    )
-    .expect("reading iommufd_test.h from IOASID_KSRC");
-    let out = run_c_with(
+    let out = run_c_upstream(
+        &ksrc,
         &format!("#include <linux/iommufd.h>\n#include \"iommufd_test.h\"\n{OFFSETOFEND}"),
-        std::slice::from_ref(&dir),
-        &["-std=gnu11"],
         &body,
     );
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out, want);
 }

@@ -5,7 +5,7 @@
 
 use crate::{mock_s1, ucmd};
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::Command,
     sync::atomic::{AtomicUsize, Ordering},
 };
@@ -56,6 +56,27 @@ pub(crate) fn run_c_with(includes: &str, dirs: &[PathBuf], std: &[&str], body: &
     let out = Command::new(&exe).output().unwrap();
     std::fs::remove_dir_all(&dir).ok();
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Compiles and runs a C program with upstream iommufd's headers from the kernel source
+/// `ksrc` (`<linux/iommufd.h>` and the test interface's `"iommufd_test.h"`, copied aside
+/// so that no other kernel header comes along); returns its stdout. Upstream's header uses
+/// anonymous unions: GNU C, not pedantic C99.
+pub(crate) fn run_c_upstream(ksrc: &Path, includes: &str, body: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("ioasid-upstream-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(dir.join("linux")).unwrap();
+    for (from, to) in [
+        ("include/uapi/linux/iommufd.h", "linux/iommufd.h"),
+        ("drivers/iommu/iommufd/iommufd_test.h", "iommufd_test.h"),
+    ] {
+        std::fs::copy(ksrc.join(from), dir.join(to))
+            .unwrap_or_else(|e| panic!("reading {from} from IOASID_KSRC: {e}"));
+    }
+    let out = run_c_with(includes, std::slice::from_ref(&dir), &["-std=gnu11"], body);
+    std::fs::remove_dir_all(&dir).ok();
+    out
 }
 
 #[test]
@@ -256,21 +277,11 @@ fn kernel_source() -> PathBuf {
 #[ignore = "needs IOASID_KSRC (the unpacked kernel source; test-all sets it)"]
 fn rust_mirrors_match_upstream_iommufd() {
     let ksrc = kernel_source();
-    let dir = std::env::temp_dir().join(format!("ioasid-upstream-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("linux")).unwrap();
-    std::fs::copy(
-        ksrc.join("include/uapi/linux/iommufd.h"),
-        dir.join("linux/iommufd.h"),
-    )
-    .expect("reading iommufd.h from IOASID_KSRC");
-    // Upstream's header uses anonymous unions: GNU C, not pedantic C99.
-    let out = run_c_with(
+    let out = run_c_upstream(
+        &ksrc,
         "#include <linux/iommufd.h>",
-        std::slice::from_ref(&dir),
-        &["-std=gnu11"],
         &layout_program_of(shared_mirrors()),
     );
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out, expected_layout_of(shared_mirrors()));
 }
 
@@ -321,18 +332,6 @@ fn test_data_mirrors() -> [Mirror; 2] {
 fn test_op_mirrors_match_upstream_iommufd_test_h() {
     use crate::uapi::IommuTestCmd;
     let ksrc = kernel_source();
-    let dir = std::env::temp_dir().join(format!("ioasid-testh-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("linux")).unwrap();
-    std::fs::copy(
-        ksrc.join("include/uapi/linux/iommufd.h"),
-        dir.join("linux/iommufd.h"),
-    )
-    .expect("reading iommufd.h from IOASID_KSRC");
-    std::fs::copy(
-        ksrc.join("drivers/iommu/iommufd/iommufd_test.h"),
-        dir.join("iommufd_test.h"),
-    )
-    .expect("reading iommufd_test.h from IOASID_KSRC");
     let mut body = String::from("printf(\"%zu\", sizeof(struct iommu_test_cmd));");
     let mut want = IommuTestCmd::SIZE.to_string();
     for (member, fields) in test_op_mirrors() {
@@ -346,12 +345,10 @@ fn test_op_mirrors_match_upstream_iommufd_test_h() {
     // The mock's driver data structures (IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE).
     body += &layout_program_of(test_data_mirrors().into_iter());
     want += &expected_layout_of(test_data_mirrors().into_iter());
-    let out = run_c_with(
+    let out = run_c_upstream(
+        &ksrc,
         "#include <linux/iommufd.h>\n#include \"iommufd_test.h\"",
-        std::slice::from_ref(&dir),
-        &["-std=gnu11"],
         &body,
     );
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out, want);
 }

@@ -8,9 +8,9 @@
 //! Nothing here decides when to attach, replace or detach:
 //! [`crate::objects::pcidev::PciGroup`] owns the group's state and makes these calls.
 
-use super::{check, raw, IommuDomain, PciDev};
+use super::{check, raw, DmaClaim, IommuDomain, PciDev};
 use core::ptr::NonNull;
-use kernel::{bindings, prelude::*, types::Opaque};
+use kernel::{bindings, prelude::*, sync::Arc, types::Opaque};
 
 /// A counted reference to an IOMMU group (`struct iommu_group`).
 ///
@@ -59,30 +59,40 @@ impl IommuGroup {
 
     /// Attaches the group, attached to no domain of ours, to `domain`
     /// (`iommu_attach_group_handle`); the group's devices translate through it until the
-    /// result is dropped (detached) or moves them ([`GroupAttach::replace`]).
+    /// result is dropped (detached) or moves them ([`GroupAttach::replace`]). The result
+    /// holds a reference to the domain, so the domain lives while anything is attached to
+    /// it.
     ///
-    /// The caller must keep `domain` alive while the result is attached to it, and the
-    /// group's DMA ownership claimed.
+    /// `claim` shows that the group's DMA ownership is ours, so no kernel driver's DMA is
+    /// moved to our domain.
     ///
     /// # Errors
     ///
-    /// `ENOMEM`; the IOMMU driver's refusal.
-    pub(crate) fn attach(&self, domain: &IommuDomain) -> Result<GroupAttach> {
+    /// `EPERM` if `claim` is of another group; `ENOMEM`; the IOMMU driver's refusal.
+    pub(crate) fn attach(
+        &self,
+        claim: &DmaClaim,
+        domain: &Arc<IommuDomain>,
+    ) -> Result<GroupAttach> {
+        if claim.group != self.key() {
+            return Err(EPERM);
+        }
         let handle = new_handle()?;
         // SAFETY: `iommu_group_ref_get` takes one more reference on the live group.
         let group = unsafe { bindings::iommu_group_ref_get(self.0.as_ptr()) };
         // INVARIANT: the new reference belongs to the `IommuGroup`.
         let group = IommuGroup(NonNull::new(group).ok_or(EINVAL)?);
-        // SAFETY: The group and `domain` are live, and the caller keeps the domain alive
-        // while attached; `handle` is a new, zeroed `struct iommu_attach_handle` that the
-        // result keeps at a stable address (boxed) while the group is attached with it.
+        // SAFETY: The group and `domain` are live, and the result keeps the domain alive
+        // (its reference) while attached; `handle` is a new, zeroed
+        // `struct iommu_attach_handle` that the result keeps at a stable address (boxed)
+        // while the group is attached with it.
         check(unsafe {
             raw::ioasid_shim_group_attach(group.as_raw(), domain.as_raw(), handle.get().cast())
         })?;
         // INVARIANT: attached to `domain` with `handle`.
         Ok(GroupAttach {
             group,
-            domain: domain.0,
+            domain: domain.clone(),
             handle,
         })
     }
@@ -99,40 +109,39 @@ fn new_handle() -> Result<KBox<Opaque<bindings::iommu_attach_handle>>> {
 /// # Invariants
 ///
 /// `group` is attached to `domain` with `handle`, which stays at its address while it
-/// is; `domain` is kept alive by whoever made or replaced the attachment.
+/// is; the reference `domain` keeps the domain alive while it is.
 pub(crate) struct GroupAttach {
     group: IommuGroup,
-    domain: NonNull<bindings::iommu_domain>,
+    domain: Arc<IommuDomain>,
     handle: KBox<Opaque<bindings::iommu_attach_handle>>,
 }
 
 // SAFETY: The attachment is a state of the IOMMU group, which is changed under the group's
 // mutex from any thread; the handle is only read by the IOMMU core.
 unsafe impl Send for GroupAttach {}
-// SAFETY: `&GroupAttach` gives access to nothing but comparisons of the domain pointer.
+// SAFETY: `&GroupAttach` gives access to nothing but comparisons of the domain's address.
 unsafe impl Sync for GroupAttach {}
 
 impl GroupAttach {
     /// Whether the group is attached to `domain`.
     pub(crate) fn is_on(&self, domain: &IommuDomain) -> bool {
-        self.domain == domain.0
+        core::ptr::eq(&*self.domain, domain)
     }
 
     /// Moves the group to `domain` in one step (`iommu_replace_group_handle`, with a new
-    /// handle): there is no moment without a translation.
-    ///
-    /// The caller must keep `domain` alive while attached to it, as for
-    /// [`IommuGroup::attach`]; the old domain may go once this returns `Ok`.
+    /// handle): there is no moment without a translation. The old domain's reference goes
+    /// only once the group is off it.
     ///
     /// # Errors
     ///
     /// `ENOMEM`; the IOMMU driver's refusal (the group stays on its domain).
-    pub(crate) fn replace(&mut self, domain: &IommuDomain) -> Result {
+    pub(crate) fn replace(&mut self, domain: &Arc<IommuDomain>) -> Result {
         let handle = new_handle()?;
         // The new handle is kept below in place of the old one, which the core no longer
         // uses once the replacement succeeded (it stored the new one under its mutex).
-        // SAFETY: The group is live and attached with our handle; `domain` is live and kept
-        // so by the caller while attached; the new handle is zeroed and boxed.
+        // SAFETY: The group is live and attached with our handle; `domain` is live and
+        // kept so while attached by the reference stored below; the new handle is zeroed
+        // and boxed.
         check(unsafe {
             raw::ioasid_shim_group_replace(
                 self.group.as_raw(),
@@ -140,8 +149,8 @@ impl GroupAttach {
                 handle.get().cast(),
             )
         })?;
-        // INVARIANT: attached to `domain` with `handle` now.
-        self.domain = domain.0;
+        // INVARIANT: attached to `domain` with `handle` now; the old domain and handle go.
+        self.domain = domain.clone();
         self.handle = handle;
         Ok(())
     }
@@ -150,7 +159,7 @@ impl GroupAttach {
 impl Drop for GroupAttach {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the group is attached to the live `domain` with
-        // our handle; after this, the core uses neither, and the handle is freed after.
-        unsafe { raw::ioasid_shim_group_detach(self.group.as_raw(), self.domain.as_ptr().cast()) }
+        // our handle; after this, the core uses neither, and both go after (fields).
+        unsafe { raw::ioasid_shim_group_detach(self.group.as_raw(), self.domain.as_raw()) }
     }
 }

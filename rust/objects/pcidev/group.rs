@@ -18,7 +18,7 @@
 
 use crate::{
     error::refuse,
-    ffi::iommu::{Binding, DevFile, GroupAttach, IommuGroup, PciDev},
+    ffi::iommu::{Binding, DevFile, DmaClaim, GroupAttach, IommuGroup, PciDev},
     hw::iommu::RealDomain,
     objects::device::Attachment,
     uapi::iova::Span,
@@ -39,18 +39,10 @@ pub(super) struct Member {
 /// A binding of one of the group's devices that is in force: the device's DMA ownership
 /// is held for the context.
 struct BoundDev {
-    /// The device ([`PciDev::key`]).
-    dev: usize,
-    binding: Binding,
+    /// The claim (of the device and binding it names).
+    claim: DmaClaim,
     /// Whether the device is in the group's hardware attachment.
     attached: bool,
-}
-
-/// The IOMMU group's attachment to a domain. `att` is declared first: dropping this
-/// detaches the group before the domain's reference goes.
-struct HwAttach {
-    att: GroupAttach,
-    domain: Arc<RealDomain>,
 }
 
 /// The group in hardware: the bindings in force and the group's attachment.
@@ -58,11 +50,10 @@ struct HwAttach {
 /// # Invariants
 ///
 /// `attach` is `Some` exactly when an entry of `bound` is attached; it is then on the
-/// domain of the [`GroupInner::attached`] HWPT, which keeps that domain alive too. Every
-/// entry of `bound` holds one DMA ownership claim of its device.
+/// domain of the [`GroupInner::attached`] HWPT (and holds a reference to it).
 pub(super) struct GroupHw {
     bound: KVec<BoundDev>,
-    attach: Option<HwAttach>,
+    attach: Option<GroupAttach>,
 }
 
 impl GroupHw {
@@ -70,7 +61,7 @@ impl GroupHw {
         let key = dev.key();
         self.bound
             .iter()
-            .position(|b| b.dev == key && b.binding == binding)
+            .position(|b| b.claim.dev() == key && b.claim.binding() == binding)
     }
 
     /// Attaches `binding` of `dev` to `domain`: the first device attaches the group;
@@ -93,14 +84,11 @@ impl GroupHw {
         };
         match self.attach.as_mut() {
             None => {
-                let att = group.attach(domain.iommu_domain())?;
+                let att = group.attach(&self.bound[i].claim, domain.iommu_domain())?;
                 // INVARIANT: the group is attached, and entry `i` is marked below.
-                self.attach = Some(HwAttach {
-                    att,
-                    domain: domain.clone(),
-                });
+                self.attach = Some(att);
             }
-            Some(hw) if !hw.att.is_on(domain.iommu_domain()) => {
+            Some(att) if !att.is_on(domain.iommu_domain()) => {
                 if !self.bound[i].attached {
                     return refuse!(
                         EINVAL,
@@ -108,10 +96,9 @@ impl GroupHw {
                         dev.name()
                     );
                 }
-                // One switch of the group's translation: no window without one.
-                hw.att.replace(domain.iommu_domain())?;
-                // The old domain's reference goes only now, after the switch.
-                hw.domain = domain.clone();
+                // One switch of the group's translation: no window without one (the old
+                // domain's reference goes only after it).
+                att.replace(domain.iommu_domain())?;
             }
             Some(_) => {}
         }
@@ -143,9 +130,9 @@ impl GroupHw {
         if let Some(i) = self.find(dev, binding) {
             self.detach_at(i);
             // The group is off our domain before the device's ownership goes.
-            dev.release_dma();
-            // INVARIANT: the entry's claim was released just above.
-            let _ = self.bound.remove(i);
+            if let Ok(b) = self.bound.remove(i) {
+                dev.release_dma(b.claim);
+            }
         }
     }
 }
@@ -239,10 +226,10 @@ impl PciGroup {
         // Room first, so that recording a claimed binding cannot fail.
         g.hw.bound.reserve(1, GFP_KERNEL)?;
         // Under the lock: a revocation of the new binding waits for its entry.
-        let binding = dev.claim(file, owner, self.clone())?;
+        let claim = dev.claim(file, owner, self.clone())?;
+        let binding = claim.binding();
         let _ = g.hw.bound.push_within_capacity(BoundDev {
-            dev: dev.key(),
-            binding,
+            claim,
             attached: false,
         });
         Ok(binding)
