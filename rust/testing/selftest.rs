@@ -203,10 +203,8 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
 
 /// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: moves mock device `stdev_id` to `pt_id`.
 fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd<'_>, stdev_id: u32, pt_id: u32) -> Result {
-    let dev = ctx
-        .objects()
-        .get_as::<Arc<MockDevice>>(stdev_id)
-        .map_err(|_| EINVAL)?;
+    // As upstream: no such mock device object is ENOENT.
+    let dev = ctx.objects().get_as::<Arc<MockDevice>>(stdev_id)?;
     if dev.hwpt_id() == Some(pt_id) {
         return Ok(());
     }
