@@ -60,7 +60,7 @@ pub(crate) const fn check_config(root: u64, flags: u32, reserved: u32) -> Result
     if flags != 0 || reserved != 0 {
         return Err(S1Error::NotSupported);
     }
-    if root % PAGE_SIZE != 0 {
+    if !root.is_multiple_of(PAGE_SIZE) {
         return Err(S1Error::Inval);
     }
     Ok(())
