@@ -125,18 +125,6 @@ static int replace(int fd, __u32 stdev, __u32 pt_id)
 	return test_cmd(fd, &cmd);
 }
 
-static int mock_dma(int fd, __u32 dev, __u64 iova, void *buf, size_t len, bool write)
-{
-	struct ioasid_test_cmd cmd = {
-		.op = IOASID_TEST_OP_MOCK_DMA,
-		.id = dev,
-		.access_rw = { .iova = iova, .length = len, .uptr = (uintptr_t)buf,
-			       .flags = write ? IOASID_MOCK_DMA_WRITE : 0 },
-	};
-
-	return test_cmd(fd, &cmd);
-}
-
 FIXTURE(nested)
 {
 	int fd;
@@ -395,18 +383,18 @@ TEST_F(nested, mock_dma_goes_through_the_nested_hwpt_and_its_parent)
 	ASSERT_EQ(0, replace(self->fd, self->stdev, a));
 	/* A device on it makes it busy. */
 	EXPECT_ERRNO(EBUSY, destroy(self->fd, a));
-	ASSERT_EQ(0, mock_dma(self->fd, self->stdev, IOVA + self->psz + 8, pattern,
+	ASSERT_EQ(0, test_mock_dma(self->fd, self->stdev, IOVA + self->psz + 8, pattern,
 			      sizeof(pattern), true));
 	EXPECT_EQ(0, memcmp(self->buf + self->psz + 8, pattern, sizeof(pattern)));
 	memset(back, 0, sizeof(back));
-	ASSERT_EQ(0, mock_dma(self->fd, self->stdev, IOVA + self->psz + 8, back, sizeof(back),
+	ASSERT_EQ(0, test_mock_dma(self->fd, self->stdev, IOVA + self->psz + 8, back, sizeof(back),
 			      false));
 	EXPECT_EQ(0, memcmp(back, pattern, sizeof(back)));
 	/* What stage 2 does not map faults, and an unmap in the parent's IOAS is seen at once. */
-	EXPECT_ERRNO(EFAULT, mock_dma(self->fd, self->stdev, IOVA + BUF_PAGES * self->psz, back,
+	EXPECT_ERRNO(EFAULT, test_mock_dma(self->fd, self->stdev, IOVA + BUF_PAGES * self->psz, back,
 				      8, false));
 	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, IOVA, BUF_PAGES * self->psz, NULL));
-	EXPECT_ERRNO(EFAULT, mock_dma(self->fd, self->stdev, IOVA + self->psz, back, 8, false));
+	EXPECT_ERRNO(EFAULT, test_mock_dma(self->fd, self->stdev, IOVA + self->psz, back, 8, false));
 	/* Back to a paging HWPT: the nested one can go. */
 	ASSERT_EQ(0, replace(self->fd, self->stdev, self->parent));
 	EXPECT_EQ(0, destroy(self->fd, a));
@@ -426,7 +414,7 @@ static void *dma_loop(void *arg)
 	char b[32];
 
 	while (!atomic_load(&l->done)) {
-		if (mock_dma(l->fd, l->stdev, l->iova, b, sizeof(b), false))
+		if (test_mock_dma(l->fd, l->stdev, l->iova, b, sizeof(b), false))
 			atomic_fetch_add(&l->faults, 1);
 		else
 			atomic_fetch_add(&l->ok, 1);
@@ -520,7 +508,7 @@ static int dma_byte(struct _test_data_nested *self, __u64 dev_iova)
 {
 	unsigned char b = 0;
 
-	if (mock_dma(self->fd, self->stdev, dev_iova, &b, 1, false))
+	if (test_mock_dma(self->fd, self->stdev, dev_iova, &b, 1, false))
 		return -errno;
 	return b;
 }
@@ -587,10 +575,10 @@ TEST_F(nested, mock_s1_dma_walks_both_stages)
 	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA + 5));
 	for (unsigned int i = 0; i < sizeof(pattern); i++)
 		pattern[i] = i + 1;
-	ASSERT_EQ(0, mock_dma(self->fd, self->stdev, DEV_IOVA + 100, pattern, sizeof(pattern),
+	ASSERT_EQ(0, test_mock_dma(self->fd, self->stdev, DEV_IOVA + 100, pattern, sizeof(pattern),
 			      true));
 	EXPECT_EQ(0, memcmp(self->buf + PAGE_A * self->psz + 100, pattern, sizeof(pattern)));
-	ASSERT_EQ(0, mock_dma(self->fd, self->stdev, DEV_IOVA + 100, back, sizeof(back), false));
+	ASSERT_EQ(0, test_mock_dma(self->fd, self->stdev, DEV_IOVA + 100, back, sizeof(back), false));
 	EXPECT_EQ(0, memcmp(back, pattern, sizeof(back)));
 
 	/* Stage-1 faults: no level-2 entry, no level-1 entry, beyond the input space. */
@@ -602,7 +590,7 @@ TEST_F(nested, mock_s1_dma_walks_both_stages)
 	*entry(self, L2, DEV_IOVA + 8192) = gpa(self, PAGE_C) | IOASID_MOCK_S1_VALID |
 					     IOASID_MOCK_S1_READ;
 	EXPECT_EQ(0xc3, dma_byte(self, DEV_IOVA + 8192));
-	EXPECT_ERRNO(EPERM, mock_dma(self->fd, self->stdev, DEV_IOVA + 8192, pattern, 1, true));
+	EXPECT_ERRNO(EPERM, test_mock_dma(self->fd, self->stdev, DEV_IOVA + 8192, pattern, 1, true));
 
 	/* Stage-2 faults: a page, and a table, the parent does not map. */
 	*entry(self, L2, DEV_IOVA + 3 * 4096) = (IOVA + 32 * self->psz) | S1_RW;
@@ -618,7 +606,7 @@ TEST_F(nested, mock_s1_dma_walks_both_stages)
 			      IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA));
 	*entry(self, L2, DEV_IOVA + 5 * 4096) = ro_gpa | S1_RW;
 	EXPECT_EQ(0x5e, dma_byte(self, DEV_IOVA + 5 * 4096));
-	EXPECT_ERRNO(EPERM, mock_dma(self->fd, self->stdev, DEV_IOVA + 5 * 4096, pattern, 1, true));
+	EXPECT_ERRNO(EPERM, test_mock_dma(self->fd, self->stdev, DEV_IOVA + 5 * 4096, pattern, 1, true));
 	EXPECT_EQ(0x5e, ((unsigned char *)ro)[0]);
 	ASSERT_EQ(0, replace(self->fd, self->stdev, self->ioas));
 	EXPECT_EQ(0, destroy(self->fd, hwpt));
