@@ -181,6 +181,7 @@ static OPS: &[Op] = &[
     op!(IOMMU_OPTION, IommuOption, last = val64, context::ioctl_option),
     op!(IOMMU_HWPT_ALLOC, IommuHwptAlloc, last = reserved, hwpt::ioctl_alloc),
     op!(IOMMU_GET_HW_INFO, IommuHwInfo, last = reserved, device::ioctl_get_hw_info),
+    op!(IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate, last = reserved, hwpt::ioctl_invalidate),
     op!(IOMMU_IOAS_MAP_FILE, IommuIoasMapFile, last = iova, ioas::ioctl_map_file),
     op!(IOMMU_IOAS_CHANGE_PROCESS, IommuIoasChangeProcess, last = reserved,
         ioas::ioctl_change_process),

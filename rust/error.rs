@@ -15,7 +15,7 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::uapi::{iova::IovaError, ucmd::UcmdError, MapArgError};
+use crate::uapi::{iova::IovaError, mock_s1::S1Error, ucmd::UcmdError, MapArgError};
 use kernel::prelude::*;
 
 /// The size rules of every ioctl.
@@ -47,6 +47,18 @@ impl From<MapArgError> for Error {
             MapArgError::NotSupported => EOPNOTSUPP,
             MapArgError::Overflow => EOVERFLOW,
             MapArgError::NoAccess => EINVAL,
+        }
+    }
+}
+
+/// The mock IOMMU's stage-1 format: configuration, walks and invalidations.
+impl From<S1Error> for Error {
+    fn from(e: S1Error) -> Self {
+        match e {
+            S1Error::Inval => EINVAL,
+            S1Error::NotSupported => EOPNOTSUPP,
+            S1Error::Fault => EFAULT,
+            S1Error::Permission => EPERM,
         }
     }
 }

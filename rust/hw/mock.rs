@@ -14,6 +14,8 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
+pub(crate) mod nested;
+
 use super::{HwDomain, PROT_READ, PROT_WRITE};
 use crate::{
     ffi::{self, PinnedPhys, PinnedRun},
@@ -49,6 +51,9 @@ struct Pte {
 struct Table {
     dir: KVec<Option<KVec<Option<Pte>>>>,
     mapped: u64,
+    /// Counts the unmaps that removed an entry: a nested domain's translation cache
+    /// filled at an older generation may hold what the parent no longer maps.
+    generation: u64,
 }
 
 impl Table {
@@ -93,7 +98,7 @@ impl MockDomain {
         // INVARIANT: `DIR` empty leaves, nothing mapped.
         Arc::pin_init(
             pin_init!(Self {
-                table <- new_mutex!(Table { dir, mapped: 0 }),
+                table <- new_mutex!(Table { dir, mapped: 0, generation: 0 }),
             }),
             GFP_KERNEL,
         )
@@ -133,6 +138,11 @@ impl MockDomain {
             done += len;
         }
         Ok(())
+    }
+
+    /// The number of unmaps so far that removed something (see [`Table`]).
+    pub(crate) fn generation(&self) -> u64 {
+        self.table.lock().generation
     }
 
     fn check(&self, iova: u64, len: u64) -> Result<(usize, usize)> {
@@ -214,7 +224,12 @@ impl HwDomain for MockDomain {
                 unmapped += MOCK_PAGE_SIZE;
             }
         }
-        // A software table has no IOTLB: the entries are gone when the lock drops.
+        if unmapped != 0 {
+            // The nested domains' caches see the change at their next lookup.
+            t.generation += 1;
+        }
+        // A software table has no IOTLB of its own: the entries are gone when the lock
+        // drops.
         unmapped
     }
 

@@ -13,9 +13,13 @@
 pub(crate) mod iommu;
 pub(crate) mod mock;
 
-use crate::{ffi::PinnedRun, uapi::iova::Span};
+use crate::{error::refuse, ffi::PinnedRun, uapi::iova::Span, uapi::ucmd};
 use iommu::RealDomain;
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::Arc,
+    uaccess::{UserPtr, UserSlice},
+};
 use mock::MockDomain;
 
 /// IOPTE permission: DMA may read.
@@ -79,5 +83,92 @@ impl Domain {
             Domain::Mock(m) => Arc::as_ptr(m) as usize,
             Domain::Real(r) => Arc::as_ptr(r) as usize,
         }
+    }
+}
+
+/// A nested domain: translates through a table the user owns (stage 1), then through
+/// its parent's paging domain (stage 2). Enum dispatch, as [`Domain`].
+#[derive(Clone)]
+pub(crate) enum NestedDomain {
+    /// A nested domain of the mock IOMMU.
+    Mock(Arc<mock::nested::MockNested>),
+}
+
+/// Driver data the user passes with a type (iommufd's `struct iommu_user_data`): the
+/// nested domain's configuration of `IOMMU_HWPT_ALLOC`.
+pub(crate) struct UserData {
+    /// The data type (`data_type`).
+    pub(crate) kind: u32,
+    /// Where the data is in the caller's memory.
+    pub(crate) uptr: u64,
+    /// Its length.
+    pub(crate) len: u32,
+}
+
+impl UserData {
+    /// Copies the data in as a structure of type `kind` with `N` bytes whose first version
+    /// ends at `min_size`, zero-extended (Linux 7.3's `iommu_copy_struct_from_user`).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for another type or a length below `min_size` or above `N`; `EFAULT`.
+    pub(crate) fn read<const N: usize>(&self, kind: u32, min_size: usize) -> Result<[u8; N]> {
+        if self.kind != kind {
+            return refuse!(
+                EINVAL,
+                "driver data: type {:#x}, not {:#x}\n",
+                self.kind,
+                kind
+            );
+        }
+        let n = ucmd::check_data_len(self.len, min_size, N).or_else(|e| {
+            refuse!(
+                e,
+                "driver data: length {} outside [{}, {}]\n",
+                self.len,
+                min_size,
+                N
+            )
+        })?;
+        let mut buf = [0u8; N];
+        let ptr = UserPtr::from_addr(self.uptr as usize);
+        // PANIC: `n <= N` by `check_data_len`.
+        UserSlice::new(ptr, n).reader().read_slice(&mut buf[..n])?;
+        Ok(buf)
+    }
+}
+
+/// An array of driver data entries (iommufd's `struct iommu_user_data_array`): the
+/// entries of `IOMMU_HWPT_INVALIDATE`, bounded by [`ucmd::check_entry_array`].
+pub(crate) struct UserDataArray {
+    /// The entries' type.
+    pub(crate) kind: u32,
+    /// Where the first entry is in the caller's memory.
+    pub(crate) uptr: u64,
+    /// Each entry's length.
+    pub(crate) entry_len: u32,
+    /// The number of entries.
+    pub(crate) num: u32,
+}
+
+impl UserDataArray {
+    /// Copies entry `i` in as [`UserData::read`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`UserData::read`]; `EINVAL` if `i` is beyond the array.
+    pub(crate) fn entry<const N: usize>(&self, i: u32, min_size: usize) -> Result<[u8; N]> {
+        if i >= self.num {
+            return Err(EINVAL);
+        }
+        // Cannot overflow: `entry_len <= PAGE_SIZE` and `i < 2^19` (checked by the caller
+        // with `check_entry_array`); a wrapped address would only fault.
+        let off = u64::from(self.entry_len) * u64::from(i);
+        UserData {
+            kind: self.kind,
+            uptr: self.uptr.wrapping_add(off),
+            len: self.entry_len,
+        }
+        .read(self.kind, min_size)
     }
 }

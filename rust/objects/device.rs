@@ -19,7 +19,10 @@ use super::{
     table::{ObjectKind, ObjectTable},
     Object,
 };
-use crate::{error::refuse, hw::Domain};
+use crate::{
+    error::refuse,
+    hw::{Domain, NestedDomain},
+};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -215,7 +218,7 @@ pub(crate) fn attach_to(
             }
         }
     }
-    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true)?;
+    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true, false)?;
     hwpt.get_device();
     let hwpt_id = match objects.insert(Object::Hwpt(hwpt.clone())) {
         Ok(id) => id,
@@ -316,15 +319,17 @@ impl MockDevice {
     ///
     /// # Errors
     ///
-    /// `ENXIO` when not attached; otherwise as [`crate::hw::mock::MockDomain::dma`].
+    /// `ENXIO` when not attached; otherwise as [`crate::hw::mock::MockDomain::dma`] (through
+    /// a nested domain: [`crate::hw::mock::nested::MockNested::dma`]).
     pub(crate) fn dma(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
-        let domain = match self.inner.lock().attached.as_ref() {
-            Some(a) => a.hwpt.domain().clone(),
+        let hwpt = match self.inner.lock().attached.as_ref() {
+            Some(a) => a.hwpt.clone(),
             None => return Err(ENXIO),
         };
-        match domain {
-            Domain::Mock(m) => m.dma(iova, buf, write),
-            Domain::Real(_) => Err(EINVAL),
+        match (hwpt.nested_domain(), hwpt.domain()) {
+            (Some(NestedDomain::Mock(n)), _) => n.dma(iova, buf, write),
+            (None, Domain::Mock(m)) => m.dma(iova, buf, write),
+            (None, Domain::Real(_)) => Err(EINVAL),
         }
     }
 

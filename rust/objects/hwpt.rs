@@ -1,18 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The hardware page table (HWPT) object: an IOMMU domain bound to the IOAS whose areas
-//! it maps.
+//! The hardware page table (HWPT) objects: a paging HWPT is an IOMMU domain bound to the
+//! IOAS whose areas it maps; a nested HWPT is a domain that translates through a table the
+//! user owns (stage 1) and then through a paging HWPT, its parent (stage 2).
 //!
 //! A paging HWPT is created explicitly or, when a device attaches straight to an IOAS,
 //! automatically ("auto domain", as iommufd does); an automatic one goes away with its last
 //! device. While it exists the IOAS keeps every area mapped into its domain (see
-//! [`crate::ioas`]); dropping the HWPT unmaps and flushes before any page is unpinned.
+//! [`crate::iopt`]); dropping the HWPT unmaps and flushes before any page is unpinned.
+//!
+//! A nested HWPT is created explicitly on a paging HWPT allocated with
+//! `IOMMU_HWPT_ALLOC_NEST_PARENT`, which it keeps alive: the parent counts its nested HWPTs
+//! as users, so `IOMMU_DESTROY` refuses it (`EBUSY`) while one exists. The user changes its
+//! stage-1 table at will and tells the IOMMU with `IOMMU_HWPT_INVALIDATE`.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 use super::table::ObjectKind;
-use crate::{hw::Domain, iopt::Ioas};
+use crate::{
+    hw::{Domain, NestedDomain},
+    iopt::Ioas,
+};
 use kernel::{
     prelude::*,
     sync::{
@@ -21,50 +30,105 @@ use kernel::{
     },
 };
 
-/// A paging HWPT.
+/// What a nested HWPT has beyond a paging one.
+pub(crate) struct Nested {
+    /// The paging HWPT whose domain is stage 2.
+    parent: Arc<Hwpt>,
+    /// The stage-1 domain devices attach to.
+    domain: NestedDomain,
+}
+
+/// A HWPT: paging, or nested on a paging parent.
 ///
 /// # Invariants
 ///
-/// `domain` is attached to `ioas` (filled with its areas) for the HWPT's whole life.
+/// `domain` is attached to `ioas` (filled with its areas) for the HWPT's whole life: a
+/// paging HWPT's own, which it attached; a nested HWPT's parent's, which the parent keeps
+/// attached while it lives (and the nested HWPT keeps the parent alive and counted in
+/// `children`).
 pub(crate) struct Hwpt {
     ioas: Arc<Ioas>,
+    /// The paging domain: the HWPT's own, or (nested) its parent's.
     domain: Domain,
+    /// `Some` for a nested HWPT.
+    nested: Option<Nested>,
     /// Created by an attach to an IOAS, destroyed with its last device.
     auto: bool,
-    /// Number of devices attached (`IOMMU_DESTROY` gives `EBUSY` while non-zero).
+    /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`: nested HWPTs may be built on it.
+    nest_parent: bool,
+    /// Number of devices attached.
     devices: Atomic<u32>,
+    /// Number of nested HWPTs on this one.
+    children: Atomic<u32>,
 }
 
 impl Hwpt {
-    /// A HWPT for `domain` on `ioas`, which maps every area into the domain.
+    /// A paging HWPT for `domain` on `ioas`, which maps every area into the domain.
     ///
     /// # Errors
     ///
     /// As [`Ioas::add_domain`], `ENOMEM`.
-    pub(crate) fn new(ioas: Arc<Ioas>, domain: Domain, auto: bool) -> Result<Arc<Hwpt>> {
+    pub(crate) fn new(
+        ioas: Arc<Ioas>,
+        domain: Domain,
+        auto: bool,
+        nest_parent: bool,
+    ) -> Result<Arc<Hwpt>> {
         ioas.add_domain(&domain)?;
-        // INVARIANT: attached just above; `Drop` detaches.
-        Arc::new(
+        // INVARIANT: attached just above; `Drop` detaches, also when the allocation below
+        // fails (the HWPT is dropped then).
+        Ok(Arc::new(
             Hwpt {
-                ioas: ioas.clone(),
-                domain: domain.clone(),
+                ioas,
+                domain,
+                nested: None,
                 auto,
+                nest_parent,
                 devices: Atomic::new(0),
+                children: Atomic::new(0),
             },
             GFP_KERNEL,
-        )
-        .map_err(|e| {
-            ioas.remove_domain(&domain);
-            e.into()
-        })
+        )?)
     }
 
-    /// The domain.
+    /// A nested HWPT with stage-1 domain `domain` on paging HWPT `parent`, which the caller
+    /// checked is a nest parent.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn new_nested(parent: Arc<Hwpt>, domain: NestedDomain) -> Result<Arc<Hwpt>> {
+        // Counted first: the caller's lookup of `parent` keeps DESTROY away until then.
+        parent.children.fetch_add(1, Relaxed);
+        // INVARIANT: the parent's domain stays attached to its IOAS while the parent lives,
+        // which this HWPT ensures; `Drop` uncounts it, also when the allocation below fails
+        // (the HWPT is dropped then).
+        Ok(Arc::new(
+            Hwpt {
+                ioas: parent.ioas.clone(),
+                domain: parent.domain.clone(),
+                nested: Some(Nested { parent, domain }),
+                auto: false,
+                nest_parent: false,
+                devices: Atomic::new(0),
+                children: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The paging domain that maps the IOAS: the HWPT's own, or a nested HWPT's parent's
+    /// (its stage 2).
     pub(crate) fn domain(&self) -> &Domain {
         &self.domain
     }
 
-    /// The IOAS.
+    /// The stage-1 domain of a nested HWPT (`None` for a paging HWPT).
+    pub(crate) fn nested_domain(&self) -> Option<&NestedDomain> {
+        self.nested.as_ref().map(|n| &n.domain)
+    }
+
+    /// The IOAS (a nested HWPT's parent's).
     pub(crate) fn ioas(&self) -> &Arc<Ioas> {
         &self.ioas
     }
@@ -74,9 +138,9 @@ impl Hwpt {
         self.auto
     }
 
-    /// Number of devices attached.
+    /// Number of other objects using the HWPT: attached devices and nested HWPTs.
     pub(crate) fn users(&self) -> u32 {
-        self.devices.load(Relaxed)
+        self.devices.load(Relaxed) + self.children.load(Relaxed)
     }
 
     /// Counts a device attaching.
@@ -84,7 +148,7 @@ impl Hwpt {
         self.devices.fetch_add(1, Relaxed);
     }
 
-    /// Counts a device detaching; returns how many remain.
+    /// Counts a device detaching; returns how many devices remain.
     pub(crate) fn put_device(&self) -> u32 {
         self.devices.fetch_sub(1, Relaxed) - 1
     }
@@ -99,9 +163,15 @@ impl ObjectKind for Arc<Hwpt> {
 
 impl Drop for Hwpt {
     fn drop(&mut self) {
-        // Unmaps (and flushes) every area from the domain, then drops the pins if this was
-        // the IOAS's last domain.
-        self.ioas.remove_domain(&self.domain);
+        match &self.nested {
+            // The parent's domain stays; the parent may go once its last child did.
+            Some(n) => {
+                n.parent.children.fetch_sub(1, Relaxed);
+            }
+            // Unmaps (and flushes) every area from the domain, then drops the pins if this
+            // was the IOAS's last domain.
+            None => self.ioas.remove_domain(&self.domain),
+        }
     }
 }
 
@@ -114,22 +184,20 @@ const IOMMU_HWPT_FAULT_ID_VALID: u32 = 1 << 2;
 /// `IOMMU_HWPT_ALLOC` flag: the domain may be attached to PASIDs.
 const IOMMU_HWPT_ALLOC_PASID: u32 = 1 << 3;
 
-/// `IOMMU_HWPT_ALLOC`: a paging HWPT on an IOAS for device `dev_id`'s IOMMU.
+/// `IOMMU_HWPT_ALLOC`: a paging HWPT on an IOAS, or a nested HWPT on a paging HWPT, for
+/// device `dev_id`'s IOMMU.
 ///
 /// A PCI device gets a paging domain of its IOMMU driver, which sees the flags
 /// (NEST_PARENT, DIRTY_TRACKING, PASID) and whose refusal is returned as it is. A mock
-/// device gets a mock domain (which can be a nesting parent and serve PASIDs). Nested
-/// HWPTs (`pt_id` a HWPT), driver data, the mock's dirty tracking and fault queues come
-/// with those features and give `EOPNOTSUPP` until then.
+/// device gets a mock domain (which can be a nesting parent and serve PASIDs) and, on a
+/// mock nest parent, a mock nested domain ([`crate::hw::mock::nested`]). Nested domains of
+/// real IOMMUs, driver data for paging domains, the mock's dirty tracking and fault queues
+/// come with those features and give `EOPNOTSUPP` until then.
 pub(crate) fn ioctl_alloc<'a>(
     ctx: &'a crate::objects::context::Context,
     ucmd: &mut crate::dispatch::Ucmd<'a>,
 ) -> Result {
-    use crate::{
-        error::refuse,
-        objects::{device::DeviceRef, Object},
-        uapi::IommuHwptAlloc,
-    };
+    use crate::{error::refuse, objects::device::DeviceRef, objects::Object, uapi::IommuHwptAlloc};
     let mut cmd = IommuHwptAlloc::read(ucmd.bytes());
     if cmd.reserved != 0 || cmd.reserved2 != 0 {
         return refuse!(EOPNOTSUPP, "hwpt_alloc: reserved field set\n");
@@ -144,20 +212,21 @@ pub(crate) fn ioctl_alloc<'a>(
     if cmd.flags & !known != 0 {
         return refuse!(EOPNOTSUPP, "hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
     }
+    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: fault queues are not supported yet\n"
+        );
+    }
     let dev = ctx.objects().get_as::<DeviceRef>(cmd.dev_id)?;
-    // Held until the HWPT counts as a user of the IOAS: no DESTROY in between.
-    let parent = ctx
+    // Held until the new HWPT counts as a user of its IOAS or parent: no DESTROY in between.
+    let pt = ctx
         .objects()
         .get(cmd.pt_id)
         .or_else(|_| refuse!(EINVAL, "hwpt_alloc: no object {}\n", cmd.pt_id))?;
-    let ioas = match &*parent {
-        Object::Ioas(ioas) => ioas.clone(),
-        Object::Hwpt(_) => {
-            return refuse!(
-                EOPNOTSUPP,
-                "hwpt_alloc: nested HWPTs are not supported yet\n"
-            );
-        }
+    let hwpt = match &*pt {
+        Object::Ioas(ioas) => alloc_paging(&cmd, &dev, ioas.clone())?,
+        Object::Hwpt(parent) => alloc_nested(&cmd, &dev, parent)?,
         _ => {
             return refuse!(
                 EINVAL,
@@ -166,20 +235,27 @@ pub(crate) fn ioctl_alloc<'a>(
             );
         }
     };
+    let new = ctx.objects().add(Object::Hwpt(hwpt))?;
+    cmd.out_hwpt_id = new.id();
+    cmd.write(ucmd.bytes_mut());
+    ucmd.publish_on_reply(new)
+}
+
+/// The paging HWPT of `IOMMU_HWPT_ALLOC` on `ioas`.
+fn alloc_paging(
+    cmd: &crate::uapi::IommuHwptAlloc,
+    dev: &crate::objects::device::DeviceRef,
+    ioas: Arc<Ioas>,
+) -> Result<Arc<Hwpt>> {
+    use crate::{error::refuse, objects::device::DeviceRef};
     if cmd.data_type != 0 {
         return refuse!(
             EOPNOTSUPP,
-            "hwpt_alloc: driver data type {:#x} is not supported\n",
+            "hwpt_alloc: driver data type {:#x} for a paging domain is not supported\n",
             cmd.data_type
         );
     }
-    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "hwpt_alloc: fault queues are not supported yet\n"
-        );
-    }
-    let domain = match &*dev {
+    let domain = match dev {
         DeviceRef::Pci(dev) => {
             // As iommufd: the drivers leave this check to their caller.
             if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 && !dev.dirty_tracking_capable() {
@@ -200,9 +276,120 @@ pub(crate) fn ioctl_alloc<'a>(
             Domain::Mock(crate::hw::mock::MockDomain::new()?)
         }
     };
-    let hwpt = Hwpt::new(ioas, domain, false)?;
-    let new = ctx.objects().add(Object::Hwpt(hwpt))?;
-    cmd.out_hwpt_id = new.id();
+    let nest_parent = cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0;
+    Hwpt::new(ioas, domain, false, nest_parent)
+}
+
+/// The nested HWPT of `IOMMU_HWPT_ALLOC` on `parent`, with the rules of iommufd: flags
+/// other than FAULT_ID_VALID and PASID, no driver data or an IOMMU without nesting are
+/// `EOPNOTSUPP`; a parent that is nested, automatic, not a nest parent or of another
+/// IOMMU is `EINVAL`; the driver checks its data.
+fn alloc_nested(
+    cmd: &crate::uapi::IommuHwptAlloc,
+    dev: &crate::objects::device::DeviceRef,
+    parent: &Arc<Hwpt>,
+) -> Result<Arc<Hwpt>> {
+    use crate::{
+        error::refuse,
+        hw::{mock::nested::MockNested, UserData},
+        objects::device::DeviceRef,
+    };
+    if cmd.flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0 {
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: flags {:#x} do not apply to a nested HWPT\n",
+            cmd.flags
+        );
+    }
+    if cmd.data_len == 0 {
+        return refuse!(EOPNOTSUPP, "hwpt_alloc: a nested HWPT needs driver data\n");
+    }
+    if let DeviceRef::Pci(_) = dev {
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: nested domains of real IOMMUs are not supported yet\n"
+        );
+    }
+    if parent.nested.is_some() {
+        return refuse!(EINVAL, "hwpt_alloc: the parent is a nested HWPT\n");
+    }
+    if parent.auto || !parent.nest_parent {
+        return refuse!(
+            EINVAL,
+            "hwpt_alloc: the parent was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT\n"
+        );
+    }
+    let Domain::Mock(stage2) = &parent.domain else {
+        return refuse!(
+            EINVAL,
+            "hwpt_alloc: the parent's domain is not the mock IOMMU's\n"
+        );
+    };
+    let data = UserData {
+        kind: cmd.data_type,
+        uptr: cmd.data_uptr,
+        len: cmd.data_len,
+    };
+    let domain = NestedDomain::Mock(MockNested::new(stage2.clone(), &data)?);
+    Hwpt::new_nested(parent.clone(), domain)
+}
+
+/// `IOMMU_HWPT_INVALIDATE`: hands the caller's array of invalidation entries to the
+/// nested HWPT's IOMMU driver, which handles them in order and stops at the first that
+/// fails. How many were handled is written back in `entry_num`, also on error.
+pub(crate) fn ioctl_invalidate(
+    ctx: &crate::objects::context::Context,
+    ucmd: &mut crate::dispatch::Ucmd<'_>,
+) -> Result {
+    use crate::{error::refuse, hw::UserDataArray, objects::Object, uapi::ucmd};
+    let mut cmd = crate::uapi::IommuHwptInvalidate::read(ucmd.bytes());
+    let wanted = cmd.entry_num;
+    // The count handled so far goes back to the caller whatever happens.
+    cmd.entry_num = 0;
     cmd.write(ucmd.bytes_mut());
-    ucmd.publish_on_reply(new)
+    ucmd.respond_with_error();
+    if cmd.reserved != 0 {
+        return refuse!(EOPNOTSUPP, "hwpt_invalidate: reserved field set\n");
+    }
+    ucmd::check_entry_array(
+        wanted,
+        cmd.data_uptr,
+        cmd.entry_len,
+        kernel::page::PAGE_SIZE,
+    )
+    .or_else(|e| {
+        refuse!(
+            e,
+            "hwpt_invalidate: {} entries of {} bytes at {:#x} are out of bounds\n",
+            wanted,
+            cmd.entry_len,
+            cmd.data_uptr
+        )
+    })?;
+    let pt = ctx
+        .objects()
+        .get(cmd.hwpt_id)
+        .or_else(|e| refuse!(e, "hwpt_invalidate: no object {}\n", cmd.hwpt_id))?;
+    let Some(domain) = (match &*pt {
+        Object::Hwpt(hwpt) => hwpt.nested_domain(),
+        _ => None,
+    }) else {
+        return refuse!(
+            EINVAL,
+            "hwpt_invalidate: {} is not a nested HWPT\n",
+            cmd.hwpt_id
+        );
+    };
+    let array = UserDataArray {
+        kind: cmd.data_type,
+        uptr: cmd.data_uptr,
+        entry_len: cmd.entry_len,
+        num: wanted,
+    };
+    let (done, result) = match domain {
+        NestedDomain::Mock(m) => m.invalidate(&array),
+    };
+    cmd.entry_num = done;
+    cmd.write(ucmd.bytes_mut());
+    result
 }

@@ -8,8 +8,8 @@
 //! otherwise the ioctl number is unknown (`ENOTTY`). Implemented ops: ADD_RESERVED,
 //! MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
 //! CREATE_ACCESS, DESTROY_ACCESS_PAGES, ACCESS_PAGES, ACCESS_RW, SET_TEMP_MEMORY_LIMIT,
-//! ACCESS_REPLACE_IOAS and DEV_CHECK_CACHE. The others (dirty tracking, IOTLB checks, IOPF,
-//! vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
+//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB and DEV_CHECK_CACHE. The others (dirty tracking,
+//! IOPF, vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -20,7 +20,7 @@ use crate::{
     ffi,
     hw::{
         mock::{MockDomain, MOCK_PAGE_SIZE},
-        Domain,
+        Domain, NestedDomain,
     },
     iopt::pages::{BATCH_MEMORY_LIMIT, PAGE_SIZE},
     iopt::Ioas,
@@ -34,8 +34,8 @@ use crate::{
     uapi::iova::Span,
     uapi::{
         IommuTestCmd, TestAccessPages, TestAccessReplaceIoas, TestAccessRw, TestCheckDevCache,
-        TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages, TestMemoryLimit,
-        TestMockDomain, TestMockDomainReplace,
+        TestCheckIotlb, TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages,
+        TestMemoryLimit, TestMockDomain, TestMockDomainReplace,
     },
 };
 use kernel::{
@@ -57,6 +57,7 @@ const OP_SET_TEMP_MEMORY_LIMIT: u32 = 9;
 const OP_MOCK_DOMAIN_REPLACE: u32 = 10;
 const OP_ACCESS_REPLACE_IOAS: u32 = 11;
 const OP_MOCK_DOMAIN_FLAGS: u32 = 12;
+const OP_MD_CHECK_IOTLB: u32 = 14;
 const OP_DEV_CHECK_CACHE: u32 = 16;
 /// ioasid's own op (beyond upstream's numbers): DMA by a mock device through its domain.
 const IOASID_TEST_OP_MOCK_DMA: u32 = 0x10000;
@@ -136,6 +137,10 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
             BATCH_MEMORY_LIMIT.store(limit, Relaxed);
             Ok(())
         }
+        OP_MD_CHECK_IOTLB => {
+            let c = TestCheckIotlb::read(ucmd.bytes());
+            md_check_iotlb(ctx, cmd.id, c.id, c.iotlb)
+        }
         OP_DEV_CHECK_CACHE => {
             let dev = mock_device(ctx, cmd.id)?;
             let c = TestCheckDevCache::read(ucmd.bytes());
@@ -198,10 +203,8 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
 
 /// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`: moves mock device `stdev_id` to `pt_id`.
 fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd<'_>, stdev_id: u32, pt_id: u32) -> Result {
-    let dev = ctx
-        .objects()
-        .get_as::<Arc<MockDevice>>(stdev_id)
-        .map_err(|_| EINVAL)?;
+    // As upstream: no such mock device object is ENOENT.
+    let dev = ctx.objects().get_as::<Arc<MockDevice>>(stdev_id)?;
     if dev.hwpt_id() == Some(pt_id) {
         return Ok(());
     }
@@ -224,9 +227,36 @@ fn mock_of(ctx: &Context, id: u32) -> Result<Arc<MockDomain>> {
         }
         _ => return Err(EINVAL),
     };
+    if hwpt.nested_domain().is_some() {
+        return refuse!(
+            EINVAL,
+            "test: HWPT of {} is nested, not a mock paging domain\n",
+            id
+        );
+    }
     match hwpt.domain() {
         Domain::Mock(m) => Ok(m.clone()),
         Domain::Real(_) => Err(EINVAL),
+    }
+}
+
+/// `IOMMU_TEST_OP_MD_CHECK_IOTLB`: entry `entry` of mock nested HWPT `id`'s IOTLB holds
+/// `want`.
+fn md_check_iotlb(ctx: &Context, id: u32, entry: u32, want: u32) -> Result {
+    let hwpt = ctx.objects().get_as::<Arc<Hwpt>>(id)?;
+    let Some(NestedDomain::Mock(nested)) = hwpt.nested_domain() else {
+        return refuse!(ENOENT, "check_iotlb: HWPT {} is not nested\n", id);
+    };
+    match nested.iotlb(entry as usize) {
+        Some(v) if v == want => Ok(()),
+        Some(v) => refuse!(
+            EINVAL,
+            "check_iotlb: entry {} holds {:#x}, not {:#x}\n",
+            entry,
+            v,
+            want
+        ),
+        None => refuse!(EINVAL, "check_iotlb: no entry {}\n", entry),
     }
 }
 

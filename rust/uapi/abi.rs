@@ -391,6 +391,53 @@ test_op! {
     }
 }
 
+test_op! {
+    /// `check_iotlb`: the value of a mock nested domain's IOTLB entry.
+    TestCheckIotlb member "check_iotlb" {
+        id: u32 = 16,
+        iotlb: u32 = 20,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_hwpt_selftest` of `iommufd_test.h`: the mock's nested HWPT data
+    /// (`IOMMU_HWPT_DATA_SELFTEST`).
+    IommuHwptSelftest size 8 {
+        iotlb: u32 = 0,
+        pagetable_type: u32 = 4,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_hwpt_invalidate_selftest` of `iommufd_test.h`: one entry of the mock's
+    /// invalidation array (`IOMMU_HWPT_INVALIDATE_DATA_SELFTEST`).
+    IommuHwptInvalidateSelftest size 8 {
+        flags: u32 = 0,
+        iotlb_id: u32 = 4,
+    }
+}
+
+uapi_struct! {
+    /// `struct ioasid_hwpt_mock_s1`: a mock nested HWPT with ioasid's own stage-1 table
+    /// format (`IOASID_HWPT_DATA_MOCK_S1`, [`crate::uapi::mock_s1`]).
+    IoasidHwptMockS1 size 16 {
+        root: u64 = 0,
+        flags: u32 = 8,
+        reserved: u32 = 12,
+    }
+}
+
+uapi_struct! {
+    /// `struct ioasid_hwpt_invalidate_mock_s1`: one invalidation entry for it
+    /// (`IOASID_HWPT_INVALIDATE_DATA_MOCK_S1`).
+    IoasidHwptInvalidateMockS1 size 24 {
+        iova: u64 = 0,
+        length: u64 = 8,
+        flags: u32 = 16,
+        reserved: u32 = 20,
+    }
+}
+
 uapi_struct! {
     /// `struct iommu_hw_info`: the IOMMU's information about a device.
     IommuHwInfo size 40 {
@@ -420,6 +467,20 @@ uapi_struct! {
         data_uptr: u64 = 32,
         fault_id: u32 = 40,
         reserved2: u32 = 44,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_hwpt_invalidate`: invalidate a nested HWPT's caches with an array of
+    /// driver-specific entries.
+    IommuHwptInvalidate size 32 {
+        size: u32 = 0,
+        hwpt_id: u32 = 4,
+        data_uptr: u64 = 8,
+        data_type: u32 = 16,
+        entry_len: u32 = 20,
+        entry_num: u32 = 24,
+        reserved: u32 = 28,
     }
 }
 

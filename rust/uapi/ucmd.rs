@@ -82,6 +82,8 @@ ioctls! {
     IOMMU_HWPT_ALLOC = 0x89;
     /// `IOMMU_GET_HW_INFO`: the IOMMU's information about a device.
     IOMMU_GET_HW_INFO = 0x8a;
+    /// `IOMMU_HWPT_INVALIDATE`: invalidate a nested HWPT's caches.
+    IOMMU_HWPT_INVALIDATE = 0x8d;
     /// `IOMMU_IOAS_MAP_FILE`: map part of a memfd.
     IOMMU_IOAS_MAP_FILE = 0x8f;
     /// `IOMMU_IOAS_CHANGE_PROCESS`: charge all pins to the calling process.
@@ -128,6 +130,55 @@ pub(crate) fn check_trailing(bytes: &[u8]) -> Result<(), UcmdError> {
     }
 }
 
+/// Checks the length of driver data passed with a type (`IOMMU_HWPT_ALLOC`'s `data_len`,
+/// one entry of an `IOMMU_HWPT_INVALIDATE` array) against a structure whose first version
+/// ends at `min_size` and whose current one has `size` bytes, as Linux 7.3's
+/// `iommu_copy_struct_from_user()`: returns how many bytes to copy in (zero-extended to
+/// `size`).
+///
+/// # Errors
+///
+/// [`UcmdError::Inval`] if `user_len` is below `min_size` or above `size`.
+pub(crate) const fn check_data_len(
+    user_len: u32,
+    min_size: usize,
+    size: usize,
+) -> Result<usize, UcmdError> {
+    let user_len = user_len as usize;
+    if user_len < min_size || user_len > size {
+        return Err(UcmdError::Inval);
+    }
+    Ok(user_len)
+}
+
+/// Most entries one `IOMMU_HWPT_INVALIDATE` takes (iommufd's
+/// `IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX`): one call cannot hold the CPU for long.
+pub(crate) const INVALIDATE_ENTRY_NUM_MAX: u32 = 1 << 19;
+
+/// Checks an `IOMMU_HWPT_INVALIDATE` array before any entry is read: with entries, the
+/// pointer must be set and each entry between 1 byte and a page long, and the count is
+/// bounded. An empty array only probes the data type.
+///
+/// # Errors
+///
+/// [`UcmdError::Inval`] if a bound is broken.
+pub(crate) const fn check_entry_array(
+    entry_num: u32,
+    data_uptr: u64,
+    entry_len: u32,
+    page_size: usize,
+) -> Result<(), UcmdError> {
+    if entry_num != 0
+        && (data_uptr == 0
+            || entry_len == 0
+            || entry_len as usize > page_size
+            || entry_num > INVALIDATE_ENTRY_NUM_MAX)
+    {
+        return Err(UcmdError::Inval);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +218,40 @@ mod tests {
     fn size_above_struct_copies_the_struct() {
         assert_eq!(check_size(17, 8, 16), Ok(16));
         assert_eq!(check_size(u32::MAX, 8, 16), Ok(16));
+    }
+
+    #[test]
+    fn driver_data_must_cover_the_first_version_and_not_exceed_the_known_one() {
+        assert_eq!(check_data_len(0, 4, 8), Err(UcmdError::Inval));
+        assert_eq!(check_data_len(3, 4, 8), Err(UcmdError::Inval));
+        assert_eq!(check_data_len(4, 4, 8), Ok(4));
+        assert_eq!(check_data_len(8, 4, 8), Ok(8));
+        // Longer than the kernel's structure: refused whatever the tail holds (7.3).
+        assert_eq!(check_data_len(9, 4, 8), Err(UcmdError::Inval));
+    }
+
+    #[test]
+    fn entry_arrays_are_bounded_unless_empty() {
+        let page = 4096;
+        // An empty array probes the type: nothing else is looked at.
+        assert_eq!(check_entry_array(0, 0, 0, page), Ok(()));
+        assert_eq!(check_entry_array(0, 0, u32::MAX, page), Ok(()));
+        assert_eq!(check_entry_array(1, 0x1000, 8, page), Ok(()));
+        assert_eq!(check_entry_array(1, 0, 8, page), Err(UcmdError::Inval));
+        assert_eq!(check_entry_array(1, 0x1000, 0, page), Err(UcmdError::Inval));
+        assert_eq!(check_entry_array(1, 0x1000, 4096, page), Ok(()));
+        assert_eq!(
+            check_entry_array(1, 0x1000, 4097, page),
+            Err(UcmdError::Inval)
+        );
+        assert_eq!(
+            check_entry_array(INVALIDATE_ENTRY_NUM_MAX, 0x1000, 8, page),
+            Ok(())
+        );
+        assert_eq!(
+            check_entry_array(INVALIDATE_ENTRY_NUM_MAX + 1, 0x1000, 8, page),
+            Err(UcmdError::Inval)
+        );
     }
 
     #[test]

@@ -355,6 +355,22 @@ TEST_F(edu, nest_parent_is_the_drivers_choice)
 	memset(self->buf + PAGE, 0, PAGE);
 	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
 	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x77, PAGE));
+	/*
+	 * A nested HWPT straight on it: the SMMUv3 driver builds nested domains only through
+	 * a vIOMMU (it has no domain_alloc_nested), and ioasid has no nested domains of real
+	 * IOMMUs yet: EOPNOTSUPP either way, and the parent stays usable.
+	 */
+	__u64 ste[2] = { 0 };
+	struct iommu_hwpt_alloc nested = {
+		.size = sizeof(nested), .dev_id = self->dev_id, .pt_id = alloc.out_hwpt_id,
+		.data_type = 2 /* IOMMU_HWPT_DATA_ARM_SMMUV3 */, .data_len = sizeof(ste),
+		.data_uptr = (uintptr_t)ste,
+	};
+
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_ALLOC, &nested));
+	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x77, PAGE));
 #endif
 	(void)iova;
 }

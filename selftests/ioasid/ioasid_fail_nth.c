@@ -463,6 +463,76 @@ TEST_F(fail_nth, allow_iovas_keeps_the_old_list_on_failure)
 	EXPECT_LE(1, points);
 }
 
+/*
+ * Nested HWPTs on the mock IOMMU: a failed IOMMU_HWPT_ALLOC of a nested HWPT (either data
+ * type) leaves no HWPT, nothing counted in the parent and the pins as they were; an
+ * IOMMU_HWPT_INVALIDATE allocates nothing, so armed faults never reach it.
+ */
+TEST_F(fail_nth, nested_hwpt_alloc_and_invalidate_leave_nothing_on_failure)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 4 * self->page,
+		.iova = MOCK_APERTURE_START,
+	};
+	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = self->ioas };
+	struct { __u32 iotlb, pagetable_type; } selftest_data = { .iotlb = 7 };
+	struct ioasid_hwpt_mock_s1 s1_data = { .root = MOCK_APERTURE_START };
+	struct iommu_hwpt_alloc alloc = { .size = sizeof(alloc) };
+	struct { __u32 flags, iotlb_id; } inv[2] = { { 0, 1 }, { 1, 0 } };
+	struct iommu_hwpt_invalidate invalidate = {
+		.size = sizeof(invalidate), .data_uptr = (uintptr_t)inv,
+		.data_type = 0xdeadbeef /* IOMMU_HWPT_INVALIDATE_DATA_SELFTEST */,
+		.entry_len = sizeof(inv[0]),
+	};
+	long pinned0;
+	__u32 parent;
+	unsigned int points;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	memset(self->buf, 1, 4 * self->page);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+	ASSERT_EQ(0, test_cmd(self->fd, &md));
+	alloc.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
+	alloc.dev_id = md.mock_domain.out_idev_id;
+	alloc.pt_id = self->ioas;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc));
+	parent = alloc.out_hwpt_id;
+	pinned0 = proc_status_kb(getpid(), "VmPin");
+	alloc.flags = 0;
+	alloc.pt_id = parent;
+#define CHECK_NESTED(ok)								do {											if (ok) {										struct iommu_destroy d = { .size = sizeof(d), .id = alloc.out_hwpt_id }; 			ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY, &d));			}										ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); 		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));			} while (0)
+	alloc.data_type = 0xdead; /* IOMMU_HWPT_DATA_SELFTEST */
+	alloc.data_len = sizeof(selftest_data);
+	alloc.data_uptr = (uintptr_t)&selftest_data;
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_NESTED);
+	TH_LOG("selftest type: %u allocation points", points);
+	EXPECT_LE(2, points);
+	alloc.data_type = IOASID_HWPT_DATA_MOCK_S1;
+	alloc.data_len = sizeof(s1_data);
+	alloc.data_uptr = (uintptr_t)&s1_data;
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_NESTED);
+	TH_LOG("mock stage-1 type: %u allocation points", points);
+	EXPECT_LE(2, points);
+
+	alloc.data_type = 0xdead;
+	alloc.data_len = sizeof(selftest_data);
+	alloc.data_uptr = (uintptr_t)&selftest_data;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc));
+	invalidate.hwpt_id = alloc.out_hwpt_id;
+#define CHECK_INVALIDATE(ok)								do {											ASSERT_TRUE(ok);								ASSERT_EQ(2, invalidate.entry_num);					} while (0)
+	points = FOR_EACH_FAILURE((invalidate.entry_num = 2,
+				   ioctl(self->fd, IOMMU_HWPT_INVALIDATE, &invalidate)),
+				  CHECK_INVALIDATE);
+	EXPECT_EQ(0, points);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY,
+			   &(struct iommu_destroy){ .size = 8, .id = alloc.out_hwpt_id }));
+	/* No failed allocation left a nested HWPT counted in the parent. */
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY,
+			   &(struct iommu_destroy){ .size = 8, .id = parent }));
+}
+
 TEST(open_fails_cleanly)
 {
 	unsigned int n, points = 0;

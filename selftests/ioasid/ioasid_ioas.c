@@ -183,6 +183,7 @@ static const struct sized_cmd sized_cmds[] = {
 	{ IOMMU_IOAS_UNMAP, sizeof(struct iommu_ioas_unmap) },
 	{ IOMMU_OPTION, sizeof(struct iommu_option) },
 	{ IOMMU_IOAS_MAP_FILE, sizeof(struct iommu_ioas_map_file) },
+	{ IOMMU_HWPT_INVALIDATE, sizeof(struct iommu_hwpt_invalidate) },
 };
 
 TEST_F(ioas, size_below_minimum_is_einval_on_every_ioctl)

@@ -509,18 +509,6 @@ TEST_F(pin, access_rw_reads_and_writes_the_memory)
 	close(afd);
 }
 
-static int mock_dma(int fd, __u32 dev, __u64 iova, void *buf, size_t len, bool write)
-{
-	struct ioasid_test_cmd cmd = {
-		.op = IOASID_TEST_OP_MOCK_DMA,
-		.id = dev,
-		.access_rw = { .iova = iova, .length = len, .uptr = (uintptr_t)buf,
-			       .flags = write ? IOASID_MOCK_DMA_WRITE : 0 },
-	};
-
-	return test_cmd(fd, &cmd);
-}
-
 /*
  * A mock device's DMA goes through its domain's page table: it reaches the mapped memory,
  * faults once unmapped (memory untouched), honours read-only IOPTEs, and follows a
@@ -544,11 +532,11 @@ TEST_F(pin, mock_dma_goes_through_the_domain)
 	for (size_t i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (char)(i * 7 + 1);
 	/* Device to memory, across a page boundary, then memory to device. */
-	ASSERT_EQ(0, mock_dma(self->fd, dev, iova + 100, pattern, sizeof(pattern), true));
+	ASSERT_EQ(0, test_mock_dma(self->fd, dev, iova + 100, pattern, sizeof(pattern), true));
 	EXPECT_EQ(0, memcmp(self->buf + 100, pattern, sizeof(pattern)));
 	EXPECT_EQ(0x5a, self->buf[99]);
 	self->buf[100] = 0x42;
-	ASSERT_EQ(0, mock_dma(self->fd, dev, iova + 100, back, sizeof(back), false));
+	ASSERT_EQ(0, test_mock_dma(self->fd, dev, iova + 100, back, sizeof(back), false));
 	EXPECT_EQ(0x42, back[0]);
 	EXPECT_EQ(0, memcmp(back + 1, pattern + 1, sizeof(pattern) - 1));
 
@@ -560,23 +548,23 @@ TEST_F(pin, mock_dma_goes_through_the_domain)
 	replace.id = dev;
 	replace.mock_domain_replace.pt_id = ioas2;
 	ASSERT_EQ(0, test_cmd(self->fd, &replace));
-	ASSERT_EQ(0, mock_dma(self->fd, dev, iova, back, 16, false));
+	ASSERT_EQ(0, test_mock_dma(self->fd, dev, iova, back, 16, false));
 	EXPECT_EQ(0x77, back[0]);
 	/* That mapping is read-only: a DMA write is refused and changes nothing. */
 	errno = 0;
-	EXPECT_EQ(-1, mock_dma(self->fd, dev, iova, pattern, 16, true));
+	EXPECT_EQ(-1, test_mock_dma(self->fd, dev, iova, pattern, 16, true));
 	EXPECT_EQ(EPERM, errno);
 	EXPECT_EQ(0x77, other[0]);
 	/* And back. */
 	replace.mock_domain_replace.pt_id = self->ioas;
 	ASSERT_EQ(0, test_cmd(self->fd, &replace));
-	ASSERT_EQ(0, mock_dma(self->fd, dev, iova + 100, back, 1, false));
+	ASSERT_EQ(0, test_mock_dma(self->fd, dev, iova + 100, back, 1, false));
 	EXPECT_EQ(0x42, back[0]);
 
 	/* Unmapped: the DMA faults and the old memory is not modified. */
 	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, NPAGES * psz, NULL));
 	errno = 0;
-	EXPECT_EQ(-1, mock_dma(self->fd, dev, iova + 100, pattern + 1, 16, true));
+	EXPECT_EQ(-1, test_mock_dma(self->fd, dev, iova + 100, pattern + 1, 16, true));
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(0x42, self->buf[100]);
 	EXPECT_EQ(0, test_check_refs(self->fd, self->buf, NPAGES * psz, 0));
@@ -667,8 +655,8 @@ static void *stress_thread(void *arg)
 			s->errors++;
 			continue;
 		}
-		if (mock_dma(s->fd, s->dev, iova + 8, &v, 1, true) ||
-		    mock_dma(s->fd, s->dev, iova + 8, &back, 1, false) || back != v || mine[8] != v)
+		if (test_mock_dma(s->fd, s->dev, iova + 8, &v, 1, true) ||
+		    test_mock_dma(s->fd, s->dev, iova + 8, &back, 1, false) || back != v || mine[8] != v)
 			s->errors++;
 		if (test_cmd(s->fd, &pin))
 			s->errors++;

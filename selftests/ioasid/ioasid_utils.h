@@ -241,6 +241,20 @@ static inline int test_mock_domain(int fd, __u32 pt_id, __u32 *stdev, __u32 *hwp
 	return rc;
 }
 
+/* Mock device dev reads (or writes) len bytes at iova through its domain. */
+static inline int test_mock_dma(int fd, __u32 dev, __u64 iova, void *buf, size_t len,
+				bool write)
+{
+	struct ioasid_test_cmd cmd = {
+		.op = IOASID_TEST_OP_MOCK_DMA,
+		.id = dev,
+		.access_rw = { .iova = iova, .length = len, .uptr = (uintptr_t)buf,
+			       .flags = write ? IOASID_MOCK_DMA_WRITE : 0 },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
 /* Every page of [ptr, ptr + len) has `refs` pins (FOLL_PIN count). */
 static inline int test_check_refs(int fd, void *ptr, size_t len, unsigned int refs)
 {

@@ -8,6 +8,8 @@
 
 #[path = "../../rust/uapi/iova.rs"]
 pub mod iova;
+#[path = "../../rust/uapi/mock_s1.rs"]
+pub mod mock_s1;
 #[path = "../../rust/uapi/abi.rs"]
 pub mod uapi;
 #[path = "../../rust/uapi/ucmd.rs"]

@@ -3,7 +3,7 @@
 //! Checks of `include/uapi/linux/ioasid.h` with the host C compiler: it must compile on
 //! its own, as a uAPI header must, and agree with the Rust constants.
 
-use crate::ucmd;
+use crate::{mock_s1, ucmd};
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -88,7 +88,11 @@ fn header_compiles_on_its_own_with_pedantic_c11() {
 fn header_constants_match_the_rust_side() {
     let out = run_c(
         r#"printf("%u %u %u %lu\n", (unsigned)IOMMUFD_TYPE, (unsigned)IOMMUFD_CMD_BASE,
-                  (unsigned)IOASID_CMD_BASE, (unsigned long)_IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE));"#,
+                  (unsigned)IOASID_CMD_BASE, (unsigned long)_IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE));
+           printf("%u %u %llu %llu %llu %u\n", (unsigned)IOASID_HWPT_DATA_MOCK_S1,
+                  (unsigned)IOASID_HWPT_INVALIDATE_DATA_MOCK_S1,
+                  (unsigned long long)IOASID_MOCK_S1_VALID, (unsigned long long)IOASID_MOCK_S1_READ,
+                  (unsigned long long)IOASID_MOCK_S1_WRITE, (unsigned)IOASID_MOCK_S1_INVALIDATE_ALL);"#,
     );
     let v: Vec<u64> = out.split_whitespace().map(|s| s.parse().unwrap()).collect();
     assert_eq!(
@@ -97,7 +101,13 @@ fn header_constants_match_the_rust_side() {
             ucmd::IOMMUFD_TYPE as u64,
             ucmd::IOMMUFD_CMD_BASE as u64,
             ucmd::IOASID_CMD_BASE as u64,
-            ucmd::io(ucmd::IOMMUFD_CMD_BASE) as u64
+            ucmd::io(ucmd::IOMMUFD_CMD_BASE) as u64,
+            mock_s1::IOASID_HWPT_DATA_MOCK_S1 as u64,
+            mock_s1::IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 as u64,
+            mock_s1::VALID,
+            mock_s1::READ,
+            mock_s1::WRITE,
+            mock_s1::INVALIDATE_ALL as u64,
         ]
     );
 }
@@ -106,7 +116,7 @@ fn header_constants_match_the_rust_side() {
 /// A mirror's C name, size and `(field, offset)` list.
 type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
 
-fn mirrors() -> [Mirror; 16] {
+fn mirrors() -> [Mirror; 19] {
     use crate::uapi::*;
     [
         ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
@@ -154,9 +164,24 @@ fn mirrors() -> [Mirror; 16] {
             IommuHwptAlloc::LAYOUT,
         ),
         (
+            "iommu_hwpt_invalidate",
+            IommuHwptInvalidate::SIZE,
+            IommuHwptInvalidate::LAYOUT,
+        ),
+        (
             "iommu_ioas_change_process",
             IommuIoasChangeProcess::SIZE,
             IommuIoasChangeProcess::LAYOUT,
+        ),
+        (
+            "ioasid_hwpt_mock_s1",
+            IoasidHwptMockS1::SIZE,
+            IoasidHwptMockS1::LAYOUT,
+        ),
+        (
+            "ioasid_hwpt_invalidate_mock_s1",
+            IoasidHwptInvalidateMockS1::SIZE,
+            IoasidHwptInvalidateMockS1::LAYOUT,
         ),
         (
             "ioasid_device_bind",
@@ -262,7 +287,7 @@ fn rust_mirrors_match_upstream_iommufd() {
 
 /// The mirrors of `struct iommu_test_cmd`'s union members: member name and
 /// `(field, offset in the command)` list.
-fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 11] {
+fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 12] {
     use crate::uapi::*;
     [
         (TestMockDomain::MEMBER, TestMockDomain::LAYOUT),
@@ -279,6 +304,24 @@ fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 11] {
         (TestMemoryLimit::MEMBER, TestMemoryLimit::LAYOUT),
         (TestAccessReplaceIoas::MEMBER, TestAccessReplaceIoas::LAYOUT),
         (TestCheckDevCache::MEMBER, TestCheckDevCache::LAYOUT),
+        (TestCheckIotlb::MEMBER, TestCheckIotlb::LAYOUT),
+    ]
+}
+
+/// The mirrors of the mock's driver data structures in `iommufd_test.h`.
+fn test_data_mirrors() -> [Mirror; 2] {
+    use crate::uapi::*;
+    [
+        (
+            "iommu_hwpt_selftest",
+            IommuHwptSelftest::SIZE,
+            IommuHwptSelftest::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_invalidate_selftest",
+            IommuHwptInvalidateSelftest::SIZE,
+            IommuHwptInvalidateSelftest::LAYOUT,
+        ),
     ]
 }
 
@@ -299,6 +342,9 @@ fn test_op_mirrors_match_upstream_iommufd_test_h() {
     }
     body += "printf(\"\\n\");";
     want += "\n";
+    // The mock's driver data structures (IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE).
+    body += &layout_program_of(test_data_mirrors().into_iter());
+    want += &expected_layout_of(test_data_mirrors().into_iter());
     let out = run_c_upstream(
         &ksrc,
         "#include <linux/iommufd.h>\n#include \"iommufd_test.h\"",

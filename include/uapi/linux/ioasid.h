@@ -88,10 +88,13 @@
  *  - ACCESS_RW: copy to or from IOVAs through access fd @id;
  *  - ACCESS_REPLACE_IOAS: move access fd @id to another IOAS, releasing its pins;
  *  - SET_TEMP_MEMORY_LIMIT: bound the memory of one pinning batch (EINVAL below 12);
+ *  - MD_CHECK_IOTLB: EINVAL unless mock nested HWPT @id's IOTLB entry (0-3) has the
+ *    value; ENOENT when @id is not a nested HWPT;
  *  - DEV_CHECK_CACHE: EINVAL unless the mock device's cache entry has the value.
  *  - IOASID_TEST_OP_MOCK_DMA (0x10000, ioasid's own, laid out as ACCESS_RW: iova, length,
  *    uptr, flags bit 0 = write to memory): mock device @id reads or writes memory through
- *    the page table of the domain it is attached to, as a device's DMA would: EFAULT at
+ *    the page table of the domain it is attached to (through a mock nested HWPT: its
+ *    stage 1, then its parent's table), as a device's DMA would: EFAULT at
  *    an unmapped IOVA (a DMA fault), EPERM without the IOPTE's permission, ENXIO when
  *    the device is not attached.
  * EBADFD for an @id that is not an access file. Other ops return EOPNOTSUPP.
@@ -108,6 +111,7 @@ enum {
 	IOMMUFD_CMD_OPTION = 0x87,
 	IOMMUFD_CMD_HWPT_ALLOC = 0x89,
 	IOMMUFD_CMD_GET_HW_INFO = 0x8a,
+	IOMMUFD_CMD_HWPT_INVALIDATE = 0x8d,
 	IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f,
 	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
 };
@@ -399,7 +403,7 @@ struct iommu_option {
 
 /**
  * enum iommufd_hwpt_alloc_flags - flags of IOMMU_HWPT_ALLOC
- * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT can be the parent of a nested HWPT
+ * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT can be the parent of nested HWPTs
  * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: dirty tracking enforced on attach (passed to the IOMMU
  *                                   driver; no dirty bitmap ioctls yet)
  * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id is valid (not supported yet)
@@ -417,33 +421,51 @@ enum iommufd_hwpt_alloc_flags {
  * @size: sizeof(struct iommu_hwpt_alloc)
  * @flags: enum iommufd_hwpt_alloc_flags
  * @dev_id: the device whose IOMMU the HWPT is for
- * @pt_id: the IOAS the HWPT maps (a HWPT, for a nested HWPT: not supported yet)
+ * @pt_id: the IOAS a paging HWPT maps, or the paging HWPT a nested HWPT is built on
  * @out_hwpt_id: the new HWPT's ID
  * @__reserved: must be 0
- * @data_type: driver data type; only 0 (none) for now
+ * @data_type: driver data type: 0 (none) for a paging HWPT; the nested domain's type for
+ *             a nested HWPT
  * @data_len: length of the driver data, 0 with @data_type 0
  * @data_uptr: the driver data
  * @fault_id: a fault queue, with IOMMU_HWPT_FAULT_ID_VALID
  * @__reserved2: must be 0
  *
- * Allocates a paging domain for @dev_id's IOMMU and keeps it filled with every mapping of
- * IOAS @pt_id (pinning the pages when it is the IOAS's first domain), ready for devices
- * to attach. The IOAS's alignment rises to the domain's smallest page and what lies
- * outside the domain's aperture becomes reserved. For a PCI device (IOASID_DEVICE_BIND)
- * the domain is the IOMMU driver's (iommu_paging_domain_alloc_flags): it sees
- * NEST_PARENT, DIRTY_TRACKING and PASID, and its refusal is returned as it is (QEMU's
- * VT-d refuses NEST_PARENT with EOPNOTSUPP; its SMMUv3 in stage=nested accepts it);
- * DIRTY_TRACKING is refused first, as iommufd does, when the IOMMU cannot track dirty
- * pages (IOMMU_GET_HW_INFO has no IOMMU_HW_CAP_DIRTY_TRACKING). For
- * the test interface's mock devices it is ioasid's mock IOMMU, which has no dirty
- * tracking yet.
+ * With an IOAS @pt_id: allocates a paging domain for @dev_id's IOMMU and keeps it filled
+ * with every mapping of the IOAS (pinning the pages when it is the IOAS's first domain),
+ * ready for devices to attach. The IOAS's alignment rises to the domain's smallest page
+ * and what lies outside the domain's aperture becomes reserved. For a PCI device
+ * (IOASID_DEVICE_BIND) the domain is the IOMMU driver's (iommu_paging_domain_alloc_flags):
+ * it sees NEST_PARENT, DIRTY_TRACKING and PASID, and its refusal is returned as it is
+ * (QEMU's VT-d refuses NEST_PARENT with EOPNOTSUPP; its SMMUv3 in stage=nested accepts
+ * it); DIRTY_TRACKING is refused first, as iommufd does, when the IOMMU cannot track dirty
+ * pages (IOMMU_GET_HW_INFO has no IOMMU_HW_CAP_DIRTY_TRACKING). For the test interface's
+ * mock devices it is ioasid's mock IOMMU, which has no dirty tracking yet.
+ *
+ * With a HWPT @pt_id: allocates a nested HWPT, whose domain translates through a stage-1
+ * table the user owns (described by the driver data) and then through @pt_id's domain
+ * (stage 2). @pt_id must be a paging HWPT allocated with IOMMU_HWPT_ALLOC_NEST_PARENT
+ * for the same IOMMU; it cannot be destroyed (EBUSY) while a nested HWPT uses it. Devices
+ * attach to a nested HWPT and replace between it and paging HWPTs as with any HWPT;
+ * after changing the stage-1 table the user invalidates the IOMMU's caches with
+ * IOMMU_HWPT_INVALIDATE. The data types so far: the test interface's mock IOMMU, with
+ * upstream iommufd's IOMMU_HWPT_DATA_SELFTEST (0xdead, struct iommu_hwpt_selftest of
+ * iommufd_test.h: a 4-entry mock IOTLB that starts at @iotlb in every entry; its stage 1
+ * is the identity) and ioasid's own IOASID_HWPT_DATA_MOCK_S1 (struct ioasid_hwpt_mock_s1,
+ * below: a stage-1 table mock DMA really walks, with a translation cache). Nested domains
+ * of real IOMMU drivers are refused (EOPNOTSUPP).
  *
  * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, FAULT_ID_VALID,
- * driver data, a HWPT @pt_id, DIRTY_TRACKING on a mock device or an IOMMU without dirty
- * tracking, or a flag the IOMMU driver refuses; EINVAL when @data_type and @data_len disagree or @pt_id is not an IOAS; ENOENT
- * when @dev_id is not a device; ENODEV when the device's binding was revoked; EADDRINUSE
- * when a mapping is misaligned for the domain or outside its aperture; ENOMEM (also over
- * RLIMIT_MEMLOCK); other errors of the IOMMU driver.
+ * driver data for a paging HWPT, DIRTY_TRACKING on a mock device or an IOMMU without
+ * dirty tracking, or a flag the IOMMU driver refuses; for a nested HWPT, flags other than
+ * FAULT_ID_VALID and PASID, no driver data, a real IOMMU, or a @data_type the driver does
+ * not know. EINVAL when @data_type and @data_len disagree, @pt_id is neither an IOAS nor a
+ * HWPT, or (nested) the parent is nested, automatic, not a NEST_PARENT or of another
+ * IOMMU, or the data is shorter than the type's first version or longer than the
+ * kernel's structure; EFAULT when the data cannot be read; ENOENT when @dev_id is not a
+ * device; ENODEV when the device's binding was revoked; EADDRINUSE when a mapping is
+ * misaligned for the domain or outside its aperture; ENOMEM (also over RLIMIT_MEMLOCK);
+ * other errors of the IOMMU driver.
  */
 struct iommu_hwpt_alloc {
 	__u32 size;
@@ -459,6 +481,105 @@ struct iommu_hwpt_alloc {
 	__u32 __reserved2;
 };
 #define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+
+/**
+ * struct iommu_hwpt_invalidate - ioctl(IOMMU_HWPT_INVALIDATE)
+ * @size: sizeof(struct iommu_hwpt_invalidate)
+ * @hwpt_id: a nested HWPT
+ * @data_uptr: the array of invalidation entries
+ * @data_type: the entries' type, one the nested HWPT's IOMMU driver knows
+ * @entry_len: the length of each entry
+ * @entry_num: in: the number of entries; out: how many were handled
+ * @__reserved: must be 0
+ *
+ * Invalidates the IOMMU's caches of a nested HWPT's stage 1 after the user changed the
+ * stage-1 table. The driver handles the entries in order and stops at the first that
+ * fails; @entry_num is written back with the number handled, also when the ioctl fails.
+ * @entry_num 0 only checks @data_type. Each entry is read as the type's structure: not
+ * shorter than its first version, not longer than the kernel's structure. For the test
+ * interface's mock nested HWPTs the type is upstream iommufd's
+ * IOMMU_HWPT_INVALIDATE_DATA_SELFTEST (0xdeadbeef, struct iommu_hwpt_invalidate_selftest
+ * of iommufd_test.h): IOMMU_TEST_INVALIDATE_FLAG_ALL clears every mock IOTLB entry,
+ * otherwise entry @iotlb_id (0-3) is cleared; for IOASID_HWPT_DATA_MOCK_S1 ones it is
+ * IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 (struct ioasid_hwpt_invalidate_mock_s1).
+ *
+ * Errors: EOPNOTSUPP for a non-zero reserved field or flags the driver does not know;
+ * EINVAL when @entry_num is not 0 and @data_uptr is 0, @entry_len is 0 or larger than a
+ * page or @entry_num is above 2^19, when @hwpt_id is not a nested HWPT, for a type the
+ * driver does not know, an entry of the wrong length or an entry the driver refuses;
+ * ENOENT when there is no object @hwpt_id; EFAULT.
+ */
+struct iommu_hwpt_invalidate {
+	__u32 size;
+	__u32 hwpt_id;
+	__aligned_u64 data_uptr;
+	__u32 data_type;
+	__u32 entry_len;
+	__u32 entry_num;
+	__u32 __reserved;
+};
+#define IOMMU_HWPT_INVALIDATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)
+
+/*
+ * ioasid's own stage-1 format for the test interface's mock IOMMU (selftest=1 only):
+ * IOMMU_HWPT_ALLOC with @data_type IOASID_HWPT_DATA_MOCK_S1 on a mock NEST_PARENT HWPT
+ * makes a nested HWPT whose stage 1 is a page table the user builds in its own memory,
+ * mapped in the parent's IOAS. Every address in it is an IOVA of that IOAS (for a VMM: a
+ * guest-physical address), which the parent's domain translates (stage 2):
+ *
+ *   device IOVA --stage 1: table at @root (two levels)--> IOVA of the parent's IOAS
+ *               --stage 2: the parent's mock domain-----> the user's page
+ *
+ * Two levels of 512 64-bit entries in the CPU's byte order, 4 KiB pages, input
+ * IOVAs [0, 1 GiB): bits 29-21 of the IOVA index the level-1 table at @root, bits 20-12
+ * the level-2 table that level-1 entry points to, whose entry points to the 4 KiB page.
+ * An entry is (address & ~0xfff) | IOASID_MOCK_S1_WRITE | IOASID_MOCK_S1_READ |
+ * IOASID_MOCK_S1_VALID; an access needs its permission in both levels' entries. A mock
+ * device's DMA (IOASID_TEST_OP_MOCK_DMA) walks the table as hardware would, reading each
+ * entry through stage 2: EFAULT for an IOVA beyond the input space, an entry that is not
+ * VALID, or an entry or page stage 2 does not map; EPERM when either stage does not allow
+ * the access. The walk's results are cached per nested HWPT (8 translations, replaced
+ * round robin), as an IOTLB: after the user changes the table, DMA keeps using a cached
+ * translation until IOMMU_HWPT_INVALIDATE with IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 entries
+ * drops it (IOASID_MOCK_S1_INVALIDATE_ALL, or the translations of [@iova, @iova +
+ * @length)). Any unmap in the parent's domain empties the cache (everything in it was
+ * found through the parent's mappings).
+ */
+#define IOASID_HWPT_DATA_MOCK_S1 0x10000
+#define IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 0x10000
+#define IOASID_MOCK_S1_VALID (1ULL << 0)
+#define IOASID_MOCK_S1_READ (1ULL << 1)
+#define IOASID_MOCK_S1_WRITE (1ULL << 2)
+#define IOASID_MOCK_S1_INVALIDATE_ALL (1U << 0)
+
+/**
+ * struct ioasid_hwpt_mock_s1 - IOMMU_HWPT_ALLOC data of type IOASID_HWPT_DATA_MOCK_S1
+ * @root: the level-1 table, an IOVA of the parent's IOAS, 4 KiB aligned (else EINVAL)
+ * @flags: must be 0 (else EOPNOTSUPP)
+ * @__reserved: must be 0 (else EOPNOTSUPP)
+ *
+ * The table need not exist yet: it is read at DMA time, as hardware would.
+ */
+struct ioasid_hwpt_mock_s1 {
+	__aligned_u64 root;
+	__u32 flags;
+	__u32 __reserved;
+};
+
+/**
+ * struct ioasid_hwpt_invalidate_mock_s1 - an IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 entry
+ * @iova: the first IOVA whose cached translation goes
+ * @length: how many bytes from @iova (not 0, not wrapping: else EINVAL)
+ * @flags: IOASID_MOCK_S1_INVALIDATE_ALL drops every translation (@iova and @length are
+ *         ignored); other bits EOPNOTSUPP
+ * @__reserved: must be 0 (else EOPNOTSUPP)
+ */
+struct ioasid_hwpt_invalidate_mock_s1 {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__u32 flags;
+	__u32 __reserved;
+};
 
 /**
  * enum iommu_hw_info_flags - flags of IOMMU_GET_HW_INFO
