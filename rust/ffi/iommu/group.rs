@@ -86,9 +86,10 @@ impl IommuGroup {
         // (its reference) while attached; `handle` is a new, zeroed
         // `struct iommu_attach_handle` that the result keeps at a stable address (boxed)
         // while the group is attached with it.
-        check(unsafe {
+        let rc = unsafe {
             raw::ioasid_shim_group_attach(group.as_raw(), domain.as_raw(), handle.get().cast())
-        })?;
+        };
+        check(rc)?;
         // INVARIANT: attached to `domain` with `handle`.
         Ok(GroupAttach {
             group,
@@ -142,13 +143,14 @@ impl GroupAttach {
         // SAFETY: The group is live and attached with our handle; `domain` is live and
         // kept so while attached by the reference stored below; the new handle is zeroed
         // and boxed.
-        check(unsafe {
+        let rc = unsafe {
             raw::ioasid_shim_group_replace(
                 self.group.as_raw(),
                 domain.as_raw(),
                 handle.get().cast(),
             )
-        })?;
+        };
+        check(rc)?;
         // INVARIANT: attached to `domain` with `handle` now; the old domain and handle go.
         self.domain = domain.clone();
         self.handle = handle;
