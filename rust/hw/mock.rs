@@ -21,7 +21,14 @@ use crate::{
     ffi::{self, PinnedPhys, PinnedRun},
     uapi::iova::Span,
 };
-use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
+};
 
 /// First IOVA of the mock aperture.
 pub(crate) const MOCK_APERTURE_START: u64 = 1 << 24;
@@ -51,9 +58,6 @@ struct Pte {
 struct Table {
     dir: KVec<Option<KVec<Option<Pte>>>>,
     mapped: u64,
-    /// Counts the unmaps that removed an entry: a nested domain's translation cache
-    /// filled at an older generation may hold what the parent no longer maps.
-    generation: u64,
 }
 
 impl Table {
@@ -86,6 +90,11 @@ pub(crate) struct MockDomain {
     /// The page table; a mutex because mapping may allocate a leaf.
     #[pin]
     table: Mutex<Table>,
+    /// Counts the unmaps that removed an entry, raised under `table`'s lock before it is
+    /// released: a nested domain's translation cache filled at an older generation may
+    /// hold what this domain no longer maps. Read without the lock (a DMA that races an
+    /// unmap may see either value, as hardware would).
+    generation: Atomic<u64>,
 }
 
 impl MockDomain {
@@ -98,7 +107,8 @@ impl MockDomain {
         // INVARIANT: `DIR` empty leaves, nothing mapped.
         Arc::pin_init(
             pin_init!(Self {
-                table <- new_mutex!(Table { dir, mapped: 0, generation: 0 }),
+                table <- new_mutex!(Table { dir, mapped: 0 }),
+                generation: Atomic::new(0),
             }),
             GFP_KERNEL,
         )
@@ -140,9 +150,9 @@ impl MockDomain {
         Ok(())
     }
 
-    /// The number of unmaps so far that removed something (see [`Table`]).
+    /// The number of unmaps so far that removed something (see `generation`).
     pub(crate) fn generation(&self) -> u64 {
-        self.table.lock().generation
+        self.generation.load(Relaxed)
     }
 
     fn check(&self, iova: u64, len: u64) -> Result<(usize, usize)> {
@@ -226,7 +236,7 @@ impl HwDomain for MockDomain {
         }
         if unmapped != 0 {
             // The nested domains' caches see the change at their next lookup.
-            t.generation += 1;
+            self.generation.fetch_add(1, Relaxed);
         }
         // A software table has no IOTLB of its own: the entries are gone when the lock
         // drops.

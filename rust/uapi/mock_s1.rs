@@ -136,11 +136,7 @@ impl Cache {
     /// The cached translation of `iova`'s page, if any; first empties the cache if the
     /// parent's `generation` is not the one it was filled at.
     pub(crate) fn lookup(&mut self, iova: u64, generation: u64) -> Option<Cached> {
-        if generation != self.generation {
-            self.invalidate_all();
-            self.generation = generation;
-            return None;
-        }
+        self.follow(generation);
         let page = iova & ADDR;
         self.entries
             .iter()
@@ -151,10 +147,7 @@ impl Cache {
 
     /// Caches `c`, found by a walk at the parent's `generation`.
     pub(crate) fn insert(&mut self, c: Cached, generation: u64) {
-        if generation != self.generation {
-            self.invalidate_all();
-            self.generation = generation;
-        }
+        self.follow(generation);
         // INVARIANT: an entry for the same page is replaced in place.
         if let Some(slot) = self
             .entries
@@ -166,6 +159,14 @@ impl Cache {
         }
         self.entries[self.next] = Some(c);
         self.next = (self.next + 1) % CACHE_ENTRIES;
+    }
+
+    /// Empties the cache if the parent's `generation` moved since it was filled.
+    fn follow(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.invalidate_all();
+            self.generation = generation;
+        }
     }
 
     /// Drops every translation of an IOVA in `[first, last]`.

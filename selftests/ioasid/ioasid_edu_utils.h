@@ -213,13 +213,6 @@ static inline int device_detach(int fd, __u32 dev_id)
 	return ioctl(fd, IOASID_DEVICE_DETACH, &cmd);
 }
 
-static inline int destroy(int fd, __u32 id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(fd, IOMMU_DESTROY, &cmd);
-}
-
 /* BAR0 of the device, mapped through sysfs, with bus mastering turned on. */
 static inline volatile uint8_t *map_bar0(const char *bdf)
 {

@@ -502,7 +502,14 @@ TEST_F(fail_nth, nested_hwpt_alloc_and_invalidate_leave_nothing_on_failure)
 	pinned0 = proc_status_kb(getpid(), "VmPin");
 	alloc.flags = 0;
 	alloc.pt_id = parent;
-#define CHECK_NESTED(ok)								do {											if (ok) {										struct iommu_destroy d = { .size = sizeof(d), .id = alloc.out_hwpt_id }; 			ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY, &d));			}										ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); 		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));			} while (0)
+#define CHECK_NESTED(ok)								\
+	do {									\
+		if (ok) {								\
+			ASSERT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));	\
+		}									\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+	} while (0)
 	alloc.data_type = 0xdead; /* IOMMU_HWPT_DATA_SELFTEST */
 	alloc.data_len = sizeof(selftest_data);
 	alloc.data_uptr = (uintptr_t)&selftest_data;
@@ -521,16 +528,18 @@ TEST_F(fail_nth, nested_hwpt_alloc_and_invalidate_leave_nothing_on_failure)
 	alloc.data_uptr = (uintptr_t)&selftest_data;
 	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc));
 	invalidate.hwpt_id = alloc.out_hwpt_id;
-#define CHECK_INVALIDATE(ok)								do {											ASSERT_TRUE(ok);								ASSERT_EQ(2, invalidate.entry_num);					} while (0)
+#define CHECK_INVALIDATE(ok)							\
+	do {									\
+		ASSERT_TRUE(ok);							\
+		ASSERT_EQ(2, invalidate.entry_num);					\
+	} while (0)
 	points = FOR_EACH_FAILURE((invalidate.entry_num = 2,
 				   ioctl(self->fd, IOMMU_HWPT_INVALIDATE, &invalidate)),
 				  CHECK_INVALIDATE);
 	EXPECT_EQ(0, points);
-	ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY,
-			   &(struct iommu_destroy){ .size = 8, .id = alloc.out_hwpt_id }));
+	ASSERT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));
 	/* No failed allocation left a nested HWPT counted in the parent. */
-	ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY,
-			   &(struct iommu_destroy){ .size = 8, .id = parent }));
+	ASSERT_EQ(0, destroy(self->fd, parent));
 }
 
 TEST(open_fails_cleanly)

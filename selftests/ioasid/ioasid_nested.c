@@ -45,32 +45,6 @@ struct iommu_hwpt_invalidate_selftest {
 	__u32 iotlb_id;
 };
 
-static int destroy(int fd, __u32 id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(fd, IOMMU_DESTROY, &cmd);
-}
-
-static int hwpt_alloc(int fd, __u32 flags, __u32 dev_id, __u32 pt_id, __u32 data_type,
-		      const void *data, __u32 data_len, __u32 *out)
-{
-	struct iommu_hwpt_alloc cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.dev_id = dev_id,
-		.pt_id = pt_id,
-		.data_type = data_type,
-		.data_len = data_len,
-		.data_uptr = (uintptr_t)data,
-	};
-	int rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
-
-	if (!rc && out)
-		*out = cmd.out_hwpt_id;
-	return rc;
-}
-
 /* A nested HWPT on `parent` whose mock IOTLB starts at `iotlb`. */
 static int nested_alloc(int fd, __u32 dev_id, __u32 parent, __u32 iotlb, __u32 *out)
 {
@@ -115,14 +89,6 @@ static int iotlb_all(int fd, __u32 hwpt, __u32 value)
 		if (check_iotlb(fd, hwpt, i, value))
 			return -1;
 	return 0;
-}
-
-static int replace(int fd, __u32 stdev, __u32 pt_id)
-{
-	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, .id = stdev };
-
-	cmd.mock_domain_replace.pt_id = pt_id;
-	return test_cmd(fd, &cmd);
 }
 
 FIXTURE(nested)
@@ -380,7 +346,7 @@ TEST_F(nested, mock_dma_goes_through_the_nested_hwpt_and_its_parent)
 	for (unsigned int i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (char)(i * 7 + 1);
 	ASSERT_EQ(0, nested_alloc(self->fd, self->idev, self->parent, 1, &a));
-	ASSERT_EQ(0, replace(self->fd, self->stdev, a));
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, a));
 	/* A device on it makes it busy. */
 	EXPECT_ERRNO(EBUSY, destroy(self->fd, a));
 	ASSERT_EQ(0, test_mock_dma(self->fd, self->stdev, IOVA + self->psz + 8, pattern,
@@ -396,7 +362,7 @@ TEST_F(nested, mock_dma_goes_through_the_nested_hwpt_and_its_parent)
 	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, IOVA, BUF_PAGES * self->psz, NULL));
 	EXPECT_ERRNO(EFAULT, test_mock_dma(self->fd, self->stdev, IOVA + self->psz, back, 8, false));
 	/* Back to a paging HWPT: the nested one can go. */
-	ASSERT_EQ(0, replace(self->fd, self->stdev, self->parent));
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, self->parent));
 	EXPECT_EQ(0, destroy(self->fd, a));
 }
 
@@ -436,7 +402,8 @@ TEST_F_TIMEOUT(nested, replace_between_nested_and_paging_never_leaves_dma_untran
 	for (int i = 0; i < rounds; i++) {
 		__u32 targets[] = { n[0], self->parent, n[1], self->plain, self->ioas };
 
-		ASSERT_EQ(0, replace(self->fd, self->stdev, targets[i % 5])) TH_LOG("round %d", i);
+		ASSERT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, targets[i % 5]))
+			TH_LOG("round %d", i);
 	}
 	atomic_store(&l.done, true);
 	pthread_join(t, NULL);
@@ -451,7 +418,7 @@ TEST_F(nested, closing_the_file_with_nested_hwpts_attached_releases_every_pin)
 
 	ASSERT_EQ(0, nested_alloc(self->fd, self->idev, self->parent, 1, &a));
 	ASSERT_EQ(0, nested_alloc(self->fd, self->idev, self->parent, 2, &b));
-	ASSERT_EQ(0, replace(self->fd, self->stdev, a));
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, a));
 	ASSERT_EQ(0, test_check_refs(self->fd, self->buf, BUF_PAGES * self->psz, 1));
 	/* Another file checks the pins: this one goes away with everything in it. */
 	int other = open(IOASID_DEV, O_RDWR);
@@ -524,7 +491,7 @@ static __u32 s1_setup(struct __test_metadata *_metadata, struct _test_data_neste
 	*entry(self, L1, DEV_IOVA) = gpa(self, L2) | S1_RW;
 	*entry(self, L2, DEV_IOVA) = gpa(self, PAGE_A) | S1_RW;
 	EXPECT_EQ(0, s1_alloc(self->fd, self->idev, self->parent, gpa(self, L1), &hwpt));
-	EXPECT_EQ(0, replace(self->fd, self->stdev, hwpt));
+	EXPECT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, hwpt));
 	return hwpt;
 }
 
@@ -608,7 +575,7 @@ TEST_F(nested, mock_s1_dma_walks_both_stages)
 	EXPECT_EQ(0x5e, dma_byte(self, DEV_IOVA + 5 * 4096));
 	EXPECT_ERRNO(EPERM, test_mock_dma(self->fd, self->stdev, DEV_IOVA + 5 * 4096, pattern, 1, true));
 	EXPECT_EQ(0x5e, ((unsigned char *)ro)[0]);
-	ASSERT_EQ(0, replace(self->fd, self->stdev, self->ioas));
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, self->ioas));
 	EXPECT_EQ(0, destroy(self->fd, hwpt));
 	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, ro_gpa, self->psz, NULL));
 	munmap(ro, self->psz);
@@ -644,9 +611,9 @@ TEST_F(nested, mock_s1_keeps_a_stale_translation_until_invalidated)
 
 	ASSERT_EQ(0, s1_alloc(self->fd, self->idev, self->parent, gpa(self, L1), &other));
 	*entry(self, L2, DEV_IOVA) = gpa(self, PAGE_A) | S1_RW;
-	ASSERT_EQ(0, replace(self->fd, self->stdev, other));
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, other));
 	EXPECT_EQ(0xa1, dma_byte(self, DEV_IOVA));
-	ASSERT_EQ(0, replace(self->fd, self->stdev, hwpt));
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, hwpt));
 	EXPECT_EQ(0xc3, dma_byte(self, DEV_IOVA));
 }
 

@@ -22,33 +22,12 @@
 #define ROUNDS 200
 #define USERS 3
 
-static int destroy(int fd, __u32 id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(fd, IOMMU_DESTROY, &cmd);
-}
-
 static int iova_ranges_ok(int fd, __u32 ioas)
 {
 	struct iommu_ioas_iova_ranges cmd = { .size = sizeof(cmd), .ioas_id = ioas };
 
 	/* No room for ranges: EMSGSIZE says the IOAS exists, ENOENT that it does not. */
 	return ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &cmd) == 0 || errno == EMSGSIZE;
-}
-
-static int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id, __u32 *out)
-{
-	struct iommu_hwpt_alloc cmd = {
-		.size = sizeof(cmd),
-		.dev_id = dev_id,
-		.pt_id = pt_id,
-	};
-	int rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
-
-	if (!rc)
-		*out = cmd.out_hwpt_id;
-	return rc;
 }
 
 /* A mock device attached to pt_id; its test object and device IDs. */
@@ -98,7 +77,7 @@ static void *user_thread(void *arg)
 
 		if (!ioas)
 			continue;
-		if (!hwpt_alloc(r->fd, r->idev, ioas, &hwpt)) {
+		if (!hwpt_alloc(r->fd, 0, r->idev, ioas, 0, NULL, 0, &hwpt)) {
 			atomic_fetch_add(&r->hwpts, 1);
 			/* The HWPT depends on the IOAS: it must exist and refuse DESTROY. */
 			if (!iova_ranges_ok(r->fd, ioas) || !destroy(r->fd, ioas) || errno != EBUSY)

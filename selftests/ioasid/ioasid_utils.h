@@ -241,6 +241,43 @@ static inline int test_mock_domain(int fd, __u32 pt_id, __u32 *stdev, __u32 *hwp
 	return rc;
 }
 
+/* IOMMU_DESTROY. */
+static inline int destroy(int fd, __u32 id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(fd, IOMMU_DESTROY, &cmd);
+}
+
+/* IOMMU_HWPT_ALLOC, with driver data when data_type is not 0. */
+static inline int hwpt_alloc(int fd, __u32 flags, __u32 dev_id, __u32 pt_id, __u32 data_type,
+			     const void *data, __u32 data_len, __u32 *out)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+		.data_type = data_type,
+		.data_len = data_len,
+		.data_uptr = (uintptr_t)data,
+	};
+	int rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+
+	if (!rc && out)
+		*out = cmd.out_hwpt_id;
+	return rc;
+}
+
+/* Moves mock device stdev to IOAS or HWPT pt_id. */
+static inline int test_mock_domain_replace(int fd, __u32 stdev, __u32 pt_id)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, .id = stdev };
+
+	cmd.mock_domain_replace.pt_id = pt_id;
+	return test_cmd(fd, &cmd);
+}
+
 /* Mock device dev reads (or writes) len bytes at iova through its domain. */
 static inline int test_mock_dma(int fd, __u32 dev, __u64 iova, void *buf, size_t len,
 				bool write)
