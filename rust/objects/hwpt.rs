@@ -30,32 +30,34 @@ use kernel::{
     },
 };
 
-/// What a nested HWPT has beyond a paging one.
-pub(crate) struct Nested {
-    /// The paging HWPT whose domain is stage 2.
-    parent: Arc<Hwpt>,
-    /// The stage-1 domain devices attach to.
-    domain: NestedDomain,
+/// What a HWPT translates with.
+enum Kind {
+    /// A paging HWPT: its own domain, attached to its IOAS.
+    Paging {
+        ioas: Arc<Ioas>,
+        domain: Domain,
+        /// Created by an attach to an IOAS, destroyed with its last device.
+        auto: bool,
+        /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`: nested HWPTs may be built on it.
+        nest_parent: bool,
+    },
+    /// A nested HWPT: its stage-1 domain, then its parent's (stage 2).
+    Nested {
+        /// A paging HWPT, kept alive and counted in its `children`.
+        parent: Arc<Hwpt>,
+        /// The stage-1 domain devices attach to.
+        domain: NestedDomain,
+    },
 }
 
 /// A HWPT: paging, or nested on a paging parent.
 ///
 /// # Invariants
 ///
-/// `domain` is attached to `ioas` (filled with its areas) for the HWPT's whole life: a
-/// paging HWPT's own, which it attached; a nested HWPT's parent's, which the parent keeps
-/// attached while it lives (and the nested HWPT keeps the parent alive and counted in
-/// `children`).
+/// A paging HWPT's domain is attached to its IOAS (filled with its areas) for the HWPT's
+/// whole life. A nested HWPT's parent is a paging HWPT, which counts it in `children`.
 pub(crate) struct Hwpt {
-    ioas: Arc<Ioas>,
-    /// The paging domain: the HWPT's own, or (nested) its parent's.
-    domain: Domain,
-    /// `Some` for a nested HWPT.
-    nested: Option<Nested>,
-    /// Created by an attach to an IOAS, destroyed with its last device.
-    auto: bool,
-    /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`: nested HWPTs may be built on it.
-    nest_parent: bool,
+    kind: Kind,
     /// Number of devices attached.
     devices: Atomic<u32>,
     /// Number of nested HWPTs on this one.
@@ -79,11 +81,12 @@ impl Hwpt {
         // fails (the HWPT is dropped then).
         Ok(Arc::new(
             Hwpt {
-                ioas,
-                domain,
-                nested: None,
-                auto,
-                nest_parent,
+                kind: Kind::Paging {
+                    ioas,
+                    domain,
+                    auto,
+                    nest_parent,
+                },
                 devices: Atomic::new(0),
                 children: Atomic::new(0),
             },
@@ -100,16 +103,11 @@ impl Hwpt {
     pub(crate) fn new_nested(parent: Arc<Hwpt>, domain: NestedDomain) -> Result<Arc<Hwpt>> {
         // Counted first: the caller's lookup of `parent` keeps DESTROY away until then.
         parent.children.fetch_add(1, Relaxed);
-        // INVARIANT: the parent's domain stays attached to its IOAS while the parent lives,
-        // which this HWPT ensures; `Drop` uncounts it, also when the allocation below fails
-        // (the HWPT is dropped then).
+        // INVARIANT: `parent` is a paging HWPT (the caller checked) and counts this one;
+        // `Drop` uncounts it, also when the allocation below fails (the HWPT is dropped).
         Ok(Arc::new(
             Hwpt {
-                ioas: parent.ioas.clone(),
-                domain: parent.domain.clone(),
-                nested: Some(Nested { parent, domain }),
-                auto: false,
-                nest_parent: false,
+                kind: Kind::Nested { parent, domain },
                 devices: Atomic::new(0),
                 children: Atomic::new(0),
             },
@@ -120,22 +118,45 @@ impl Hwpt {
     /// The paging domain that maps the IOAS: the HWPT's own, or a nested HWPT's parent's
     /// (its stage 2).
     pub(crate) fn domain(&self) -> &Domain {
-        &self.domain
+        match &self.kind {
+            Kind::Paging { domain, .. } => domain,
+            // A paging HWPT, by the type invariant: one step.
+            Kind::Nested { parent, .. } => parent.domain(),
+        }
     }
 
     /// The stage-1 domain of a nested HWPT (`None` for a paging HWPT).
     pub(crate) fn nested_domain(&self) -> Option<&NestedDomain> {
-        self.nested.as_ref().map(|n| &n.domain)
+        match &self.kind {
+            Kind::Paging { .. } => None,
+            Kind::Nested { domain, .. } => Some(domain),
+        }
     }
 
     /// The IOAS (a nested HWPT's parent's).
     pub(crate) fn ioas(&self) -> &Arc<Ioas> {
-        &self.ioas
+        match &self.kind {
+            Kind::Paging { ioas, .. } => ioas,
+            Kind::Nested { parent, .. } => parent.ioas(),
+        }
     }
 
     /// Whether the HWPT was made by an attach to an IOAS.
     pub(crate) fn is_auto(&self) -> bool {
-        self.auto
+        matches!(self.kind, Kind::Paging { auto: true, .. })
+    }
+
+    /// Whether nested HWPTs may be built on this one: an explicit paging HWPT allocated
+    /// with `IOMMU_HWPT_ALLOC_NEST_PARENT`.
+    fn can_nest(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Paging {
+                auto: false,
+                nest_parent: true,
+                ..
+            }
+        )
     }
 
     /// Number of other objects using the HWPT: attached devices and nested HWPTs.
@@ -163,14 +184,14 @@ impl ObjectKind for Arc<Hwpt> {
 
 impl Drop for Hwpt {
     fn drop(&mut self) {
-        match &self.nested {
+        match &self.kind {
             // The parent's domain stays; the parent may go once its last child did.
-            Some(n) => {
-                n.parent.children.fetch_sub(1, Relaxed);
+            Kind::Nested { parent, .. } => {
+                parent.children.fetch_sub(1, Relaxed);
             }
             // Unmaps (and flushes) every area from the domain, then drops the pins if this
             // was the IOAS's last domain.
-            None => self.ioas.remove_domain(&self.domain),
+            Kind::Paging { ioas, domain, .. } => ioas.remove_domain(domain),
         }
     }
 }
@@ -310,16 +331,16 @@ fn alloc_nested(
             "hwpt_alloc: nested domains of real IOMMUs are not supported yet\n"
         );
     }
-    if parent.nested.is_some() {
+    if parent.nested_domain().is_some() {
         return refuse!(EINVAL, "hwpt_alloc: the parent is a nested HWPT\n");
     }
-    if parent.auto || !parent.nest_parent {
+    if !parent.can_nest() {
         return refuse!(
             EINVAL,
             "hwpt_alloc: the parent was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT\n"
         );
     }
-    let Domain::Mock(stage2) = &parent.domain else {
+    let Domain::Mock(stage2) = parent.domain() else {
         return refuse!(
             EINVAL,
             "hwpt_alloc: the parent's domain is not the mock IOMMU's\n"
