@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <linux/types.h>
+#include <linux/ioasid.h>
 #include <unistd.h>
 
 #define IOASID_DEV "/dev/ioasid"
