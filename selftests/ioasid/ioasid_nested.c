@@ -34,6 +34,8 @@
 #define IOMMU_TEST_INVALIDATE_FLAG_ALL (1 << 0)
 #define IOMMU_TEST_OP_MD_CHECK_IOTLB 14
 #define MOCK_NESTED_DOMAIN_IOTLB_NUM 4
+/* iommufd's flag; ioasid's header leaves it out until it has fault queues. */
+#define IOMMU_HWPT_FAULT_ID_VALID (1 << 2)
 
 struct iommu_hwpt_selftest {
 	__u32 iotlb;

@@ -406,13 +406,14 @@ struct iommu_option {
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT can be the parent of nested HWPTs
  * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: dirty tracking enforced on attach (passed to the IOMMU
  *                                   driver; no dirty bitmap ioctls yet)
- * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id is valid (not supported yet)
  * @IOMMU_HWPT_ALLOC_PASID: the domain can be attached to PASIDs
+ *
+ * Bit 2 is iommufd's IOMMU_HWPT_FAULT_ID_VALID; ioasid has no fault queues yet, so it is
+ * not published here and refused (EOPNOTSUPP) like any unknown flag.
  */
 enum iommufd_hwpt_alloc_flags {
 	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
 	IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1,
-	IOMMU_HWPT_FAULT_ID_VALID = 1 << 2,
 	IOMMU_HWPT_ALLOC_PASID = 1 << 3,
 };
 
@@ -428,7 +429,7 @@ enum iommufd_hwpt_alloc_flags {
  *             a nested HWPT
  * @data_len: length of the driver data, 0 with @data_type 0
  * @data_uptr: the driver data
- * @fault_id: a fault queue, with IOMMU_HWPT_FAULT_ID_VALID
+ * @fault_id: iommufd's fault queue ID; ignored (no flag selects it yet)
  * @__reserved2: must be 0
  *
  * With an IOAS @pt_id: allocates a paging domain for @dev_id's IOMMU and keeps it filled
@@ -455,10 +456,9 @@ enum iommufd_hwpt_alloc_flags {
  * below: a stage-1 table mock DMA really walks, with a translation cache). Nested domains
  * of real IOMMU drivers are refused (EOPNOTSUPP).
  *
- * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, FAULT_ID_VALID,
- * driver data for a paging HWPT, DIRTY_TRACKING on a mock device or an IOMMU without
+ * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, driver data for a paging HWPT, DIRTY_TRACKING on a mock device or an IOMMU without
  * dirty tracking, or a flag the IOMMU driver refuses; for a nested HWPT, flags other than
- * FAULT_ID_VALID and PASID, no driver data, a real IOMMU, or a @data_type the driver does
+ * PASID, no driver data, a real IOMMU, or a @data_type the driver does
  * not know. EINVAL when @data_type and @data_len disagree, @pt_id is neither an IOAS nor a
  * HWPT, or (nested) the parent is nested, automatic, not a NEST_PARENT or of another
  * IOMMU, or the data is shorter than the type's first version or longer than the
