@@ -329,28 +329,59 @@ impl Ioas {
     }
 
     /// Copies between `buf` and the memory mapped at `iova` (`write`: into the memory),
-    /// pinning each page only for the copy.
+    /// pinning each page only for the copy. The IOAS lock is held throughout, so no unmap
+    /// can come between the pin and the copy; nothing is allocated.
     ///
     /// # Errors
     ///
-    /// As [`Ioas::access_pin`].
+    /// `ENOENT` if the range is not fully mapped, `EPERM` for a write to a read-only area,
+    /// pinning errors. Nothing stays pinned.
     pub(crate) fn access_rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
         if buf.is_empty() {
             return Ok(());
         }
         let range = Span::from_len(iova, buf.len() as u64)?;
+        let inner = self.inner.lock();
         let mut done = 0usize;
-        let pins = self.access_pin(range, write, |page, offset, len| {
-            let chunk = buf.get_mut(done..done + len).ok_or(EINVAL)?;
-            if write {
-                page.write(offset, chunk);
-            } else {
-                page.read(offset, chunk);
+        let mut next = Some(range.start);
+        while let Some(cur) = next.filter(|&n| n <= range.last) {
+            // Areas are keyed by their last IOVA: the first ending at or after `cur`.
+            let key = inner.areas.cursor_lower_bound(&cur).map(|c| *c.current().0);
+            let area = key.and_then(|k| inner.areas.get(&k));
+            let Some(area) = area.filter(|a| a.span.start <= cur) else {
+                return Err(ENOENT);
+            };
+            if write && area.prot & IOMMU_IOAS_MAP_WRITEABLE == 0 {
+                return refuse!(
+                    EPERM,
+                    "access: write to the read-only area at {:#x}\n",
+                    area.span.start
+                );
             }
-            done += len;
-            Ok(())
-        })?;
-        self.access_unpin(pins);
+            let last = area.span.last.min(range.last);
+            let pages = &area.slice.pages;
+            let b0 = area.slice.start_byte + (cur - area.span.start);
+            let b1 = area.slice.start_byte + (last - area.span.start);
+            let (first_page, last_page) = (pages.index_of(b0), pages.index_of(b1));
+            pages.pin(first_page, last_page)?;
+            let mut b = b0;
+            let copied = pages.with_pinned(first_page, last_page, |_, page| {
+                let off = pages.offset_in_page(b);
+                let len = (PAGE_SIZE - off).min(b1 - b + 1);
+                let chunk = buf.get_mut(done..done + len as usize).ok_or(EINVAL)?;
+                if write {
+                    page.write(off as usize, chunk);
+                } else {
+                    page.read(off as usize, chunk);
+                }
+                b += len;
+                done += len as usize;
+                Ok(())
+            });
+            pages.unpin(first_page, last_page);
+            copied?;
+            next = last.checked_add(1);
+        }
         Ok(())
     }
 }

@@ -444,18 +444,31 @@ fn through_user_buffer(
     copy: impl FnOnce(&mut [u8]) -> Result,
 ) -> Result {
     let length = op.length as usize;
-    let mut buf = KVVec::from_elem(0u8, length, GFP_KERNEL)?;
+    // Short copies (upstream's access tests make thousands of them) use the stack: an
+    // allocation costs more than the rest of the copy under the debug kernels.
+    let mut small = [0u8; SMALL_COPY];
+    let mut large;
+    let buf = if length <= SMALL_COPY {
+        // PANIC: `length <= SMALL_COPY`.
+        &mut small[..length]
+    } else {
+        large = KVVec::from_elem(0u8, length, GFP_KERNEL)?;
+        &mut large[..]
+    };
     let (mut reader, mut writer) =
         UserSlice::new(UserPtr::from_addr(op.uptr as usize), length).reader_writer();
     if to_memory {
-        reader.read_slice(&mut buf)?;
+        reader.read_slice(buf)?;
     }
-    copy(&mut buf)?;
+    copy(buf)?;
     if !to_memory {
-        writer.write_slice(&buf)?;
+        writer.write_slice(buf)?;
     }
     Ok(())
 }
+
+/// Copies up to this many bytes go through a buffer on the stack.
+const SMALL_COPY: usize = 128;
 
 /// `IOMMU_TEST_OP_ACCESS_RW`: copies through an access.
 fn access_rw(fd: u32, op: TestAccessRw) -> Result {
