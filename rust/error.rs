@@ -15,7 +15,9 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use crate::uapi::{iova::IovaError, mock_s1::S1Error, ucmd::UcmdError, MapArgError};
+use crate::uapi::{
+    dirty::DirtyError, iova::IovaError, mock_s1::S1Error, ucmd::UcmdError, MapArgError,
+};
 use kernel::prelude::*;
 
 /// The size rules of every ioctl.
@@ -59,6 +61,16 @@ impl From<S1Error> for Error {
             S1Error::NotSupported => EOPNOTSUPP,
             S1Error::Fault => EFAULT,
             S1Error::Permission => EPERM,
+        }
+    }
+}
+
+/// The range of `IOMMU_HWPT_GET_DIRTY_BITMAP`.
+impl From<DirtyError> for Error {
+    fn from(e: DirtyError) -> Self {
+        match e {
+            DirtyError::Inval => EINVAL,
+            DirtyError::Overflow => EOVERFLOW,
         }
     }
 }

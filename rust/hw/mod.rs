@@ -47,6 +47,34 @@ pub(crate) trait HwDomain {
     fn unmap(&self, iova: u64, len: u64) -> u64;
     /// The physical address `iova` translates to.
     fn iova_to_phys(&self, iova: u64) -> Option<u64>;
+    /// Whether the domain can track dirty IOPTEs (it was allocated with
+    /// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`). ioasid drives the dirty tracking of the mock
+    /// only: it refuses that flag for real IOMMUs, whose domains keep these defaults.
+    fn dirty_ops(&self) -> bool {
+        false
+    }
+    /// Turns dirty tracking on (after clearing every dirty bit) or off.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` without [`HwDomain::dirty_ops`].
+    fn set_dirty_tracking(&self, _enable: bool) -> Result {
+        Err(EOPNOTSUPP)
+    }
+    /// Calls `record(first, last)` with the IOVAs of each dirty IOPTE that overlaps `span`,
+    /// whole and in IOVA order, and clears its dirty bit unless `keep`.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` without [`HwDomain::dirty_ops`].
+    fn read_and_clear_dirty(
+        &self,
+        _span: Span,
+        _keep: bool,
+        _record: &mut dyn FnMut(u64, u64),
+    ) -> Result {
+        Err(EOPNOTSUPP)
+    }
 }
 
 /// A reference to a domain of any kind (enum dispatch: the kernel's `Arc` has no trait

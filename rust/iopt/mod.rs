@@ -29,14 +29,16 @@
 //!
 //! The engine is split like upstream's `io_pagetable.c`: this file keeps the IOVA
 //! bookkeeping (map, copy, unmap, reservations), [`area`] the areas and how they enter and
-//! leave domains, [`attach`] the domains and in-kernel accesses attached to an IOAS, and
-//! [`pages`] the memory behind areas. The ioctl handlers are in `crate::objects::ioas`.
+//! leave domains, [`attach`] the domains and in-kernel accesses attached to an IOAS,
+//! [`dirty`] the dirty tracking of the domains, and [`pages`] the memory behind areas.
+//! The ioctl handlers are in `crate::objects::ioas`.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
 mod area;
 mod attach;
+mod dirty;
 pub(crate) mod pages;
 
 use crate::{

@@ -34,6 +34,10 @@ pub(crate) const MOCK_DEV_CACHE_NUM: usize = 4;
 /// Their initial value (`IOMMU_TEST_DEV_CACHE_DEFAULT`).
 pub(crate) const MOCK_DEV_CACHE_DEFAULT: u32 = 0xbaddad;
 
+/// `MOCK_FLAGS_DEVICE_NO_DIRTY`: the mock IOMMU cannot track dirty IOPTEs for the device.
+pub(crate) const MOCK_FLAGS_DEVICE_NO_DIRTY: u32 = 1 << 0;
+/// `IOMMU_HW_CAP_DIRTY_TRACKING` of `IOMMU_GET_HW_INFO`.
+const IOMMU_HW_CAP_DIRTY_TRACKING: u64 = 1 << 0;
 /// `MOCK_FLAGS_DEVICE_PASID`: the mock device supports PASIDs.
 pub(crate) const MOCK_FLAGS_DEVICE_PASID: u32 = 1 << 2;
 /// The PASID width of such a device (`MOCK_PASID_WIDTH`).
@@ -52,6 +56,17 @@ const MOCK_HW_INFO_REGVAL: u32 = 0xdead_beef;
 pub(crate) enum DeviceRef {
     Mock(Arc<MockDevice>),
     Pci(Arc<PciDevice>),
+}
+
+impl DeviceRef {
+    /// Whether the device's IOMMU can track dirty IOPTEs (`IOMMU_CAP_DIRTY_TRACKING`; a
+    /// mock device unless made with `MOCK_FLAGS_DEVICE_NO_DIRTY`).
+    pub(crate) fn dirty_tracking_capable(&self) -> bool {
+        match self {
+            DeviceRef::Mock(d) => d.dirty_tracking_capable(),
+            DeviceRef::Pci(d) => d.dirty_tracking_capable(),
+        }
+    }
 }
 
 impl ObjectKind for DeviceRef {
@@ -125,7 +140,11 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
             crate::ffi::iommu::HwInfo {
                 kind: IOMMU_HW_INFO_TYPE_SELFTEST,
                 data,
-                capabilities: 0,
+                capabilities: if dev.dirty_tracking_capable() {
+                    IOMMU_HW_CAP_DIRTY_TRACKING
+                } else {
+                    0
+                },
                 max_pasid_log2: dev.max_pasid_log2(),
             }
         }
@@ -152,7 +171,8 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
 /// Finds or makes the HWPT a device attaches to for `pt_id`, and switches the device to
 /// it with `switch`; returns the attachment, with the device counted in the HWPT.
 ///
-/// `pt_id` names a HWPT (used if `accepts` its domain, `EINVAL` otherwise) or an IOAS: an
+/// `pt_id` names a HWPT (used if `accepts` its domain and, for a paging HWPT that tracks
+/// dirty pages, the device is `dirty_capable`; `EINVAL` otherwise) or an IOAS: an
 /// automatic HWPT of that IOAS whose domain `accepts` and on which `switch` succeeds
 /// (`EINVAL` from `switch` means "incompatible, try the next", as iommufd does), or else
 /// a new automatic HWPT with a domain from `new_domain`, destroyed again if `switch`
@@ -160,6 +180,7 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
 pub(crate) fn attach_to(
     ctx: &Context,
     pt_id: u32,
+    dirty_capable: bool,
     accepts: impl Fn(&Domain) -> bool,
     new_domain: impl FnOnce() -> Result<Domain>,
     mut switch: impl FnMut(&Attachment) -> Result,
@@ -179,6 +200,19 @@ pub(crate) fn attach_to(
                 return refuse!(
                     EINVAL,
                     "attach: HWPT {}'s domain cannot serve this device\n",
+                    pt_id
+                );
+            }
+            // As iommufd's `enforce_dirty`: a paging HWPT made for dirty tracking takes
+            // only devices whose IOMMU can track dirty pages.
+            if att.hwpt.nested_domain().is_none()
+                && att.hwpt.domain().hw().dirty_ops()
+                && !dirty_capable
+            {
+                release(objects, att);
+                return refuse!(
+                    EINVAL,
+                    "attach: HWPT {} tracks dirty pages, the device's IOMMU cannot\n",
                     pt_id
                 );
             }
@@ -287,6 +321,11 @@ impl MockDevice {
         } else {
             0
         }
+    }
+
+    /// Whether the mock IOMMU tracks dirty IOPTEs for this device.
+    pub(crate) fn dirty_tracking_capable(&self) -> bool {
+        self.flags & MOCK_FLAGS_DEVICE_NO_DIRTY == 0
     }
 
     /// Cache entry `i`.

@@ -210,10 +210,13 @@ const IOMMU_HWPT_ALLOC_PASID: u32 = 1 << 3;
 ///
 /// A PCI device gets a paging domain of its IOMMU driver, which sees the flags
 /// (NEST_PARENT, DIRTY_TRACKING, PASID) and whose refusal is returned as it is. A mock
-/// device gets a mock domain (which can be a nesting parent and serve PASIDs) and, on a
-/// mock nest parent, a mock nested domain ([`crate::hw::mock::nested`]). Nested domains of
-/// real IOMMUs, driver data for paging domains, the mock's dirty tracking and fault queues
-/// come with those features and give `EOPNOTSUPP` until then.
+/// device gets a mock domain (which can be a nesting parent, track dirty IOPTEs and serve
+/// PASIDs; `IOMMU_HWPT_DATA_SELFTEST` data picks its page-table format) and, on a mock
+/// nest parent, a mock nested domain ([`crate::hw::mock::nested`]). `DIRTY_TRACKING` needs
+/// an IOMMU that can track dirty pages (`EOPNOTSUPP`, as iommufd); ioasid drives the
+/// dirty tracking of the mock only, so it refuses the flag for real IOMMUs. Nested
+/// domains of real IOMMUs, driver data for their paging domains and fault queues come
+/// with those features and give `EOPNOTSUPP` until then.
 pub(crate) fn ioctl_alloc<'a>(
     ctx: &'a crate::objects::context::Context,
     ucmd: &mut crate::dispatch::Ucmd<'a>,
@@ -268,38 +271,86 @@ fn alloc_paging(
     dev: &crate::objects::device::DeviceRef,
     ioas: Arc<Ioas>,
 ) -> Result<Arc<Hwpt>> {
-    use crate::{error::refuse, objects::device::DeviceRef};
-    if cmd.data_type != 0 {
+    use crate::{error::refuse, hw::mock::MockDomain, objects::device::DeviceRef};
+    let dirty = cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0;
+    // As iommufd: the drivers leave this check to their caller.
+    if dirty && !dev.dirty_tracking_capable() {
         return refuse!(
             EOPNOTSUPP,
-            "hwpt_alloc: driver data type {:#x} for a paging domain is not supported\n",
-            cmd.data_type
+            "hwpt_alloc: the device's IOMMU cannot track dirty pages\n"
         );
     }
     let domain = match dev {
         DeviceRef::Pci(dev) => {
-            // As iommufd: the drivers leave this check to their caller.
-            if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 && !dev.dirty_tracking_capable() {
+            if cmd.data_type != 0 {
                 return refuse!(
                     EOPNOTSUPP,
-                    "hwpt_alloc: the device's IOMMU cannot track dirty pages\n"
+                    "hwpt_alloc: driver data type {:#x} for a paging domain is not supported\n",
+                    cmd.data_type
+                );
+            }
+            if dirty {
+                return refuse!(
+                    EOPNOTSUPP,
+                    "hwpt_alloc: ioasid does not drive the dirty tracking of real IOMMUs\n"
                 );
             }
             dev.new_domain(cmd.flags)?
         }
         DeviceRef::Mock(_) => {
-            if cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 {
-                return refuse!(
-                    EOPNOTSUPP,
-                    "hwpt_alloc: the mock IOMMU has no dirty tracking yet\n"
-                );
-            }
-            Domain::Mock(crate::hw::mock::MockDomain::new()?)
+            let format = mock_format(cmd)?;
+            Domain::Mock(MockDomain::with(format, dirty)?)
         }
     };
     let nest_parent = cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0;
     Hwpt::new(ioas, domain, false, nest_parent)
 }
+
+/// The page-table format of a mock paging HWPT: the default without driver data, or the
+/// `pagetable_type` of `IOMMU_HWPT_DATA_SELFTEST` data.
+fn mock_format(cmd: &crate::uapi::IommuHwptAlloc) -> Result<crate::hw::mock::MockFormat> {
+    use crate::{
+        error::refuse,
+        hw::{
+            mock::{nested::IOMMU_HWPT_DATA_SELFTEST, MockFormat},
+            UserData,
+        },
+        uapi::{offsetofend, IommuHwptSelftest},
+    };
+    if cmd.data_type == 0 {
+        return Ok(MockFormat::Default);
+    }
+    if cmd.data_type != IOMMU_HWPT_DATA_SELFTEST {
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: the mock IOMMU has no paging data type {:#x}\n",
+            cmd.data_type
+        );
+    }
+    let data = UserData {
+        kind: cmd.data_type,
+        uptr: cmd.data_uptr,
+        len: cmd.data_len,
+    };
+    let raw = data.read::<{ IommuHwptSelftest::SIZE }>(
+        IOMMU_HWPT_DATA_SELFTEST,
+        offsetofend!(IommuHwptSelftest, iotlb),
+    )?;
+    match IommuHwptSelftest::read(&raw).pagetable_type {
+        MOCK_IOMMUPT_DEFAULT => Ok(MockFormat::Default),
+        MOCK_IOMMUPT_HUGE => Ok(MockFormat::Huge),
+        t => refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: the mock IOMMU has no page-table type {}\n",
+            t
+        ),
+    }
+}
+
+/// `MOCK_IOMMUPT_DEFAULT`: the mock's page table with 2 KiB and 4 KiB IOPTEs.
+const MOCK_IOMMUPT_DEFAULT: u32 = 0;
+/// `MOCK_IOMMUPT_HUGE`: the mock's page table with 4 KiB and 1 MiB IOPTEs.
+const MOCK_IOMMUPT_HUGE: u32 = 1;
 
 /// The nested HWPT of `IOMMU_HWPT_ALLOC` on `parent`, with the rules of iommufd: flags
 /// other than FAULT_ID_VALID and PASID, no driver data or an IOMMU without nesting are

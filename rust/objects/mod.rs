@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
-//! object table, and one module per object type (IOAS, HWPT, devices, accesses).
+//! object table, and one module per object type (IOAS, HWPT, devices, accesses), and the dirty-tracking
+//! ioctls of HWPTs.
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
 //! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
 //! line each ([`table::object_kinds!`]).
@@ -12,6 +13,7 @@
 pub(crate) mod access;
 pub(crate) mod context;
 pub(crate) mod device;
+pub(crate) mod dirty;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
 pub(crate) mod pcidev;

@@ -233,7 +233,14 @@ impl PciDevice {
             }
             r
         };
-        let att = device::attach_to(ctx, pt_id, Self::accepts, || self.new_domain(0), switch)?;
+        let att = device::attach_to(
+            ctx,
+            pt_id,
+            self.dirty_tracking_capable(),
+            Self::accepts,
+            || self.new_domain(0),
+            switch,
+        )?;
         let hwpt_id = att.hwpt_id;
         // INVARIANT: the switch put the group on the new domain and reserved the regions
         // that had to go into its IOAS; the old IOAS lets go of the members' regions here.

@@ -35,7 +35,7 @@ use crate::{
     uapi::{
         IommuTestCmd, TestAccessPages, TestAccessReplaceIoas, TestAccessRw, TestCheckDevCache,
         TestCheckIotlb, TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages,
-        TestMemoryLimit, TestMockDomain, TestMockDomainReplace,
+        TestDirty, TestMemoryLimit, TestMockDomain, TestMockDomainReplace,
     },
 };
 use kernel::{
@@ -57,6 +57,7 @@ const OP_SET_TEMP_MEMORY_LIMIT: u32 = 9;
 const OP_MOCK_DOMAIN_REPLACE: u32 = 10;
 const OP_ACCESS_REPLACE_IOAS: u32 = 11;
 const OP_MOCK_DOMAIN_FLAGS: u32 = 12;
+const OP_DIRTY: u32 = 13;
 const OP_MD_CHECK_IOTLB: u32 = 14;
 const OP_DEV_CHECK_CACHE: u32 = 16;
 /// ioasid's own op (beyond upstream's numbers): DMA by a mock device through its domain.
@@ -65,8 +66,7 @@ const IOASID_TEST_OP_MOCK_DMA: u32 = 0x10000;
 const MOCK_DMA_WRITE: u32 = 1 << 0;
 
 /// `MOCK_FLAGS_DEVICE_*` this mock knows.
-const MOCK_FLAGS_DEVICE_NO_DIRTY: u32 = 1 << 0;
-use crate::objects::device::MOCK_FLAGS_DEVICE_PASID;
+use crate::objects::device::{MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID};
 /// `MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES`.
 const ACCESS_CREATE_NEEDS_PIN_PAGES: u32 = 1 << 0;
 /// `MOCK_FLAGS_ACCESS_WRITE`.
@@ -137,6 +137,7 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
             BATCH_MEMORY_LIMIT.store(limit, Relaxed);
             Ok(())
         }
+        OP_DIRTY => mock_dirty(ctx, ucmd, cmd.id),
         OP_MD_CHECK_IOTLB => {
             let c = TestCheckIotlb::read(ucmd.bytes());
             md_check_iotlb(ctx, cmd.id, c.id, c.iotlb)
@@ -155,11 +156,12 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
     }
 }
 
-/// Finds or makes the HWPT a mock device attaches to for `pt_id` (mock domains only).
-fn attachment_for(ctx: &Context, pt_id: u32) -> Result<Attachment> {
+/// Finds or makes the HWPT mock device `dev` attaches to for `pt_id` (mock domains only).
+fn attachment_for(ctx: &Context, dev: &MockDevice, pt_id: u32) -> Result<Attachment> {
     device::attach_to(
         ctx,
         pt_id,
+        dev.dirty_tracking_capable(),
         |d| matches!(d, Domain::Mock(_)),
         || Ok(Domain::Mock(MockDomain::new()?)),
         |_| Ok(()),
@@ -187,7 +189,7 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
     let idev = objects.add(Object::Device(DeviceRef::Mock(dev.clone())))?;
     dev.set_idev_id(idev.id());
     // From here on, dropping `stdev` unbinds and detaches the device.
-    let att = attachment_for(ctx, pt_id)?;
+    let att = attachment_for(ctx, &dev, pt_id)?;
     let hwpt_id = att.hwpt_id;
     if let Some(old) = dev.attach(att) {
         device::release(objects, old);
@@ -208,7 +210,7 @@ fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd<'_>, stdev_id: u32, pt_id:
     if dev.hwpt_id() == Some(pt_id) {
         return Ok(());
     }
-    let att = attachment_for(ctx, pt_id)?;
+    let att = attachment_for(ctx, &dev, pt_id)?;
     let hwpt_id = att.hwpt_id;
     if let Some(old) = dev.attach(att) {
         device::release(ctx.objects(), old);
@@ -469,6 +471,50 @@ fn through_user_buffer(
 
 /// Copies up to this many bytes go through a buffer on the stack.
 const SMALL_COPY: usize = 128;
+
+/// `IOMMU_TEST_OP_DIRTY`: for each set bit `i` of the user's bitmap, marks the IOPTE
+/// that maps `iova + i * page_size` in mock paging HWPT `id` dirty, as a DMA write would;
+/// replies with the number of set bits.
+fn mock_dirty(ctx: &Context, ucmd: &mut Ucmd<'_>, id: u32) -> Result {
+    let mut op = TestDirty::read(ucmd.bytes());
+    let ps = op.page_size;
+    if ps == 0 || op.length == 0 || op.iova % ps != 0 || op.length % ps != 0 || op.uptr == 0 {
+        return refuse!(EINVAL, "test dirty: bad range, page size or bitmap\n");
+    }
+    let nbits = op.length / ps;
+    // As upstream: at most a 16 MiB bitmap.
+    if nbits > 16 * 1024 * 1024 * 8 {
+        return refuse!(EOVERFLOW, "test dirty: {} bits are too many\n", nbits);
+    }
+    let mock = mock_of(ctx, id)?;
+    if !mock.tracking() {
+        return refuse!(EINVAL, "test dirty: dirty tracking is off\n");
+    }
+    let mut reader = UserSlice::new(
+        UserPtr::from_addr(op.uptr as usize),
+        nbits.div_ceil(8) as usize,
+    )
+    .reader();
+    let mut chunk = [0u8; 256];
+    let (mut bit, mut count) = (0u64, 0u64);
+    while !reader.is_empty() {
+        let n = reader.len().min(chunk.len());
+        // PANIC: `n <= chunk.len()`.
+        reader.read_slice(&mut chunk[..n])?;
+        for byte in &chunk[..n] {
+            for k in 0..8 {
+                if bit + k < nbits && byte & (1 << k) != 0 {
+                    mock.set_dirty(op.iova + (bit + k) * ps)?;
+                    count += 1;
+                }
+            }
+            bit += 8;
+        }
+    }
+    op.out_nr_dirty = count;
+    op.write(ucmd.bytes_mut());
+    Ok(())
+}
 
 /// `IOMMU_TEST_OP_ACCESS_RW`: copies through an access.
 fn access_rw(fd: u32, op: TestAccessRw) -> Result {

@@ -370,6 +370,17 @@ test_op! {
 }
 
 test_op! {
+    /// `dirty`: marks the IOPTEs of the set bits of a bitmap dirty in a mock domain.
+    TestDirty member "dirty" {
+        iova: u64 = 16,
+        length: u64 = 24,
+        page_size: u64 = 32,
+        uptr: u64 = 40,
+        out_nr_dirty: u64 = 48,
+    }
+}
+
+test_op! {
     /// `memory_limit`: the pinning batch's memory limit.
     TestMemoryLimit member "memory_limit" {
         limit: u32 = 16,
@@ -483,6 +494,37 @@ uapi_struct! {
         reserved: u32 = 28,
     }
 }
+
+uapi_struct! {
+    /// `struct iommu_hwpt_set_dirty_tracking`: start or stop dirty tracking of a paging
+    /// HWPT.
+    IommuHwptSetDirtyTracking size 16 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        hwpt_id: u32 = 8,
+        reserved: u32 = 12,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_hwpt_get_dirty_bitmap`: read (and clear) a paging HWPT's dirty IOVAs
+    /// into a user bitmap.
+    IommuHwptGetDirtyBitmap size 48 {
+        size: u32 = 0,
+        hwpt_id: u32 = 4,
+        flags: u32 = 8,
+        reserved: u32 = 12,
+        iova: u64 = 16,
+        length: u64 = 24,
+        page_size: u64 = 32,
+        data: u64 = 40,
+    }
+}
+
+/// `IOMMU_HWPT_SET_DIRTY_TRACKING` flag: turn tracking on (off without it).
+pub(crate) const IOMMU_HWPT_DIRTY_TRACKING_ENABLE: u32 = 1;
+/// `IOMMU_HWPT_GET_DIRTY_BITMAP` flag: read without clearing the dirty state.
+pub(crate) const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR: u32 = 1;
 
 uapi_struct! {
     /// `struct iommu_ioas_change_process`: charge all pins to the calling process.

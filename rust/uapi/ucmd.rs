@@ -82,6 +82,10 @@ ioctls! {
     IOMMU_HWPT_ALLOC = 0x89;
     /// `IOMMU_GET_HW_INFO`: the IOMMU's information about a device.
     IOMMU_GET_HW_INFO = 0x8a;
+    /// `IOMMU_HWPT_SET_DIRTY_TRACKING`: start or stop dirty tracking.
+    IOMMU_HWPT_SET_DIRTY_TRACKING = 0x8b;
+    /// `IOMMU_HWPT_GET_DIRTY_BITMAP`: read a HWPT's dirty IOVAs.
+    IOMMU_HWPT_GET_DIRTY_BITMAP = 0x8c;
     /// `IOMMU_HWPT_INVALIDATE`: invalidate a nested HWPT's caches.
     IOMMU_HWPT_INVALIDATE = 0x8d;
     /// `IOMMU_IOAS_MAP_FILE`: map part of a memfd.

@@ -6,6 +6,8 @@
 //! tests most of their items are unused here.
 #![allow(dead_code)]
 
+#[path = "../../rust/uapi/dirty.rs"]
+pub mod dirty;
 #[path = "../../rust/uapi/iova.rs"]
 pub mod iova;
 #[path = "../../rust/uapi/mock_s1.rs"]

@@ -116,7 +116,7 @@ fn header_constants_match_the_rust_side() {
 /// A mirror's C name, size and `(field, offset)` list.
 type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
 
-fn mirrors() -> [Mirror; 19] {
+fn mirrors() -> [Mirror; 21] {
     use crate::uapi::*;
     [
         ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
@@ -167,6 +167,16 @@ fn mirrors() -> [Mirror; 19] {
             "iommu_hwpt_invalidate",
             IommuHwptInvalidate::SIZE,
             IommuHwptInvalidate::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_set_dirty_tracking",
+            IommuHwptSetDirtyTracking::SIZE,
+            IommuHwptSetDirtyTracking::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_get_dirty_bitmap",
+            IommuHwptGetDirtyBitmap::SIZE,
+            IommuHwptGetDirtyBitmap::LAYOUT,
         ),
         (
             "iommu_ioas_change_process",
@@ -287,7 +297,7 @@ fn rust_mirrors_match_upstream_iommufd() {
 
 /// The mirrors of `struct iommu_test_cmd`'s union members: member name and
 /// `(field, offset in the command)` list.
-fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 12] {
+fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 13] {
     use crate::uapi::*;
     [
         (TestMockDomain::MEMBER, TestMockDomain::LAYOUT),
@@ -305,6 +315,7 @@ fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 12] {
         (TestAccessReplaceIoas::MEMBER, TestAccessReplaceIoas::LAYOUT),
         (TestCheckDevCache::MEMBER, TestCheckDevCache::LAYOUT),
         (TestCheckIotlb::MEMBER, TestCheckIotlb::LAYOUT),
+        (TestDirty::MEMBER, TestDirty::LAYOUT),
     ]
 }
 

@@ -111,6 +111,8 @@ enum {
 	IOMMUFD_CMD_OPTION = 0x87,
 	IOMMUFD_CMD_HWPT_ALLOC = 0x89,
 	IOMMUFD_CMD_GET_HW_INFO = 0x8a,
+	IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING = 0x8b,
+	IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP = 0x8c,
 	IOMMUFD_CMD_HWPT_INVALIDATE = 0x8d,
 	IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f,
 	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
@@ -404,8 +406,10 @@ struct iommu_option {
 /**
  * enum iommufd_hwpt_alloc_flags - flags of IOMMU_HWPT_ALLOC
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT can be the parent of nested HWPTs
- * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: dirty tracking enforced on attach (passed to the IOMMU
- *                                   driver; no dirty bitmap ioctls yet)
+ * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain can track dirty IOPTEs
+ *                                   (IOMMU_HWPT_SET_DIRTY_TRACKING,
+ *                                   IOMMU_HWPT_GET_DIRTY_BITMAP); only devices whose
+ *                                   IOMMU can track dirty pages may attach
  * @IOMMU_HWPT_ALLOC_PASID: the domain can be attached to PASIDs
  *
  * Bit 2 is iommufd's IOMMU_HWPT_FAULT_ID_VALID; ioasid has no fault queues yet, so it is
@@ -437,11 +441,17 @@ enum iommufd_hwpt_alloc_flags {
  * ready for devices to attach. The IOAS's alignment rises to the domain's smallest page
  * and what lies outside the domain's aperture becomes reserved. For a PCI device
  * (IOASID_DEVICE_BIND) the domain is the IOMMU driver's (iommu_paging_domain_alloc_flags):
- * it sees NEST_PARENT, DIRTY_TRACKING and PASID, and its refusal is returned as it is
- * (QEMU's VT-d refuses NEST_PARENT with EOPNOTSUPP; its SMMUv3 in stage=nested accepts
- * it); DIRTY_TRACKING is refused first, as iommufd does, when the IOMMU cannot track dirty
- * pages (IOMMU_GET_HW_INFO has no IOMMU_HW_CAP_DIRTY_TRACKING). For the test interface's
- * mock devices it is ioasid's mock IOMMU, which has no dirty tracking yet.
+ * it sees NEST_PARENT and PASID, and its refusal is returned as it is (QEMU's VT-d
+ * refuses NEST_PARENT with EOPNOTSUPP; its SMMUv3 in stage=nested accepts it).
+ * DIRTY_TRACKING is refused (EOPNOTSUPP), as iommufd does, when the IOMMU cannot track
+ * dirty pages (IOMMU_GET_HW_INFO has no IOMMU_HW_CAP_DIRTY_TRACKING), and for every real
+ * IOMMU for now: ioasid drives the dirty tracking of the mock IOMMU only (QEMU's VT-d and
+ * SMMUv3 cannot track dirty pages). For the test interface's mock devices it is ioasid's
+ * mock IOMMU: without driver data a page table of 2 KiB and 4 KiB IOPTEs; with
+ * IOMMU_HWPT_DATA_SELFTEST data (struct iommu_hwpt_selftest of iommufd_test.h) its
+ * @pagetable_type picks MOCK_IOMMUPT_DEFAULT (the same) or MOCK_IOMMUPT_HUGE (4 KiB and
+ * 1 MiB IOPTEs); DIRTY_TRACKING gives it a dirty bit per IOPTE unless the device was made
+ * with MOCK_FLAGS_DEVICE_NO_DIRTY.
  *
  * With a HWPT @pt_id: allocates a nested HWPT, whose domain translates through a stage-1
  * table the user owns (described by the driver data) and then through @pt_id's domain
@@ -456,8 +466,10 @@ enum iommufd_hwpt_alloc_flags {
  * below: a stage-1 table mock DMA really walks, with a translation cache). Nested domains
  * of real IOMMU drivers are refused (EOPNOTSUPP).
  *
- * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, driver data for a paging HWPT, DIRTY_TRACKING on a mock device or an IOMMU without
- * dirty tracking, or a flag the IOMMU driver refuses; for a nested HWPT, flags other than
+ * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, driver data for a
+ * paging HWPT of a real IOMMU (or a mock @data_type or @pagetable_type the mock does not
+ * know), DIRTY_TRACKING on a real IOMMU or one without dirty tracking, or a flag the
+ * IOMMU driver refuses; for a nested HWPT, flags other than
  * PASID, no driver data, a real IOMMU, or a @data_type the driver does
  * not know. EINVAL when @data_type and @data_len disagree, @pt_id is neither an IOAS nor a
  * HWPT, or (nested) the parent is nested, automatic, not a NEST_PARENT or of another
@@ -481,6 +493,85 @@ struct iommu_hwpt_alloc {
 	__u32 __reserved2;
 };
 #define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+
+/**
+ * enum iommufd_hwpt_set_dirty_tracking_flags - flags of IOMMU_HWPT_SET_DIRTY_TRACKING
+ * @IOMMU_HWPT_DIRTY_TRACKING_ENABLE: turn dirty tracking on (off without it)
+ */
+enum iommufd_hwpt_set_dirty_tracking_flags {
+	IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1,
+};
+
+/**
+ * struct iommu_hwpt_set_dirty_tracking - ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING)
+ * @size: sizeof(struct iommu_hwpt_set_dirty_tracking)
+ * @flags: enum iommufd_hwpt_set_dirty_tracking_flags
+ * @hwpt_id: a paging HWPT allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+ * @__reserved: should be 0 (not checked, as in iommufd)
+ *
+ * Turns the IOMMU's dirty tracking of the HWPT's domain on or off. Turning it on clears
+ * every dirty bit first, so the next IOMMU_HWPT_GET_DIRTY_BITMAP reports only what
+ * devices wrote from then on. While it is on, a DMA write sets the dirty bit of the IOPTE
+ * it goes through (with the mock IOMMU: IOASID_TEST_OP_MOCK_DMA writes, and upstream's
+ * IOMMU_TEST_OP_DIRTY; reads set nothing). Turning it on or off again is no error.
+ *
+ * Errors: EOPNOTSUPP for unknown @flags or a HWPT allocated without
+ * IOMMU_HWPT_ALLOC_DIRTY_TRACKING; ENOENT when @hwpt_id is not a paging HWPT.
+ */
+struct iommu_hwpt_set_dirty_tracking {
+	__u32 size;
+	__u32 flags;
+	__u32 hwpt_id;
+	__u32 __reserved;
+};
+#define IOMMU_HWPT_SET_DIRTY_TRACKING _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING)
+
+/**
+ * enum iommufd_hwpt_get_dirty_bitmap_flags - flags of IOMMU_HWPT_GET_DIRTY_BITMAP
+ * @IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR: read the dirty state without clearing it (for
+ *                                        example just before unmapping the range)
+ */
+enum iommufd_hwpt_get_dirty_bitmap_flags {
+	IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1,
+};
+
+/**
+ * struct iommu_hwpt_get_dirty_bitmap - ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP)
+ * @size: sizeof(struct iommu_hwpt_get_dirty_bitmap)
+ * @hwpt_id: a paging HWPT allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+ * @flags: enum iommufd_hwpt_get_dirty_bitmap_flags
+ * @__reserved: must be 0
+ * @iova: the IOVA of the bitmap's first bit
+ * @length: the length of the IOVA range
+ * @page_size: the bytes of IOVA each bit stands for (a power of two)
+ * @data: the bitmap, at any byte address
+ *
+ * Sets bit i of the bitmap (bit i % 8 of byte i / 8, as an unsigned long bitmap on a
+ * little-endian machine: data[(iova / page_size) / 64] & (1ULL << ((iova / page_size) %
+ * 64)) with 64-bit words) for each page_size page of [@iova, @iova + @length) that a
+ * dirty IOPTE covers, and clears the IOPTEs' dirty bits unless NO_CLEAR. A dirty IOPTE
+ * larger than @page_size sets every bit it covers (a dirty 1 MiB IOPTE is 256 bits at a
+ * 4 KiB @page_size). Bits are only set, never cleared: zero the bitmap first. The range
+ * must be mapped without a hole; @iova and @iova + @length must be aligned to @page_size
+ * and to the IOAS's alignment (IOMMU_IOAS_IOVA_RANGES' @out_iova_alignment).
+ *
+ * Errors: EOPNOTSUPP for unknown @flags, a non-zero @__reserved, or a HWPT allocated
+ * without IOMMU_HWPT_ALLOC_DIRTY_TRACKING; ENOENT when @hwpt_id is not a paging HWPT;
+ * EINVAL for a zero @length or @page_size, a @page_size that is not a power of two (which
+ * iommufd does not check), a misaligned range, or a range not fully mapped; EOVERFLOW
+ * when the range wraps; EFAULT when the bitmap cannot be read or written.
+ */
+struct iommu_hwpt_get_dirty_bitmap {
+	__u32 size;
+	__u32 hwpt_id;
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 page_size;
+	__aligned_u64 data;
+};
+#define IOMMU_HWPT_GET_DIRTY_BITMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP)
 
 /**
  * struct iommu_hwpt_invalidate - ioctl(IOMMU_HWPT_INVALIDATE)
