@@ -542,6 +542,71 @@ TEST_F(fail_nth, nested_hwpt_alloc_and_invalidate_leave_nothing_on_failure)
 	ASSERT_EQ(0, destroy(self->fd, parent));
 }
 
+/*
+ * Dirty tracking on the mock IOMMU: a failed IOMMU_HWPT_ALLOC with DIRTY_TRACKING (either
+ * page-table format) leaves no HWPT, no mapping in a new domain and the pins as they were;
+ * switching tracking and reading the bitmap allocate nothing.
+ */
+TEST_F(fail_nth, dirty_tracking_hwpt_alloc_and_bitmap_read_leave_nothing_on_failure)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 4 * self->page,
+		.iova = MOCK_APERTURE_START,
+	};
+	struct iommu_hwpt_selftest huge = { .pagetable_type = MOCK_IOMMUPT_HUGE };
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc), .flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+		.pt_id = self->ioas,
+	};
+	unsigned char bits[8] = { 0 };
+	__u32 stdev, idev, hwpt;
+	unsigned int points;
+	long pinned0;
+	char b = 1;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+	ASSERT_EQ(0, test_mock_domain_flags(self->fd, self->ioas, 0, &stdev, NULL, &idev));
+	alloc.dev_id = idev;
+	pinned0 = proc_status_kb(getpid(), "VmPin");
+#define CHECK_DIRTY_HWPT(ok)								\
+	do {									\
+		if (ok) {								\
+			ASSERT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));	\
+		}									\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+	} while (0)
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_DIRTY_HWPT);
+	TH_LOG("default format: %u allocation points", points);
+	EXPECT_LE(2, points);
+	alloc.data_type = IOMMU_HWPT_DATA_SELFTEST;
+	alloc.data_len = sizeof(huge);
+	alloc.data_uptr = (uintptr_t)&huge;
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_DIRTY_HWPT);
+	TH_LOG("huge format: %u allocation points", points);
+	EXPECT_LE(2, points);
+
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc));
+	hwpt = alloc.out_hwpt_id;
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, stdev, hwpt));
+#define CHECK_ALLOCATES_NOTHING(ok) ASSERT_TRUE(ok)
+	points = FOR_EACH_FAILURE(set_dirty_tracking(self->fd, hwpt, true),
+				  CHECK_ALLOCATES_NOTHING);
+	EXPECT_EQ(0, points);
+	ASSERT_EQ(0, test_mock_dma(self->fd, stdev, MOCK_APERTURE_START + self->page, &b, 1, true));
+	points = FOR_EACH_FAILURE(get_dirty_bitmap(self->fd, hwpt, MOCK_APERTURE_START,
+						   4 * self->page, self->page, bits,
+						   IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR),
+				  CHECK_ALLOCATES_NOTHING);
+	EXPECT_EQ(0, points);
+	EXPECT_EQ(2, bits[0]);
+	ASSERT_EQ(0, destroy(self->fd, stdev));
+	ASSERT_EQ(0, destroy(self->fd, hwpt));
+}
+
 TEST(open_fails_cleanly)
 {
 	unsigned int n, points = 0;

@@ -28,7 +28,6 @@
 #define BUF_PAGES 8
 
 /* From upstream's drivers/iommu/iommufd/iommufd_test.h (not uAPI). */
-#define IOMMU_HWPT_DATA_SELFTEST 0xdead
 #define IOMMU_TEST_IOTLB_DEFAULT 0xbadbeef
 #define IOMMU_HWPT_INVALIDATE_DATA_SELFTEST 0xdeadbeef
 #define IOMMU_TEST_INVALIDATE_FLAG_ALL (1 << 0)
@@ -36,11 +35,6 @@
 #define MOCK_NESTED_DOMAIN_IOTLB_NUM 4
 /* iommufd's flag; ioasid's header leaves it out until it has fault queues. */
 #define IOMMU_HWPT_FAULT_ID_VALID (1 << 2)
-
-struct iommu_hwpt_selftest {
-	__u32 iotlb;
-	__u32 pagetable_type;
-};
 
 struct iommu_hwpt_invalidate_selftest {
 	__u32 flags;

@@ -147,6 +147,9 @@ enum {
 	IOMMU_TEST_OP_ACCESS_RW,
 	IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
 	IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+	IOMMU_TEST_OP_ACCESS_REPLACE_IOAS,
+	IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+	IOMMU_TEST_OP_DIRTY,
 };
 /* ioasid's own test op (outside upstream's numbers): DMA by a mock device. */
 #define IOASID_TEST_OP_MOCK_DMA 0x10000
@@ -157,6 +160,17 @@ enum {
 #define MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES 1
 #define MOCK_FLAGS_ACCESS_WRITE 1
 #define MOCK_ACCESS_RW_WRITE 1
+#define MOCK_FLAGS_DEVICE_NO_DIRTY 1
+/* Upstream's mock HWPT data (IOMMU_HWPT_DATA_SELFTEST) and its page-table formats. */
+#define IOMMU_HWPT_DATA_SELFTEST 0xdead
+#define MOCK_IOMMUPT_DEFAULT 0
+#define MOCK_IOMMUPT_HUGE 1
+#define MOCK_HUGE_PAGE_SIZE (512 * 2048)
+
+struct iommu_hwpt_selftest {
+	__u32 iotlb;
+	__u32 pagetable_type;
+};
 
 struct ioasid_test_cmd {
 	__u32 size;
@@ -173,6 +187,12 @@ struct ioasid_test_cmd {
 			__u32 out_hwpt_id;
 			__u32 out_idev_id;
 		} mock_domain;
+		struct {
+			__u32 dev_flags;
+			__u32 out_stdev_id;
+			__u32 out_hwpt_id;
+			__u32 out_idev_id;
+		} mock_domain_flags;
 		struct {
 			__u32 pt_id;
 		} mock_domain_replace;
@@ -206,6 +226,13 @@ struct ioasid_test_cmd {
 			__aligned_u64 uptr;
 			__u32 flags;
 		} access_rw;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 page_size;
+			__aligned_u64 uptr;
+			__aligned_u64 out_nr_dirty;
+		} dirty;
 		__u8 union_bytes[48];
 	};
 	__u32 last;
@@ -240,6 +267,53 @@ static inline int test_mock_domain(int fd, __u32 pt_id, __u32 *stdev, __u32 *hwp
 	if (!rc && hwpt)
 		*hwpt = cmd.mock_domain.out_hwpt_id;
 	return rc;
+}
+
+/* A mock device made with MOCK_FLAGS_DEVICE_* dev_flags, attached to pt_id. */
+static inline int test_mock_domain_flags(int fd, __u32 pt_id, __u32 dev_flags, __u32 *stdev,
+					 __u32 *hwpt, __u32 *idev)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, .id = pt_id };
+	int rc;
+
+	cmd.mock_domain_flags.dev_flags = dev_flags;
+	rc = test_cmd(fd, &cmd);
+	if (!rc && stdev)
+		*stdev = cmd.mock_domain_flags.out_stdev_id;
+	if (!rc && hwpt)
+		*hwpt = cmd.mock_domain_flags.out_hwpt_id;
+	if (!rc && idev)
+		*idev = cmd.mock_domain_flags.out_idev_id;
+	return rc;
+}
+
+/* IOMMU_HWPT_SET_DIRTY_TRACKING. */
+static inline int set_dirty_tracking(int fd, __u32 hwpt, bool on)
+{
+	struct iommu_hwpt_set_dirty_tracking cmd = {
+		.size = sizeof(cmd),
+		.flags = on ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0,
+		.hwpt_id = hwpt,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &cmd);
+}
+
+/* IOMMU_HWPT_GET_DIRTY_BITMAP into the bitmap at `bits`. */
+static inline int get_dirty_bitmap(int fd, __u32 hwpt, __u64 iova, __u64 length, __u64 page_size,
+				   void *bits, __u32 flags)
+{
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt,
+		.flags = flags,
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.data = (uintptr_t)bits,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd);
 }
 
 /* IOMMU_DESTROY. */
