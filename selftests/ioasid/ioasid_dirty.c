@@ -247,6 +247,7 @@ TEST_F(dirty, devices_that_cannot_track_dirty_pages)
 	ASSERT_EQ(0, test_mock_domain_flags(self->fd, ioas2, MOCK_FLAGS_DEVICE_NO_DIRTY, &stdev,
 					    NULL, &idev));
 	info.dev_id = idev;
+	info.data_len = 0;	/* written back with the data's length */
 	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
 	EXPECT_EQ(0, info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING);
 	/* No dirty-tracking HWPT for it, and it cannot join one (as iommufd's enforce_dirty). */

@@ -188,10 +188,10 @@ struct ioasid_test_cmd {
 			__u32 out_idev_id;
 		} mock_domain;
 		struct {
-			__u32 dev_flags;
 			__u32 out_stdev_id;
 			__u32 out_hwpt_id;
 			__u32 out_idev_id;
+			__u32 dev_flags;
 		} mock_domain_flags;
 		struct {
 			__u32 pt_id;
