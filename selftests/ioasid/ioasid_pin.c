@@ -592,7 +592,8 @@ TEST_F(pin, get_hw_info_reports_the_mock_iommu)
 	EXPECT_EQ(0, data[2]); /* the rest of the buffer is zeroed */
 	EXPECT_EQ(0, data[3]);
 	EXPECT_EQ(0, info.out_max_pasid_log2);
-	EXPECT_EQ(0, info.out_capabilities);
+	/* The mock IOMMU tracks dirty pages for devices made without MOCK_FLAGS_DEVICE_NO_DIRTY. */
+	EXPECT_EQ(IOMMU_HW_CAP_DIRTY_TRACKING, info.out_capabilities);
 	/* Only 4 bytes of room: the flags only, data_len still says 8. */
 	data[1] = 7;
 	info.data_len = 4;
