@@ -33,13 +33,12 @@ use kernel::{
 /// Bytes of bitmap filled per window (4096 bits).
 const WINDOW: usize = 512;
 
-/// The paging HWPT `id`, whose domain must track dirty pages.
+/// The paging HWPT `id`.
 ///
 /// # Errors
 ///
-/// `ENOENT` if `id` is not a paging HWPT (as iommufd: no object of that type), `EOPNOTSUPP`
-/// if its domain was not allocated with `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
-fn tracking_hwpt(ctx: &Context, id: u32, what: &str) -> Result<Arc<Hwpt>> {
+/// `ENOENT` if `id` is not a paging HWPT (as iommufd: no object of that type).
+fn paging_hwpt(ctx: &Context, id: u32, what: &str) -> Result<Arc<Hwpt>> {
     let hwpt = ctx
         .objects()
         .get_as::<Arc<Hwpt>>(id)
@@ -48,6 +47,12 @@ fn tracking_hwpt(ctx: &Context, id: u32, what: &str) -> Result<Arc<Hwpt>> {
     if hwpt.nested_domain().is_some() {
         return refuse!(ENOENT, "{}: HWPT {} is nested, not paging\n", what, id);
     }
+    Ok(hwpt)
+}
+
+/// `EOPNOTSUPP` unless `hwpt`'s domain tracks dirty pages (it was allocated with
+/// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`).
+fn check_tracks(hwpt: &Hwpt, id: u32, what: &str) -> Result {
     if !hwpt.domain().hw().dirty_ops() {
         return refuse!(
             EOPNOTSUPP,
@@ -56,7 +61,7 @@ fn tracking_hwpt(ctx: &Context, id: u32, what: &str) -> Result<Arc<Hwpt>> {
             id
         );
     }
-    Ok(hwpt)
+    Ok(())
 }
 
 /// `IOMMU_HWPT_SET_DIRTY_TRACKING`: turns dirty tracking of a paging HWPT on (clearing
@@ -70,7 +75,8 @@ pub(crate) fn ioctl_set_dirty_tracking(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Re
             cmd.flags
         );
     }
-    let hwpt = tracking_hwpt(ctx, cmd.hwpt_id, "set_dirty_tracking")?;
+    let hwpt = paging_hwpt(ctx, cmd.hwpt_id, "set_dirty_tracking")?;
+    check_tracks(&hwpt, cmd.hwpt_id, "set_dirty_tracking")?;
     let enable = cmd.flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE != 0;
     hwpt.ioas().set_dirty_tracking(hwpt.domain(), enable)
 }
@@ -87,14 +93,7 @@ pub(crate) fn ioctl_get_dirty_bitmap(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Resu
             cmd.flags
         );
     }
-    let hwpt = ctx
-        .objects()
-        .get_as::<Arc<Hwpt>>(cmd.hwpt_id)
-        .or_else(|e| refuse!(e, "get_dirty_bitmap: {} is not a HWPT\n", cmd.hwpt_id))?
-        .clone();
-    if hwpt.nested_domain().is_some() {
-        return refuse!(ENOENT, "get_dirty_bitmap: HWPT {} is nested\n", cmd.hwpt_id);
-    }
+    let hwpt = paging_hwpt(ctx, cmd.hwpt_id, "get_dirty_bitmap")?;
     let ioas = hwpt.ioas();
     // The range first, then the domain, as iommufd.
     let nbits = dirty::check_range(cmd.iova, cmd.length, cmd.page_size, ioas.iova_alignment())
@@ -108,7 +107,7 @@ pub(crate) fn ioctl_get_dirty_bitmap(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Resu
                 e
             )
         })?;
-    let hwpt = tracking_hwpt(ctx, cmd.hwpt_id, "get_dirty_bitmap")?;
+    check_tracks(&hwpt, cmd.hwpt_id, "get_dirty_bitmap")?;
     let keep = cmd.flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR != 0;
     let range = Span::from_len(cmd.iova, cmd.length)?;
     ioas.check_mapped(range)?;

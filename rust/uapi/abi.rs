@@ -372,11 +372,12 @@ test_op! {
 test_op! {
     /// `dirty`: marks the IOPTEs of the set bits of a bitmap dirty in a mock domain.
     TestDirty member "dirty" {
-        iova: u64 = 16,
-        length: u64 = 24,
-        page_size: u64 = 32,
-        uptr: u64 = 40,
-        out_nr_dirty: u64 = 48,
+        flags: u32 = 16,
+        iova: u64 = 24,
+        length: u64 = 32,
+        page_size: u64 = 40,
+        uptr: u64 = 48,
+        out_nr_dirty: u64 = 56,
     }
 }
 

@@ -227,6 +227,7 @@ struct ioasid_test_cmd {
 			__u32 flags;
 		} access_rw;
 		struct {
+			__u32 flags;
 			__aligned_u64 iova;
 			__aligned_u64 length;
 			__aligned_u64 page_size;
