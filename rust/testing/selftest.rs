@@ -155,14 +155,22 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
     }
 }
 
-/// Finds or makes the HWPT a mock device attaches to for `pt_id` (mock domains only).
-fn attachment_for(ctx: &Context, pt_id: u32) -> Result<Attachment> {
+/// Finds or makes the HWPT mock device `dev` attaches to for `pt_id` (mock domains only;
+/// a nested HWPT on a vIOMMU only with a vDEVICE of `dev` there, as upstream's mock).
+fn attachment_for(ctx: &Context, dev: &MockDevice, pt_id: u32) -> Result<Attachment> {
     device::attach_to(
         ctx,
         pt_id,
         |d| matches!(d, Domain::Mock(_)),
         || Ok(Domain::Mock(MockDomain::new()?)),
-        |_| Ok(()),
+        |att| match att.hwpt.viommu() {
+            Some(v) if !dev.has_vdev_on(v.ident()) => refuse!(
+                ENOENT,
+                "attach: the device has no vDEVICE on the vIOMMU of HWPT {}\n",
+                att.hwpt_id
+            ),
+            _ => Ok(()),
+        },
     )
 }
 
@@ -187,7 +195,7 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
     let idev = objects.add(Object::Device(DeviceRef::Mock(dev.clone())))?;
     dev.set_idev_id(idev.id());
     // From here on, dropping `stdev` unbinds and detaches the device.
-    let att = attachment_for(ctx, pt_id)?;
+    let att = attachment_for(ctx, &dev, pt_id)?;
     let hwpt_id = att.hwpt_id;
     if let Some(old) = dev.attach(att) {
         device::release(objects, old);
@@ -208,7 +216,7 @@ fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd<'_>, stdev_id: u32, pt_id:
     if dev.hwpt_id() == Some(pt_id) {
         return Ok(());
     }
-    let att = attachment_for(ctx, pt_id)?;
+    let att = attachment_for(ctx, &dev, pt_id)?;
     let hwpt_id = att.hwpt_id;
     if let Some(old) = dev.attach(att) {
         device::release(ctx.objects(), old);

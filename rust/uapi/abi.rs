@@ -485,6 +485,52 @@ uapi_struct! {
 }
 
 uapi_struct! {
+    /// `struct iommu_viommu_alloc`: allocate a vIOMMU.
+    IommuViommuAlloc size 40 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        r#type: u32 = 8,
+        dev_id: u32 = 12,
+        hwpt_id: u32 = 16,
+        out_viommu_id: u32 = 20,
+        data_len: u32 = 24,
+        reserved: u32 = 28,
+        data_uptr: u64 = 32,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_vdevice_alloc`: allocate a vDEVICE.
+    IommuVdeviceAlloc size 24 {
+        size: u32 = 0,
+        viommu_id: u32 = 4,
+        dev_id: u32 = 8,
+        out_vdevice_id: u32 = 12,
+        virt_id: u64 = 16,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_viommu_selftest` of `iommufd_test.h`: the mock vIOMMU's data.
+    IommuViommuSelftest size 24 {
+        in_data: u32 = 0,
+        out_data: u32 = 4,
+        out_mmap_offset: u64 = 8,
+        out_mmap_length: u64 = 16,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_viommu_invalidate_selftest` of `iommufd_test.h`: one entry of the
+    /// mock vIOMMU's invalidation array (`IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST`).
+    IommuViommuInvalidateSelftest size 12 {
+        flags: u32 = 0,
+        vdev_id: u32 = 4,
+        cache_id: u32 = 8,
+    }
+}
+
+uapi_struct! {
     /// `struct iommu_ioas_change_process`: charge all pins to the calling process.
     IommuIoasChangeProcess size 8 {
         size: u32 = 0,
