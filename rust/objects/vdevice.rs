@@ -77,16 +77,16 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             cmd.dev_id
         );
     };
+    // INVARIANT: counted first; `Drop` uncounts, also when the allocation below fails
+    // (the vDEVICE is dropped then).
+    viommu.get_user();
     let vdev = Arc::new(
         Vdevice {
             viommu: (*viommu).clone(),
             dev: dev.clone(),
         },
         GFP_KERNEL,
-    );
-    let vdev = vdev?;
-    // INVARIANT: counted once it exists; `Drop` uncounts.
-    viommu.get_user();
+    )?;
     let ident = vdev.ident();
     // From here on, dropping `new` drops the vDEVICE, which unregisters whatever was.
     let new = ctx.objects().add(Object::Vdevice(vdev))?;

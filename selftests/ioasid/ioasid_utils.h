@@ -435,12 +435,13 @@ static inline int check_dev_cache(int fd, __u32 dev, __u32 entry, __u32 value)
 	return test_cmd(fd, &cmd);
 }
 
-/* IOMMU_VIOMMU_ALLOC, with data when len is not 0. */
-static inline int viommu_alloc(int fd, __u32 dev_id, __u32 hwpt_id, __u32 type, void *data,
-			       __u32 len, __u32 *out)
+/* IOMMU_VIOMMU_ALLOC with flags, and with data when len is not 0. */
+static inline int viommu_alloc_flags(int fd, __u32 flags, __u32 dev_id, __u32 hwpt_id,
+				     __u32 type, void *data, __u32 len, __u32 *out)
 {
 	struct iommu_viommu_alloc cmd = {
 		.size = sizeof(cmd),
+		.flags = flags,
 		.type = type,
 		.dev_id = dev_id,
 		.hwpt_id = hwpt_id,
@@ -452,6 +453,13 @@ static inline int viommu_alloc(int fd, __u32 dev_id, __u32 hwpt_id, __u32 type, 
 	if (!rc && out)
 		*out = cmd.out_viommu_id;
 	return rc;
+}
+
+/* IOMMU_VIOMMU_ALLOC, with data when len is not 0. */
+static inline int viommu_alloc(int fd, __u32 dev_id, __u32 hwpt_id, __u32 type, void *data,
+			       __u32 len, __u32 *out)
+{
+	return viommu_alloc_flags(fd, 0, dev_id, hwpt_id, type, data, len, out);
 }
 
 /* IOMMU_VDEVICE_ALLOC. */
