@@ -26,6 +26,11 @@
 //! an object cannot be destroyed between a lookup and the dependency that lookup creates:
 //! DESTROY gives `EBUSY` while anything uses the object.
 //!
+//! *A tombstone keeps an ID taken.* [`ObjectTable::tombstone_if`] replaces an object with
+//! an entry that is never live, so its ID gives `ENOENT` and is never handed out again
+//! until the context closes (iommufd's tombstones, left by a vDEVICE whose device went
+//! first).
+//!
 //! *The table knows no kind of object.* The kinds are listed once, in [`crate::objects`]
 //! ([`object_kinds!`]), each with what the table needs of it ([`ObjectKind`]: how many
 //! objects depend on it, what removing it implies); lookups narrow to a kind generically
