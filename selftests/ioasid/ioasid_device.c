@@ -402,6 +402,28 @@ TEST_F(edu, viommu_of_a_real_iommu_is_refused)
 		EXPECT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));
 }
 
+/*
+ * With the test interface: a PCI device is not behind the mock vIOMMU's IOMMU, so it can
+ * have no vDEVICE there and no nested HWPT on it (EINVAL, as iommufd), and nothing is left
+ * counted in the vIOMMU.
+ */
+TEST_F(edu, pci_device_cannot_use_a_mock_viommu)
+{
+	__u32 ioas2, stdev, auto_hwpt, idev, parent, plain, viommu, out = 0;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, mock_nest_setup(self->fd, ioas2, &stdev, &auto_hwpt, &idev, &parent,
+				     &plain));
+	ASSERT_EQ(0, viommu_alloc(self->fd, idev, parent, IOMMU_VIOMMU_TYPE_SELFTEST, NULL, 0,
+				  &viommu));
+	EXPECT_ERRNO(EINVAL, vdevice_alloc(self->fd, viommu, self->dev_id, 1, &out));
+	EXPECT_ERRNO(EINVAL, nested_alloc(self->fd, self->dev_id, viommu, 1, &out));
+	EXPECT_EQ(0, out);
+	EXPECT_EQ(0, destroy(self->fd, viommu));
+}
+
 /* 1 GiB is the point: 12.6 to 15.9 s on x86_64, 12.9 to 21.9 s on arm64, so 90 s. */
 TEST_F_TIMEOUT(edu, one_gib_of_huge_pages, 90)
 {

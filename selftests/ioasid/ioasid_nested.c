@@ -30,10 +30,7 @@
 /* Every IOTLB entry of `hwpt` holds `value`. */
 static int iotlb_all(int fd, __u32 hwpt, __u32 value)
 {
-	for (__u32 i = 0; i < MOCK_NESTED_DOMAIN_IOTLB_NUM; i++)
-		if (check_iotlb(fd, hwpt, i, value))
-			return -1;
-	return 0;
+	return check_all(fd, hwpt, MOCK_NESTED_DOMAIN_IOTLB_NUM, value, check_iotlb);
 }
 
 FIXTURE(nested)
@@ -48,7 +45,6 @@ FIXTURE(nested)
 
 FIXTURE_SETUP(nested)
 {
-	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
 	__u64 iova;
 
 	self->fd = -1;
@@ -68,14 +64,8 @@ FIXTURE_SETUP(nested)
 		ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf + i * self->psz, self->psz,
 				      &iova, RW | IOMMU_IOAS_MAP_FIXED_IOVA));
 	}
-	md.id = self->ioas;
-	ASSERT_EQ(0, test_cmd(self->fd, &md));
-	self->stdev = md.mock_domain.out_stdev_id;
-	self->auto_hwpt = md.mock_domain.out_hwpt_id;
-	self->idev = md.mock_domain.out_idev_id;
-	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_NEST_PARENT, self->idev, self->ioas, 0,
-				NULL, 0, &self->parent));
-	ASSERT_EQ(0, hwpt_alloc(self->fd, 0, self->idev, self->ioas, 0, NULL, 0, &self->plain));
+	ASSERT_EQ(0, mock_nest_setup(self->fd, self->ioas, &self->stdev, &self->auto_hwpt,
+				     &self->idev, &self->parent, &self->plain));
 }
 
 FIXTURE_TEARDOWN(nested)

@@ -424,6 +424,35 @@ static inline int check_iotlb(int fd, __u32 hwpt, __u32 entry, __u32 value)
 	return test_cmd(fd, &cmd);
 }
 
+/* Every entry 0..n-1 passes check(fd, id, entry, value) (check_iotlb, check_dev_cache). */
+static inline int check_all(int fd, __u32 id, __u32 n, __u32 value,
+			    int (*check)(int fd, __u32 id, __u32 entry, __u32 value))
+{
+	for (__u32 i = 0; i < n; i++)
+		if (check(fd, id, i, value))
+			return -1;
+	return 0;
+}
+
+/*
+ * A mock device attached to IOAS ioas (its test object, automatic HWPT and device IDs),
+ * and two HWPTs on ioas for it: a NEST_PARENT one and a plain one.
+ */
+static inline int mock_nest_setup(int fd, __u32 ioas, __u32 *stdev, __u32 *auto_hwpt,
+				  __u32 *idev, __u32 *parent, __u32 *plain)
+{
+	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = ioas };
+
+	if (test_cmd(fd, &md))
+		return -1;
+	*stdev = md.mock_domain.out_stdev_id;
+	*auto_hwpt = md.mock_domain.out_hwpt_id;
+	*idev = md.mock_domain.out_idev_id;
+	if (hwpt_alloc(fd, IOMMU_HWPT_ALLOC_NEST_PARENT, *idev, ioas, 0, NULL, 0, parent))
+		return -1;
+	return hwpt_alloc(fd, 0, *idev, ioas, 0, NULL, 0, plain);
+}
+
 /* Cache entry `entry` of mock device `dev` holds `value`. */
 static inline int check_dev_cache(int fd, __u32 dev, __u32 entry, __u32 value)
 {

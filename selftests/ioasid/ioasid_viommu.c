@@ -41,10 +41,7 @@ static int mock_device(int fd, __u32 ioas, __u32 *stdev, __u32 *idev)
 /* Every cache entry of mock device dev holds value. */
 static int dev_cache_all(int fd, __u32 dev, __u32 value)
 {
-	for (__u32 i = 0; i < MOCK_DEV_CACHE_NUM; i++)
-		if (check_dev_cache(fd, dev, i, value))
-			return -1;
-	return 0;
+	return check_all(fd, dev, MOCK_DEV_CACHE_NUM, value, check_dev_cache);
 }
 
 FIXTURE(viommu)
@@ -61,7 +58,6 @@ FIXTURE(viommu)
 
 FIXTURE_SETUP(viommu)
 {
-	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
 	__u64 iova = IOVA;
 
 	self->fd = -1;
@@ -77,14 +73,8 @@ FIXTURE_SETUP(viommu)
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
 	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf, BUF_PAGES * self->psz, &iova,
 			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
-	md.id = self->ioas;
-	ASSERT_EQ(0, test_cmd(self->fd, &md));
-	self->stdev = md.mock_domain.out_stdev_id;
-	self->auto_hwpt = md.mock_domain.out_hwpt_id;
-	self->idev = md.mock_domain.out_idev_id;
-	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_NEST_PARENT, self->idev, self->ioas, 0,
-				NULL, 0, &self->parent));
-	ASSERT_EQ(0, hwpt_alloc(self->fd, 0, self->idev, self->ioas, 0, NULL, 0, &self->plain));
+	ASSERT_EQ(0, mock_nest_setup(self->fd, self->ioas, &self->stdev, &self->auto_hwpt,
+				     &self->idev, &self->parent, &self->plain));
 	ASSERT_EQ(0, viommu_alloc(self->fd, self->idev, self->parent, IOMMU_VIOMMU_TYPE_SELFTEST,
 				  NULL, 0, &self->viommu));
 	ASSERT_EQ(0, nested_alloc(self->fd, self->idev, self->viommu, IOMMU_TEST_IOTLB_DEFAULT,
