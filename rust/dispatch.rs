@@ -17,10 +17,12 @@
 
 use crate::{
     error::refuse,
+    hw,
     objects::{
         context::{self, Context},
         device, dirty, hwpt, ioas, pcidev,
         table::{self, NewObject},
+        vdevice, viommu,
     },
     testing::selftest,
     uapi::ucmd::{self, *},
@@ -187,6 +189,8 @@ static OPS: &[Op] = &[
         dirty::ioctl_get_dirty_bitmap),
     op!(IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate, last = reserved, hwpt::ioctl_invalidate),
     op!(IOMMU_IOAS_MAP_FILE, IommuIoasMapFile, last = iova, ioas::ioctl_map_file),
+    op!(IOMMU_VIOMMU_ALLOC, IommuViommuAlloc, last = out_viommu_id, viommu::ioctl_alloc),
+    op!(IOMMU_VDEVICE_ALLOC, IommuVdeviceAlloc, last = virt_id, vdevice::ioctl_alloc),
     op!(IOMMU_IOAS_CHANGE_PROCESS, IommuIoasChangeProcess, last = reserved,
         ioas::ioctl_change_process),
     op!(IOMMU_TEST_CMD, IommuTestCmd, last = last, selftest::ioctl_test_cmd).test_only(),
@@ -222,7 +226,6 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         )
     })?;
 
-    let (mut reader, mut writer) = UserSlice::new(ptr, user_size as usize).reader_writer();
     let mut ucmd = Ucmd {
         buf: [0; MAX_UCMD_SIZE],
         size: op.size,
@@ -230,24 +233,27 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         objects: [None, None],
         pending: KVec::new(),
     };
-    // PANIC: `copy <= op.size <= MAX_UCMD_SIZE` by `check_size` and `Op::new`.
-    reader.read_slice(&mut ucmd.buf[..copy])?;
-
-    let mut chunk = [0u8; 64];
-    while !reader.is_empty() {
-        let n = reader.len().min(chunk.len());
-        // PANIC: `n <= chunk.len()`.
-        reader.read_slice(&mut chunk[..n])?;
-        ucmd::check_trailing(&chunk[..n])
-            .or_else(|e| refuse!(e, "{}: non-zero bytes past the known structure\n", op.name))?;
-    }
+    // PANIC: `op.size <= MAX_UCMD_SIZE` by `Op::new`.
+    hw::copy_struct_from_user(arg, user_size as usize, &mut ucmd.buf[..op.size]).or_else(|e| {
+        if e == E2BIG {
+            refuse!(
+                E2BIG,
+                "{}: non-zero bytes past the known structure\n",
+                op.name
+            )
+        } else {
+            Err(e)
+        }
+    })?;
 
     let result = (op.handler)(ctx, &mut ucmd);
     if result.is_err() && !ucmd.respond_with_error {
         return result.map(|()| 0);
     }
-    // PANIC: as above, `copy <= op.size`.
-    writer.write_slice(&ucmd.buf[..copy])?;
+    // PANIC: `copy <= op.size` by `check_size`.
+    UserSlice::new(ptr, user_size as usize)
+        .writer()
+        .write_slice(&ucmd.buf[..copy])?;
     if result.is_ok() {
         // Last first: an object made with others (a mock device and its idev) is published
         // after the objects it owns.

@@ -26,15 +26,16 @@
 //!
 //! 1. `Context::change_process`: serializes `IOMMU_IOAS_CHANGE_PROCESS`.
 //! 2. `Context::pci_groups`: the context's registry of IOMMU groups.
-//! 3. `PciGroup::inner`, `MockDevice::inner`: a device's (group's) attachment.
-//! 4. `Access::inner`: an in-kernel access's IOAS and pinned ranges.
-//! 5. `Ioas::inner`: the IOVA bookkeeping; held across pinning and domain mapping.
-//! 6. `Pages::pins`: the pins and their accounting; held across pinning.
-//! 7. `MockNested::stage1`: a mock nested domain's stage 1 (its translation cache).
-//! 8. `MockDomain::table`: a mock domain's page table.
-//! 9. `Context::process_cache`: a leaf, taken with nothing else held.
-//! 10. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
-//! 11. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
+//! 3. `PciGroup::inner`, `MockDevice::inner`: a device's (group's) attachment and vDEVICE.
+//! 4. `Viommu::vdevs`: a vIOMMU's devices by virtual ID; nothing is taken under it.
+//! 5. `Access::inner`: an in-kernel access's IOAS and pinned ranges.
+//! 6. `Ioas::inner`: the IOVA bookkeeping; held across pinning and domain mapping.
+//! 7. `Pages::pins`: the pins and their accounting; held across pinning.
+//! 8. `MockNested::stage1`: a mock nested domain's stage 1 (its translation cache).
+//! 9. `MockDomain::table`: a mock domain's page table.
+//! 10. `Context::process_cache`: a leaf, taken with nothing else held.
+//! 11. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
+//! 12. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
 //!
 //! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls, with two
 //! places in this order: `ioasid_pci_dev::revoke_lock` comes before `PciGroup::inner` (a

@@ -16,6 +16,7 @@ pub(crate) mod mock;
 use crate::{error::refuse, ffi::PinnedRun, uapi::iova::Span, uapi::ucmd};
 use iommu::RealDomain;
 use kernel::{
+    alloc::KVVec,
     prelude::*,
     sync::Arc,
     uaccess::{UserPtr, UserSlice},
@@ -164,6 +165,44 @@ impl UserData {
         UserSlice::new(ptr, n).reader().read_slice(&mut buf[..n])?;
         Ok(buf)
     }
+
+    /// Writes `data` (a structure [`UserData::read`] accepted from this buffer) back, as
+    /// many bytes as the user gave (Linux 7.3's `iommu_copy_struct_to_user`).
+    ///
+    /// # Errors
+    ///
+    /// `EFAULT`.
+    pub(crate) fn write(&self, data: &[u8]) -> Result {
+        let n = (self.len as usize).min(data.len());
+        let ptr = UserPtr::from_addr(self.uptr as usize);
+        // PANIC: `n <= data.len()`.
+        UserSlice::new(ptr, n).writer().write_slice(&data[..n])
+    }
+}
+
+/// Reads a structure of `buf.len()` bytes from the `len` bytes the user has at `uptr`, as
+/// the kernel's `copy_struct_from_user()`: a shorter one is zero-extended, a longer one
+/// must hold zeros past what the kernel knows. Every ioctl's argument is read this way
+/// ([`crate::dispatch`]), and so are full arrays of driver data
+/// ([`UserDataArray::read_all`]).
+///
+/// # Errors
+///
+/// `E2BIG` for a non-zero byte past `buf.len()`; `EFAULT`.
+pub(crate) fn copy_struct_from_user(uptr: usize, len: usize, buf: &mut [u8]) -> Result {
+    let mut reader = UserSlice::new(UserPtr::from_addr(uptr), len).reader();
+    let n = len.min(buf.len());
+    // PANIC: `n <= buf.len()`.
+    reader.read_slice(&mut buf[..n])?;
+    buf[n..].fill(0);
+    let mut chunk = [0u8; 64];
+    while !reader.is_empty() {
+        let k = reader.len().min(chunk.len());
+        // PANIC: `k <= chunk.len()`.
+        reader.read_slice(&mut chunk[..k])?;
+        ucmd::check_trailing(&chunk[..k])?;
+    }
+    Ok(())
 }
 
 /// An array of driver data entries (iommufd's `struct iommu_user_data_array`): the
@@ -198,5 +237,39 @@ impl UserDataArray {
             len: self.entry_len,
         }
         .read(self.kind, min_size)
+    }
+
+    /// Copies the whole array in, each entry as a structure of type `kind` with `N` bytes
+    /// ([`copy_struct_from_user`]: a shorter entry is zero-extended, a longer one must
+    /// hold zeros past `N`), before any is handled (Linux 7.3's
+    /// `iommu_copy_struct_from_full_user_array`, used by vIOMMU invalidations).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for another type or an empty array; `E2BIG`; `EFAULT`; `ENOMEM`.
+    pub(crate) fn read_all<const N: usize>(&self, kind: u32) -> Result<KVVec<[u8; N]>> {
+        if self.kind != kind {
+            return refuse!(
+                EINVAL,
+                "driver data: entry type {:#x}, not {:#x}\n",
+                self.kind,
+                kind
+            );
+        }
+        if self.num == 0 {
+            return refuse!(EINVAL, "driver data: an empty array\n");
+        }
+        let mut all = KVVec::with_capacity(self.num as usize, GFP_KERNEL)?;
+        for i in 0..self.num {
+            let mut entry = [0u8; N];
+            // As in `entry`: the caller bounded the array with `check_entry_array`.
+            let off = u64::from(self.entry_len) * u64::from(i);
+            let at = self.uptr.wrapping_add(off) as usize;
+            copy_struct_from_user(at, self.entry_len as usize, &mut entry)
+                .or_else(|e| refuse!(e, "driver data: entry {} cannot be read: {:?}\n", i, e))?;
+            // Within the capacity reserved above: never allocates.
+            all.push(entry, GFP_KERNEL)?;
+        }
+        Ok(all)
     }
 }

@@ -17,6 +17,7 @@ use super::{
     hwpt::Hwpt,
     pcidev::PciDevice,
     table::{ObjectKind, ObjectTable},
+    vdevice::Vdevice,
     Object,
 };
 use crate::{
@@ -26,7 +27,10 @@ use crate::{
 use kernel::{
     new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
 };
 
 /// Number of cache entries of a mock device (`MOCK_DEV_CACHE_NUM`).
@@ -88,10 +92,17 @@ impl ObjectKind for DeviceRef {
 }
 
 /// The test object of a mock device: removing it unbinds the device, whose `dev_id`
-/// goes with it.
+/// goes with it, and its vDEVICE, whose ID becomes a tombstone (as iommufd's
+/// `iommufd_device_remove_vdev()`: `IOMMU_DESTROY` of it gives `ENOENT` from then on).
 impl ObjectKind for Arc<MockDevice> {
     fn teardown(&self, objects: &ObjectTable) {
-        let (attached, idev_id) = self.unbind();
+        let (attached, idev_id, vdev) = self.unbind();
+        if let Some(a) = attached {
+            release(objects, a);
+        }
+        if let Some(link) = vdev {
+            objects.tombstone_if::<Arc<Vdevice>>(link.id, |v| v.ident() == link.vdev);
+        }
         if idev_id != 0 {
             // Only if the ID still names this device (an aborted creation freed it
             // already, and it may have been reused).
@@ -99,9 +110,6 @@ impl ObjectKind for Arc<MockDevice> {
                 idev_id,
                 |d| matches!(d, DeviceRef::Mock(m) if Arc::ptr_eq(m, self)),
             );
-        }
-        if let Some(a) = attached {
-            release(objects, a);
         }
     }
 }
@@ -282,11 +290,24 @@ pub(crate) struct Attachment {
     pub(crate) hwpt_id: u32,
 }
 
+/// A device's vDEVICE, as the device knows it (weakly: the vDEVICE holds the device).
+#[derive(Clone, Copy)]
+pub(crate) struct VdevLink {
+    /// The vIOMMU's identity ([`crate::objects::viommu::Viommu::ident`]).
+    pub(crate) viommu: usize,
+    /// The vDEVICE's identity ([`Vdevice::ident`]).
+    pub(crate) vdev: usize,
+    /// The vDEVICE's object ID.
+    pub(crate) id: u32,
+}
+
 /// The fields of [`MockDevice`] under its lock.
 struct DeviceInner {
     attached: Option<Attachment>,
-    /// The idev ID, 0 until bound.
+    /// The idev ID, 0 until bound and again once unbound.
     idev_id: u32,
+    /// The device's vDEVICE: a device has at most one, as in iommufd.
+    vdev: Option<VdevLink>,
 }
 
 /// A mock device.
@@ -294,8 +315,9 @@ struct DeviceInner {
 pub(crate) struct MockDevice {
     /// `MOCK_FLAGS_DEVICE_*` given at creation.
     flags: u32,
-    /// The device's cache entries (for invalidation tests; all default until a vIOMMU).
-    cache: [u32; MOCK_DEV_CACHE_NUM],
+    /// The device's cache entries (upstream's per-device mock cache): cleared by vIOMMU
+    /// invalidations naming the device's vDEVICE, read by `DEV_CHECK_CACHE`.
+    cache: [Atomic<u32>; MOCK_DEV_CACHE_NUM],
     /// Serializes attach, replace and detach; protects the attachment.
     #[pin]
     inner: Mutex<DeviceInner>,
@@ -307,8 +329,8 @@ impl MockDevice {
         Arc::pin_init(
             pin_init!(MockDevice {
                 flags,
-                cache: [MOCK_DEV_CACHE_DEFAULT; MOCK_DEV_CACHE_NUM],
-                inner <- new_mutex!(DeviceInner { attached: None, idev_id: 0 }),
+                cache: [const { Atomic::new(MOCK_DEV_CACHE_DEFAULT) }; MOCK_DEV_CACHE_NUM],
+                inner <- new_mutex!(DeviceInner { attached: None, idev_id: 0, vdev: None }),
             }),
             GFP_KERNEL,
         )
@@ -330,7 +352,52 @@ impl MockDevice {
 
     /// Cache entry `i`.
     pub(crate) fn cache(&self, i: usize) -> Option<u32> {
-        self.cache.get(i).copied()
+        self.cache.get(i).map(|c| c.load(Relaxed))
+    }
+
+    /// Clears cache entry `i` (every entry with `None`); `false` if there is no entry `i`.
+    pub(crate) fn clear_cache(&self, i: Option<usize>) -> bool {
+        match i {
+            None => self.cache.iter().for_each(|c| c.store(0, Relaxed)),
+            Some(i) => match self.cache.get(i) {
+                Some(c) => c.store(0, Relaxed),
+                None => return false,
+            },
+        }
+        true
+    }
+
+    /// Records `link` as the device's vDEVICE once `add` (which registers it with the
+    /// vIOMMU) succeeded, under the device's lock.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when the device is being unbound, `EEXIST` when it has a vDEVICE already,
+    /// or the error of `add`.
+    pub(crate) fn link_vdev(&self, link: VdevLink, add: impl FnOnce() -> Result) -> Result {
+        let mut inner = self.inner.lock();
+        if inner.idev_id == 0 {
+            return refuse!(ENOENT, "vdevice_alloc: the device is being unbound\n");
+        }
+        if inner.vdev.is_some() {
+            return refuse!(EEXIST, "vdevice_alloc: the device has a vDEVICE already\n");
+        }
+        add()?;
+        inner.vdev = Some(link);
+        Ok(())
+    }
+
+    /// Forgets vDEVICE `vdev` (its identity), if it is the device's.
+    pub(crate) fn unlink_vdev(&self, vdev: usize) {
+        let mut inner = self.inner.lock();
+        if inner.vdev.is_some_and(|l| l.vdev == vdev) {
+            inner.vdev = None;
+        }
+    }
+
+    /// Whether the device has a vDEVICE on vIOMMU `viommu` (its identity).
+    pub(crate) fn has_vdev_on(&self, viommu: usize) -> bool {
+        self.inner.lock().vdev.is_some_and(|l| l.viommu == viommu)
     }
 
     /// Records the idev ID.
@@ -372,11 +439,15 @@ impl MockDevice {
         }
     }
 
-    /// Detaches and unbinds: returns the old attachment and the idev ID for the caller to
-    /// release.
-    pub(crate) fn unbind(&self) -> (Option<Attachment>, u32) {
+    /// Detaches and unbinds: returns the old attachment, the idev ID and the vDEVICE for
+    /// the caller to release.
+    pub(crate) fn unbind(&self) -> (Option<Attachment>, u32, Option<VdevLink>) {
         let mut inner = self.inner.lock();
-        (inner.attached.take(), core::mem::take(&mut inner.idev_id))
+        (
+            inner.attached.take(),
+            core::mem::take(&mut inner.idev_id),
+            inner.vdev.take(),
+        )
     }
 }
 

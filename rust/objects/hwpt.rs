@@ -10,14 +10,16 @@
 //! [`crate::iopt`]); dropping the HWPT unmaps and flushes before any page is unpinned.
 //!
 //! A nested HWPT is created explicitly on a paging HWPT allocated with
-//! `IOMMU_HWPT_ALLOC_NEST_PARENT`, which it keeps alive: the parent counts its nested HWPTs
-//! as users, so `IOMMU_DESTROY` refuses it (`EBUSY`) while one exists. The user changes its
-//! stage-1 table at will and tells the IOMMU with `IOMMU_HWPT_INVALIDATE`.
+//! `IOMMU_HWPT_ALLOC_NEST_PARENT`, or on a vIOMMU ([`crate::objects::viommu`]) built on
+//! one, which it keeps alive: the parent counts its nested HWPTs and vIOMMUs as users
+//! (and a vIOMMU its nested HWPTs), so `IOMMU_DESTROY` refuses it (`EBUSY`) while one
+//! exists. The user changes its stage-1 table at will and tells the IOMMU with
+//! `IOMMU_HWPT_INVALIDATE`.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::table::ObjectKind;
+use super::{table::ObjectKind, viommu::Viommu};
 use crate::{
     hw::{Domain, NestedDomain},
     iopt::Ioas,
@@ -43,8 +45,11 @@ enum Kind {
     },
     /// A nested HWPT: its stage-1 domain, then its parent's (stage 2).
     Nested {
-        /// A paging HWPT, kept alive and counted in its `children`.
+        /// A paging HWPT, kept alive and counted in its `dependents` (when allocated on
+        /// a vIOMMU: the vIOMMU's parent, which the vIOMMU holds).
         parent: Arc<Hwpt>,
+        /// The vIOMMU it was allocated on, kept alive and counted in its users.
+        viommu: Option<Arc<Viommu>>,
         /// The stage-1 domain devices attach to.
         domain: NestedDomain,
     },
@@ -55,13 +60,14 @@ enum Kind {
 /// # Invariants
 ///
 /// A paging HWPT's domain is attached to its IOAS (filled with its areas) for the HWPT's
-/// whole life. A nested HWPT's parent is a paging HWPT, which counts it in `children`.
+/// whole life. A nested HWPT's parent is a paging HWPT, which counts it in `dependents`,
+/// or (allocated on a vIOMMU) the vIOMMU counts it.
 pub(crate) struct Hwpt {
     kind: Kind,
     /// Number of devices attached.
     devices: Atomic<u32>,
-    /// Number of nested HWPTs on this one.
-    children: Atomic<u32>,
+    /// Number of nested HWPTs and vIOMMUs on this one.
+    dependents: Atomic<u32>,
 }
 
 impl Hwpt {
@@ -88,28 +94,41 @@ impl Hwpt {
                     nest_parent,
                 },
                 devices: Atomic::new(0),
-                children: Atomic::new(0),
+                dependents: Atomic::new(0),
             },
             GFP_KERNEL,
         )?)
     }
 
     /// A nested HWPT with stage-1 domain `domain` on paging HWPT `parent`, which the caller
-    /// checked is a nest parent.
+    /// checked is a nest parent, or on `viommu` (whose parent `parent` is).
     ///
     /// # Errors
     ///
     /// `ENOMEM`.
-    pub(crate) fn new_nested(parent: Arc<Hwpt>, domain: NestedDomain) -> Result<Arc<Hwpt>> {
-        // Counted first: the caller's lookup of `parent` keeps DESTROY away until then.
-        parent.children.fetch_add(1, Relaxed);
-        // INVARIANT: `parent` is a paging HWPT (the caller checked) and counts this one;
-        // `Drop` uncounts it, also when the allocation below fails (the HWPT is dropped).
+    pub(crate) fn new_nested(
+        parent: Arc<Hwpt>,
+        viommu: Option<Arc<Viommu>>,
+        domain: NestedDomain,
+    ) -> Result<Arc<Hwpt>> {
+        // Counted first: the caller's lookup of `parent` (or the vIOMMU) keeps DESTROY
+        // away until then.
+        match &viommu {
+            Some(v) => v.get_user(),
+            None => parent.get_dependent(),
+        }
+        // INVARIANT: `parent` is a paging HWPT (the caller checked) and counts this one, or
+        // its vIOMMU does; `Drop` uncounts it, also when the allocation below fails (the
+        // HWPT is dropped).
         Ok(Arc::new(
             Hwpt {
-                kind: Kind::Nested { parent, domain },
+                kind: Kind::Nested {
+                    parent,
+                    viommu,
+                    domain,
+                },
                 devices: Atomic::new(0),
-                children: Atomic::new(0),
+                dependents: Atomic::new(0),
             },
             GFP_KERNEL,
         )?)
@@ -146,9 +165,17 @@ impl Hwpt {
         matches!(self.kind, Kind::Paging { auto: true, .. })
     }
 
-    /// Whether nested HWPTs may be built on this one: an explicit paging HWPT allocated
-    /// with `IOMMU_HWPT_ALLOC_NEST_PARENT`.
-    fn can_nest(&self) -> bool {
+    /// The vIOMMU a nested HWPT was allocated on.
+    pub(crate) fn viommu(&self) -> Option<&Arc<Viommu>> {
+        match &self.kind {
+            Kind::Nested { viommu, .. } => viommu.as_ref(),
+            Kind::Paging { .. } => None,
+        }
+    }
+
+    /// Whether nested HWPTs and vIOMMUs may be built on this one: an explicit paging HWPT
+    /// allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`.
+    pub(crate) fn can_nest(&self) -> bool {
         matches!(
             self.kind,
             Kind::Paging {
@@ -159,9 +186,20 @@ impl Hwpt {
         )
     }
 
-    /// Number of other objects using the HWPT: attached devices and nested HWPTs.
+    /// Number of other objects using the HWPT: attached devices, nested HWPTs and
+    /// vIOMMUs.
     pub(crate) fn users(&self) -> u32 {
-        self.devices.load(Relaxed) + self.children.load(Relaxed)
+        self.devices.load(Relaxed) + self.dependents.load(Relaxed)
+    }
+
+    /// Counts a nested HWPT or vIOMMU built on this HWPT.
+    pub(crate) fn get_dependent(&self) {
+        self.dependents.fetch_add(1, Relaxed);
+    }
+
+    /// Uncounts it.
+    pub(crate) fn put_dependent(&self) {
+        self.dependents.fetch_sub(1, Relaxed);
     }
 
     /// Counts a device attaching.
@@ -185,10 +223,12 @@ impl ObjectKind for Arc<Hwpt> {
 impl Drop for Hwpt {
     fn drop(&mut self) {
         match &self.kind {
-            // The parent's domain stays; the parent may go once its last child did.
-            Kind::Nested { parent, .. } => {
-                parent.children.fetch_sub(1, Relaxed);
-            }
+            // The parent's domain stays; the parent (or vIOMMU) may go once its last
+            // dependent did.
+            Kind::Nested { parent, viommu, .. } => match viommu {
+                Some(v) => v.put_user(),
+                None => parent.put_dependent(),
+            },
             // Unmaps (and flushes) every area from the domain, then drops the pins if this
             // was the IOAS's last domain.
             Kind::Paging { ioas, domain, .. } => ioas.remove_domain(domain),
@@ -251,10 +291,11 @@ pub(crate) fn ioctl_alloc<'a>(
     let hwpt = match &*pt {
         Object::Ioas(ioas) => alloc_paging(&cmd, &dev, ioas.clone())?,
         Object::Hwpt(parent) => alloc_nested(&cmd, &dev, parent)?,
+        Object::Viommu(viommu) => alloc_on_viommu(&cmd, &dev, viommu)?,
         _ => {
             return refuse!(
                 EINVAL,
-                "hwpt_alloc: {} is neither an IOAS nor a HWPT\n",
+                "hwpt_alloc: {} is neither an IOAS, a HWPT nor a vIOMMU\n",
                 cmd.pt_id
             );
         }
@@ -361,21 +402,8 @@ fn alloc_nested(
     dev: &crate::objects::device::DeviceRef,
     parent: &Arc<Hwpt>,
 ) -> Result<Arc<Hwpt>> {
-    use crate::{
-        error::refuse,
-        hw::{mock::nested::MockNested, UserData},
-        objects::device::DeviceRef,
-    };
-    if cmd.flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "hwpt_alloc: flags {:#x} do not apply to a nested HWPT\n",
-            cmd.flags
-        );
-    }
-    if cmd.data_len == 0 {
-        return refuse!(EOPNOTSUPP, "hwpt_alloc: a nested HWPT needs driver data\n");
-    }
+    use crate::{error::refuse, objects::device::DeviceRef};
+    check_nested(cmd)?;
     if let DeviceRef::Pci(_) = dev {
         return refuse!(
             EOPNOTSUPP,
@@ -397,18 +425,63 @@ fn alloc_nested(
             "hwpt_alloc: the parent's domain is not the mock IOMMU's\n"
         );
     };
+    let domain = mock_nested(cmd, stage2)?;
+    Hwpt::new_nested(parent.clone(), None, domain)
+}
+
+/// The nested HWPT of `IOMMU_HWPT_ALLOC` on `viommu`, with the rules of iommufd: a device
+/// of another IOMMU than the vIOMMU's is `EINVAL`, then as on a HWPT.
+fn alloc_on_viommu(
+    cmd: &crate::uapi::IommuHwptAlloc,
+    dev: &crate::objects::device::DeviceRef,
+    viommu: &Arc<Viommu>,
+) -> Result<Arc<Hwpt>> {
+    use crate::{error::refuse, objects::device::DeviceRef};
+    if let DeviceRef::Pci(_) = dev {
+        return refuse!(
+            EINVAL,
+            "hwpt_alloc: the device is not behind the vIOMMU's (mock) IOMMU\n"
+        );
+    }
+    check_nested(cmd)?;
+    let domain = mock_nested(cmd, viommu.stage2())?;
+    Hwpt::new_nested(viommu.parent().clone(), Some(viommu.clone()), domain)
+}
+
+/// What every nested HWPT needs, checked first as iommufd does: flags other than
+/// FAULT_ID_VALID and PASID, or no driver data, are `EOPNOTSUPP`.
+fn check_nested(cmd: &crate::uapi::IommuHwptAlloc) -> Result {
+    use crate::error::refuse;
+    if cmd.flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0 {
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: flags {:#x} do not apply to a nested HWPT\n",
+            cmd.flags
+        );
+    }
+    if cmd.data_len == 0 {
+        return refuse!(EOPNOTSUPP, "hwpt_alloc: a nested HWPT needs driver data\n");
+    }
+    Ok(())
+}
+
+/// A mock nested domain on `stage2` from the driver data of `cmd`.
+fn mock_nested(
+    cmd: &crate::uapi::IommuHwptAlloc,
+    stage2: &Arc<crate::hw::mock::MockDomain>,
+) -> Result<NestedDomain> {
+    use crate::hw::{mock::nested::MockNested, UserData};
     let data = UserData {
         kind: cmd.data_type,
         uptr: cmd.data_uptr,
         len: cmd.data_len,
     };
-    let domain = NestedDomain::Mock(MockNested::new(stage2.clone(), &data)?);
-    Hwpt::new_nested(parent.clone(), domain)
+    Ok(NestedDomain::Mock(MockNested::new(stage2.clone(), &data)?))
 }
 
 /// `IOMMU_HWPT_INVALIDATE`: hands the caller's array of invalidation entries to the
-/// nested HWPT's IOMMU driver, which handles them in order and stops at the first that
-/// fails. How many were handled is written back in `entry_num`, also on error.
+/// nested HWPT's IOMMU driver or to the vIOMMU, which handles them in order and stops at
+/// the first that fails. How many were handled is written back in `entry_num`, also on error.
 pub(crate) fn ioctl_invalidate(
     ctx: &crate::objects::context::Context,
     ucmd: &mut crate::dispatch::Ucmd<'_>,
@@ -442,24 +515,26 @@ pub(crate) fn ioctl_invalidate(
         .objects()
         .get(cmd.hwpt_id)
         .or_else(|e| refuse!(e, "hwpt_invalidate: no object {}\n", cmd.hwpt_id))?;
-    let Some(domain) = (match &*pt {
-        Object::Hwpt(hwpt) => hwpt.nested_domain(),
-        _ => None,
-    }) else {
-        return refuse!(
-            EINVAL,
-            "hwpt_invalidate: {} is not a nested HWPT\n",
-            cmd.hwpt_id
-        );
-    };
     let array = UserDataArray {
         kind: cmd.data_type,
         uptr: cmd.data_uptr,
         entry_len: cmd.entry_len,
         num: wanted,
     };
-    let (done, result) = match domain {
-        NestedDomain::Mock(m) => m.invalidate(&array),
+    let nested = match &*pt {
+        Object::Hwpt(hwpt) => hwpt.nested_domain(),
+        _ => None,
+    };
+    let (done, result) = match (nested, &*pt) {
+        (Some(NestedDomain::Mock(m)), _) => m.invalidate(&array),
+        (None, Object::Viommu(viommu)) => viommu.invalidate(&array),
+        (None, _) => {
+            return refuse!(
+                EINVAL,
+                "hwpt_invalidate: {} is neither a nested HWPT nor a vIOMMU\n",
+                cmd.hwpt_id
+            );
+        }
     };
     cmd.entry_num = done;
     cmd.write(ucmd.bytes_mut());

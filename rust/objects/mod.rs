@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
-//! object table, and one module per object type (IOAS, HWPT, devices, accesses), and the dirty-tracking
-//! ioctls of HWPTs.
+//! object table, and one module per object type (IOAS, HWPT, devices, accesses, vIOMMU,
+//! vDEVICE), and the dirty-tracking ioctls of HWPTs.
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
 //! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
 //! line each ([`table::object_kinds!`]).
@@ -18,11 +18,15 @@ pub(crate) mod hwpt;
 pub(crate) mod ioas;
 pub(crate) mod pcidev;
 pub(crate) mod table;
+pub(crate) mod vdevice;
+pub(crate) mod viommu;
 
 use crate::iopt::Ioas;
 use device::{DeviceRef, MockDevice};
 use hwpt::Hwpt;
 use kernel::sync::Arc;
+use vdevice::Vdevice;
+use viommu::Viommu;
 
 table::object_kinds! {
     /// An I/O address space.
@@ -34,4 +38,8 @@ table::object_kinds! {
     /// The test interface's handle of a mock device (`stdev_id`, upstream's
     /// `IOMMUFD_OBJ_SELFTEST`); destroying it unbinds the device.
     Selftest(Arc<MockDevice>) = "selftest device";
+    /// A vIOMMU.
+    Viommu(Arc<Viommu>) = "vIOMMU";
+    /// A vDEVICE: a device as a vIOMMU's VM numbers it.
+    Vdevice(Arc<Vdevice>) = "vDEVICE";
 }

@@ -26,6 +26,11 @@
 //! an object cannot be destroyed between a lookup and the dependency that lookup creates:
 //! DESTROY gives `EBUSY` while anything uses the object.
 //!
+//! *A tombstone keeps an ID taken.* [`ObjectTable::tombstone_if`] replaces an object with
+//! an entry that is never live, so its ID gives `ENOENT` and is never handed out again
+//! until the context closes (iommufd's tombstones, left by a vDEVICE whose device went
+//! first).
+//!
 //! *The table knows no kind of object.* The kinds are listed once, in [`crate::objects`]
 //! ([`object_kinds!`]), each with what the table needs of it ([`ObjectKind`]: how many
 //! objects depend on it, what removing it implies); lookups narrow to a kind generically
@@ -121,9 +126,11 @@ pub(crate) use object_kinds;
 /// Largest ID handed out (iommufd's IDs are positive `i32`s).
 const MAX_ID: u32 = i32::MAX as u32;
 
-/// An object in the table and the ioctls using it right now.
+/// An object in the table and the ioctls using it right now, or a tombstone.
 struct Entry {
-    obj: Object,
+    /// The object; `None` for a tombstone, which keeps its ID taken until the context
+    /// closes ([`ObjectTable::tombstone_if`]) and is never live.
+    obj: Option<Object>,
     /// 1 once creation finished (0 before): lookups and `destroy` see only live entries. Set once,
     /// under the array's lock.
     live: Atomic<u32>,
@@ -136,6 +143,18 @@ impl Entry {
     /// Whether the entry is live (read under the array's lock).
     fn is_live(&self) -> bool {
         self.live.load(Relaxed) != 0
+    }
+
+    /// The object, if the entry is live (read under the array's lock).
+    fn live_obj(&self) -> Option<&Object> {
+        self.obj.as_ref().filter(|_| self.is_live())
+    }
+
+    /// Tears the object down (not a tombstone's: it has none).
+    fn teardown(&self, objects: &ObjectTable) {
+        if let Some(obj) = &self.obj {
+            obj.kind().teardown(objects);
+        }
     }
 }
 
@@ -217,7 +236,7 @@ impl ObjectTable {
         // Nothing refers to `obj` yet: on failure here, dropping it is all it needs.
         let entry = Arc::new(
             Entry {
-                obj,
+                obj: Some(obj),
                 live: Atomic::new(0),
                 shortterm: Atomic::new(0),
             },
@@ -232,7 +251,7 @@ impl ObjectTable {
                 finalized: false,
             }),
             Err(e) => {
-                entry.obj.kind().teardown(self);
+                entry.teardown(self);
                 Err(e)
             }
         }
@@ -295,11 +314,11 @@ impl ObjectTable {
     /// `ENOENT` if there is no such object (or it is not finalized).
     pub(crate) fn get(&self, id: u32) -> Result<ObjRef<Object>> {
         let guard = self.slots.lock();
-        let entry = guard
-            .get(id as usize)
-            .filter(|e| e.is_live())
-            .map(Arc::from);
-        let Some(entry) = entry else {
+        let found = guard.get(id as usize).and_then(|e| {
+            let obj = e.live_obj()?.clone();
+            Some((Arc::from(e), obj))
+        });
+        let Some((entry, obj)) = found else {
             drop(guard);
             return Err(ENOENT);
         };
@@ -307,7 +326,7 @@ impl ObjectTable {
         entry.shortterm.fetch_add(1, Relaxed);
         drop(guard);
         Ok(ObjRef {
-            obj: entry.obj.clone(),
+            obj,
             _use: ShortTermUse(entry),
         })
     }
@@ -344,10 +363,10 @@ impl ObjectTable {
             let ids = self.ids.lock();
             let guard = self.slots.lock();
             for id in 1..=ids.highest {
-                let Some(entry) = guard.get(id as usize).filter(|e| e.is_live()) else {
+                let Some(entry) = guard.get(id as usize) else {
                     continue;
                 };
-                let Some(obj) = T::narrow(&entry.obj) else {
+                let Some(obj) = entry.live_obj().and_then(T::narrow) else {
                     continue;
                 };
                 if all.push_within_capacity(obj.clone()).is_err() {
@@ -375,8 +394,7 @@ impl ObjectTable {
         let guard = self.slots.lock();
         let obj = guard
             .get(id as usize)
-            .filter(|e| e.is_live())
-            .and_then(|e| T::narrow(&e.obj).cloned());
+            .and_then(|e| e.live_obj().and_then(T::narrow).cloned());
         if let Some(obj) = &obj {
             // Under the lock, so `remove_if` sees the claim.
             claim(obj);
@@ -389,23 +407,70 @@ impl ObjectTable {
     /// array's lock; for example an automatic HWPT whose last device left), and tears it
     /// down; returns whether it did.
     pub(crate) fn remove_if<T: Narrow>(&self, id: u32, cond: impl FnOnce(&T) -> bool) -> bool {
-        let removed = self.take_if(id, |entry| T::narrow(&entry.obj).is_some_and(cond));
+        let removed = self.take_if(id, |_, obj| T::narrow(obj).is_some_and(cond));
         let Some(entry) = removed else {
             return false;
         };
         // Torn down here, with no lock held: dropping can sleep.
-        entry.obj.kind().teardown(self);
+        entry.teardown(self);
+        true
+    }
+
+    /// Replaces object `id`, if it is a `T` for which `cond` holds, with a tombstone and
+    /// tears it down; returns whether it did. The ID stays taken (lookups and
+    /// `IOMMU_DESTROY` give `ENOENT`, no new object gets it) until the context closes, as
+    /// iommufd's `iommufd_object_tombstone_user()` does for a vDEVICE whose device went
+    /// first: the user's handle can never name another object. An ioctl still using the
+    /// object keeps it alive until it returns. Without memory for the tombstone the ID is
+    /// freed instead.
+    pub(crate) fn tombstone_if<T: Narrow>(&self, id: u32, cond: impl FnOnce(&T) -> bool) -> bool {
+        // Allocated first: nothing allocates under the array's lock.
+        let stone = Arc::new(
+            Entry {
+                obj: None,
+                live: Atomic::new(0),
+                shortterm: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )
+        .ok();
+        let mut ids = self.ids.lock();
+        let mut guard = self.slots.lock();
+        let taken = guard
+            .get(id as usize)
+            .is_some_and(|e| e.live_obj().and_then(T::narrow).is_some_and(cond));
+        let mut spare = None;
+        let old = match (taken, stone) {
+            (false, stone) => {
+                spare = stone;
+                None
+            }
+            // Over an occupied slot: the array allocates nothing.
+            (true, Some(stone)) => match guard.store(id as usize, stone, GFP_KERNEL) {
+                Ok(old) => old,
+                Err(_) => self.free_id(&mut ids, &mut guard, id),
+            },
+            (true, None) => self.free_id(&mut ids, &mut guard, id),
+        };
+        drop(guard);
+        drop(ids);
+        drop(spare);
+        let Some(entry) = old else {
+            return false;
+        };
+        // Torn down here, with no lock held: dropping can sleep.
+        entry.teardown(self);
         true
     }
 
     /// Takes the entry of `id` out of its slot if `cond` holds for it, then frees the ID.
     /// The caller drops the entry (with no lock held).
-    fn take_if(&self, id: u32, cond: impl FnOnce(&Entry) -> bool) -> Option<Arc<Entry>> {
+    fn take_if(&self, id: u32, cond: impl FnOnce(&Entry, &Object) -> bool) -> Option<Arc<Entry>> {
         let mut ids = self.ids.lock();
         let mut guard = self.slots.lock();
         let taken = guard
             .get(id as usize)
-            .is_some_and(|e| e.is_live() && cond(&e));
+            .is_some_and(|e| e.live_obj().is_some_and(|o| cond(&e, o)));
         let entry = if taken {
             self.free_id(&mut ids, &mut guard, id)
         } else {
@@ -436,14 +501,14 @@ impl ObjectTable {
     /// another ioctl is using it.
     pub(crate) fn destroy(&self, id: u32) -> Result {
         let mut why = Err(ENOENT);
-        let removed = self.take_if(id, |entry| {
+        let removed = self.take_if(id, |entry, obj| {
             let shortterm = entry.shortterm.load(Acquire);
-            let users = entry.obj.kind().users();
+            let users = obj.kind().users();
             why = if shortterm > 0 {
                 refuse!(
                     EBUSY,
                     "destroy: {} {} is in use by {} ioctls\n",
-                    entry.obj.kind_name(),
+                    obj.kind_name(),
                     id,
                     shortterm
                 )
@@ -451,7 +516,7 @@ impl ObjectTable {
                 refuse!(
                     EBUSY,
                     "destroy: {} {} is used by {} other objects\n",
-                    entry.obj.kind_name(),
+                    obj.kind_name(),
                     id,
                     users
                 )
@@ -467,7 +532,7 @@ impl ObjectTable {
             return why;
         };
         // Torn down here, with no lock held: dropping can sleep.
-        entry.obj.kind().teardown(self);
+        entry.teardown(self);
         Ok(())
     }
 }
@@ -522,7 +587,7 @@ impl Drop for NewObject<'_> {
         drop(guard);
         drop(ids);
         drop(removed);
-        self.entry.obj.kind().teardown(self.table);
+        self.entry.teardown(self.table);
     }
 }
 

@@ -156,7 +156,8 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
     }
 }
 
-/// Finds or makes the HWPT mock device `dev` attaches to for `pt_id` (mock domains only).
+/// Finds or makes the HWPT mock device `dev` attaches to for `pt_id` (mock domains only;
+/// a nested HWPT on a vIOMMU only with a vDEVICE of `dev` there, as upstream's mock).
 fn attachment_for(ctx: &Context, dev: &MockDevice, pt_id: u32) -> Result<Attachment> {
     device::attach_to(
         ctx,
@@ -164,7 +165,14 @@ fn attachment_for(ctx: &Context, dev: &MockDevice, pt_id: u32) -> Result<Attachm
         dev.dirty_tracking_capable(),
         |d| matches!(d, Domain::Mock(_)),
         || Ok(Domain::Mock(MockDomain::new()?)),
-        |_| Ok(()),
+        |att| match att.hwpt.viommu() {
+            Some(v) if !dev.has_vdev_on(v.ident()) => refuse!(
+                ENOENT,
+                "attach: the device has no vDEVICE on the vIOMMU of HWPT {}\n",
+                att.hwpt_id
+            ),
+            _ => Ok(()),
+        },
     )
 }
 

@@ -508,6 +508,21 @@ uapi_struct! {
 }
 
 uapi_struct! {
+    /// `struct iommu_viommu_alloc`: allocate a vIOMMU.
+    IommuViommuAlloc size 40 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        r#type: u32 = 8,
+        dev_id: u32 = 12,
+        hwpt_id: u32 = 16,
+        out_viommu_id: u32 = 20,
+        data_len: u32 = 24,
+        reserved: u32 = 28,
+        data_uptr: u64 = 32,
+    }
+}
+
+uapi_struct! {
     /// `struct iommu_hwpt_get_dirty_bitmap`: read (and clear) a paging HWPT's dirty IOVAs
     /// into a user bitmap.
     IommuHwptGetDirtyBitmap size 48 {
@@ -526,6 +541,37 @@ uapi_struct! {
 pub(crate) const IOMMU_HWPT_DIRTY_TRACKING_ENABLE: u32 = 1;
 /// `IOMMU_HWPT_GET_DIRTY_BITMAP` flag: read without clearing the dirty state.
 pub(crate) const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR: u32 = 1;
+
+uapi_struct! {
+    /// `struct iommu_vdevice_alloc`: allocate a vDEVICE.
+    IommuVdeviceAlloc size 24 {
+        size: u32 = 0,
+        viommu_id: u32 = 4,
+        dev_id: u32 = 8,
+        out_vdevice_id: u32 = 12,
+        virt_id: u64 = 16,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_viommu_selftest` of `iommufd_test.h`: the mock vIOMMU's data.
+    IommuViommuSelftest size 24 {
+        in_data: u32 = 0,
+        out_data: u32 = 4,
+        out_mmap_offset: u64 = 8,
+        out_mmap_length: u64 = 16,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_viommu_invalidate_selftest` of `iommufd_test.h`: one entry of the
+    /// mock vIOMMU's invalidation array (`IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST`).
+    IommuViommuInvalidateSelftest size 12 {
+        flags: u32 = 0,
+        vdev_id: u32 = 4,
+        cache_id: u32 = 8,
+    }
+}
 
 uapi_struct! {
     /// `struct iommu_ioas_change_process`: charge all pins to the calling process.

@@ -90,6 +90,10 @@ ioctls! {
     IOMMU_HWPT_INVALIDATE = 0x8d;
     /// `IOMMU_IOAS_MAP_FILE`: map part of a memfd.
     IOMMU_IOAS_MAP_FILE = 0x8f;
+    /// `IOMMU_VIOMMU_ALLOC`: allocate a vIOMMU.
+    IOMMU_VIOMMU_ALLOC = 0x90;
+    /// `IOMMU_VDEVICE_ALLOC`: allocate a vDEVICE.
+    IOMMU_VDEVICE_ALLOC = 0x91;
     /// `IOMMU_IOAS_CHANGE_PROCESS`: charge all pins to the calling process.
     IOMMU_IOAS_CHANGE_PROCESS = 0x92;
     /// `IOMMU_TEST_CMD` of upstream's `iommufd_test.h` (not uAPI): the test interface.

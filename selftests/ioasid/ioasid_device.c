@@ -376,6 +376,55 @@ TEST_F(edu, nest_parent_is_the_drivers_choice)
 	(void)iova;
 }
 
+/*
+ * ioasid refuses the vIOMMU types of real IOMMU drivers for now (iommufd would hand them
+ * to the driver's viommu_init; QEMU's SMMUv3 has neither S2FWB nor CANWBS, so its driver
+ * would refuse too, and VT-d has no vIOMMU): EOPNOTSUPP for every type, on a nest parent
+ * where the IOMMU has one, and nothing is left counted in it.
+ */
+TEST_F(edu, viommu_of_a_real_iommu_is_refused)
+{
+	const __u32 types[] = { IOMMU_VIOMMU_TYPE_ARM_SMMUV3, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV,
+				IOMMU_VIOMMU_TYPE_SELFTEST };
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc), .flags = IOMMU_HWPT_ALLOC_NEST_PARENT,
+		.dev_id = self->dev_id, .pt_id = self->ioas,
+	};
+	__u32 out = 0;
+
+	/* VT-d refuses NEST_PARENT; the IOAS then stands for the HWPT (not looked at). */
+	if (ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc))
+		alloc.out_hwpt_id = self->ioas;
+	for (unsigned int i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		EXPECT_ERRNO(EOPNOTSUPP, viommu_alloc(self->fd, self->dev_id, alloc.out_hwpt_id,
+						      types[i], NULL, 0, &out));
+	EXPECT_EQ(0, out);
+	if (alloc.out_hwpt_id != self->ioas)
+		EXPECT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));
+}
+
+/*
+ * With the test interface: a PCI device is not behind the mock vIOMMU's IOMMU, so it can
+ * have no vDEVICE there and no nested HWPT on it (EINVAL, as iommufd), and nothing is left
+ * counted in the vIOMMU.
+ */
+TEST_F(edu, pci_device_cannot_use_a_mock_viommu)
+{
+	__u32 ioas2, stdev, auto_hwpt, idev, parent, plain, viommu, out = 0;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, mock_nest_setup(self->fd, ioas2, &stdev, &auto_hwpt, &idev, &parent,
+				     &plain));
+	ASSERT_EQ(0, viommu_alloc(self->fd, idev, parent, IOMMU_VIOMMU_TYPE_SELFTEST, NULL, 0,
+				  &viommu));
+	EXPECT_ERRNO(EINVAL, vdevice_alloc(self->fd, viommu, self->dev_id, 1, &out));
+	EXPECT_ERRNO(EINVAL, nested_alloc(self->fd, self->dev_id, viommu, 1, &out));
+	EXPECT_EQ(0, out);
+	EXPECT_EQ(0, destroy(self->fd, viommu));
+}
+
 /* 1 GiB is the point: 12.6 to 15.9 s on x86_64, 12.9 to 21.9 s on arm64, so 90 s. */
 TEST_F_TIMEOUT(edu, one_gib_of_huge_pages, 90)
 {

@@ -607,6 +607,85 @@ TEST_F(fail_nth, dirty_tracking_hwpt_alloc_and_bitmap_read_leave_nothing_on_fail
 	ASSERT_EQ(0, destroy(self->fd, hwpt));
 }
 
+/*
+ * vIOMMUs on the mock IOMMU: each allocation of IOMMU_VIOMMU_ALLOC, IOMMU_VDEVICE_ALLOC,
+ * IOMMU_HWPT_ALLOC of a nested HWPT on a vIOMMU and IOMMU_HWPT_INVALIDATE on a vIOMMU
+ * failed in turn leaves no object (the next ID is unchanged), nothing counted (everything
+ * is destroyed in order at the end), no device cache cleared and the pins as they were.
+ */
+TEST_F(fail_nth, viommu_vdevice_and_nested_on_viommu_leave_nothing_on_failure)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 4 * self->page,
+		.iova = MOCK_APERTURE_START,
+	};
+	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = self->ioas };
+	struct iommu_viommu_selftest data = { .in_data = 3 };
+	struct iommu_viommu_invalidate_selftest inv = { .vdev_id = 0x99 };
+	__u32 idev, parent, viommu, vdev, nested, out, num, next;
+	long pinned0;
+	unsigned int points;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+	ASSERT_EQ(0, test_cmd(self->fd, &md));
+	idev = md.mock_domain.out_idev_id;
+	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_NEST_PARENT, idev, self->ioas, 0, NULL,
+				0, &parent));
+	pinned0 = proc_status_kb(getpid(), "VmPin");
+	next = next_object_id(self->fd);
+	ASSERT_NE(0, next);
+	/* After each call: no object left unless it succeeded (then destroyed), pins alike. */
+#define CHECK_NOTHING_LEFT(ok)								\
+	do {										\
+		if (ok) {								\
+			ASSERT_EQ(0, destroy(self->fd, out));				\
+		}									\
+		ASSERT_EQ(next, next_object_id(self->fd));				\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+	} while (0)
+	points = FOR_EACH_FAILURE(viommu_alloc(self->fd, idev, parent, IOMMU_VIOMMU_TYPE_SELFTEST,
+					       &data, sizeof(data), &out),
+				  CHECK_NOTHING_LEFT);
+	TH_LOG("VIOMMU_ALLOC: %u allocation points", points);
+	EXPECT_LE(1, points);
+
+	ASSERT_EQ(0, viommu_alloc(self->fd, idev, parent, IOMMU_VIOMMU_TYPE_SELFTEST, NULL, 0,
+				  &viommu));
+	next = next_object_id(self->fd);
+	points = FOR_EACH_FAILURE(vdevice_alloc(self->fd, viommu, idev, 0x99, &out),
+				  CHECK_NOTHING_LEFT);
+	TH_LOG("VDEVICE_ALLOC: %u allocation points", points);
+	EXPECT_LE(2, points);
+	points = FOR_EACH_FAILURE(nested_alloc(self->fd, idev, viommu, 7, &out),
+				  CHECK_NOTHING_LEFT);
+	TH_LOG("nested HWPT on a vIOMMU: %u allocation points", points);
+	EXPECT_LE(2, points);
+
+	ASSERT_EQ(0, vdevice_alloc(self->fd, viommu, idev, 0x99, &vdev));
+	ASSERT_EQ(0, nested_alloc(self->fd, idev, viommu, 7, &nested));
+#define CHECK_VIOMMU_INVALIDATE(ok)							\
+	do {										\
+		ASSERT_EQ((ok) ? 1 : 0, num);						\
+		ASSERT_EQ(0, check_dev_cache(self->fd, idev, 0,			\
+					     (ok) ? 0 : IOMMU_TEST_DEV_CACHE_DEFAULT));	\
+	} while (0)
+	points = FOR_EACH_FAILURE((num = 1, invalidate(self->fd, viommu, &inv,
+						       IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+						       sizeof(inv), &num)),
+				  CHECK_VIOMMU_INVALIDATE);
+	TH_LOG("vIOMMU invalidation: %u allocation points", points);
+	EXPECT_LE(1, points);
+	/* Nothing counted by a failure: each object goes as soon as its users did. */
+	ASSERT_EQ(0, destroy(self->fd, nested));
+	ASSERT_EQ(0, destroy(self->fd, vdev));
+	ASSERT_EQ(0, destroy(self->fd, viommu));
+	ASSERT_EQ(0, destroy(self->fd, parent));
+}
+
 TEST(open_fails_cleanly)
 {
 	unsigned int n, points = 0;

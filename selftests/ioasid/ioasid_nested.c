@@ -27,64 +27,10 @@
 #define IOVA (MOCK_APERTURE_START + (1UL << 20))
 #define BUF_PAGES 8
 
-/* From upstream's drivers/iommu/iommufd/iommufd_test.h (not uAPI). */
-#define IOMMU_TEST_IOTLB_DEFAULT 0xbadbeef
-#define IOMMU_HWPT_INVALIDATE_DATA_SELFTEST 0xdeadbeef
-#define IOMMU_TEST_INVALIDATE_FLAG_ALL (1 << 0)
-#define IOMMU_TEST_OP_MD_CHECK_IOTLB 14
-#define MOCK_NESTED_DOMAIN_IOTLB_NUM 4
-/* iommufd's flag; ioasid's header leaves it out until it has fault queues. */
-#define IOMMU_HWPT_FAULT_ID_VALID (1 << 2)
-
-struct iommu_hwpt_invalidate_selftest {
-	__u32 flags;
-	__u32 iotlb_id;
-};
-
-/* A nested HWPT on `parent` whose mock IOTLB starts at `iotlb`. */
-static int nested_alloc(int fd, __u32 dev_id, __u32 parent, __u32 iotlb, __u32 *out)
-{
-	struct iommu_hwpt_selftest data = { .iotlb = iotlb };
-
-	return hwpt_alloc(fd, 0, dev_id, parent, IOMMU_HWPT_DATA_SELFTEST, &data, sizeof(data),
-			  out);
-}
-
-/* IOMMU_HWPT_INVALIDATE; *num goes in as the entry count and comes back as the count done. */
-static int invalidate(int fd, __u32 hwpt, const void *entries, __u32 type, __u32 len,
-		      __u32 *num)
-{
-	struct iommu_hwpt_invalidate cmd = {
-		.size = sizeof(cmd),
-		.hwpt_id = hwpt,
-		.data_uptr = (uintptr_t)entries,
-		.data_type = type,
-		.entry_len = len,
-		.entry_num = *num,
-	};
-	int rc = ioctl(fd, IOMMU_HWPT_INVALIDATE, &cmd);
-
-	*num = cmd.entry_num;
-	return rc;
-}
-
-static int check_iotlb(int fd, __u32 hwpt, __u32 entry, __u32 value)
-{
-	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_MD_CHECK_IOTLB, .id = hwpt };
-
-	/* check_iotlb: { __u32 id; __u32 iotlb; } at the start of the union. */
-	memcpy(cmd.union_bytes, &entry, 4);
-	memcpy(cmd.union_bytes + 4, &value, 4);
-	return test_cmd(fd, &cmd);
-}
-
 /* Every IOTLB entry of `hwpt` holds `value`. */
 static int iotlb_all(int fd, __u32 hwpt, __u32 value)
 {
-	for (__u32 i = 0; i < MOCK_NESTED_DOMAIN_IOTLB_NUM; i++)
-		if (check_iotlb(fd, hwpt, i, value))
-			return -1;
-	return 0;
+	return check_all(fd, hwpt, MOCK_NESTED_DOMAIN_IOTLB_NUM, value, check_iotlb);
 }
 
 FIXTURE(nested)
@@ -99,7 +45,6 @@ FIXTURE(nested)
 
 FIXTURE_SETUP(nested)
 {
-	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
 	__u64 iova;
 
 	self->fd = -1;
@@ -119,14 +64,8 @@ FIXTURE_SETUP(nested)
 		ASSERT_EQ(0, ioas_map(self->fd, self->ioas, self->buf + i * self->psz, self->psz,
 				      &iova, RW | IOMMU_IOAS_MAP_FIXED_IOVA));
 	}
-	md.id = self->ioas;
-	ASSERT_EQ(0, test_cmd(self->fd, &md));
-	self->stdev = md.mock_domain.out_stdev_id;
-	self->auto_hwpt = md.mock_domain.out_hwpt_id;
-	self->idev = md.mock_domain.out_idev_id;
-	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_NEST_PARENT, self->idev, self->ioas, 0,
-				NULL, 0, &self->parent));
-	ASSERT_EQ(0, hwpt_alloc(self->fd, 0, self->idev, self->ioas, 0, NULL, 0, &self->plain));
+	ASSERT_EQ(0, mock_nest_setup(self->fd, self->ioas, &self->stdev, &self->auto_hwpt,
+				     &self->idev, &self->parent, &self->plain));
 }
 
 FIXTURE_TEARDOWN(nested)

@@ -41,6 +41,18 @@
 		EXPECT_EQ(-1, (call));                  \
 		EXPECT_EQ(want, errno);                 \
 	} while (0)
+/* EXPECT_ERRNO for one row of a table-driven test: a failure names the row. */
+#define EXPECT_ERRNO_CASE(want, call, what)                                      \
+	do {                                                                     \
+		int __ret, __err;                                                \
+		errno = 0;                                                       \
+		__ret = (call);                                                  \
+		__err = errno;                                                   \
+		if (__ret != -1 || __err != (want))                              \
+			TH_LOG("%s: returned %d, errno %d", what, __ret, __err); \
+		EXPECT_EQ(-1, __ret);                                            \
+		EXPECT_EQ(want, __err);                                          \
+	} while (0)
 #define PCI_ANY 0xffffffffu
 #define EDU_VENDOR 0x1234
 #define EDU_DEVICE 0x11e8
@@ -161,16 +173,10 @@ enum {
 #define MOCK_FLAGS_ACCESS_WRITE 1
 #define MOCK_ACCESS_RW_WRITE 1
 #define MOCK_FLAGS_DEVICE_NO_DIRTY 1
-/* Upstream's mock HWPT data (IOMMU_HWPT_DATA_SELFTEST) and its page-table formats. */
-#define IOMMU_HWPT_DATA_SELFTEST 0xdead
+/* The page-table formats of upstream's mock HWPT data (struct iommu_hwpt_selftest). */
 #define MOCK_IOMMUPT_DEFAULT 0
 #define MOCK_IOMMUPT_HUGE 1
 #define MOCK_HUGE_PAGE_SIZE (512 * 2048)
-
-struct iommu_hwpt_selftest {
-	__u32 iotlb;
-	__u32 pagetable_type;
-};
 
 struct ioasid_test_cmd {
 	__u32 size;
@@ -325,6 +331,20 @@ static inline int destroy(int fd, __u32 id)
 	return ioctl(fd, IOMMU_DESTROY, &cmd);
 }
 
+/*
+ * The ID the next object gets (IDs are the lowest free ones), found by making and
+ * destroying an IOAS; 0 on error. A call that left an object (or a reserved ID) behind
+ * changes it.
+ */
+static inline __u32 next_object_id(int fd)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+
+	if (ioctl(fd, IOMMU_IOAS_ALLOC, &cmd) || destroy(fd, cmd.out_ioas_id))
+		return 0;
+	return cmd.out_ioas_id;
+}
+
 /* IOMMU_HWPT_ALLOC, with driver data when data_type is not 0. */
 static inline int hwpt_alloc(int fd, __u32 flags, __u32 dev_id, __u32 pt_id, __u32 data_type,
 			     const void *data, __u32 data_len, __u32 *out)
@@ -389,6 +409,172 @@ static inline int test_check_map(int fd, __u32 hwpt, __u64 iova, void *ptr, size
 	};
 
 	return test_cmd(fd, &cmd);
+}
+
+/*
+ * Nested HWPTs and vIOMMUs of the mock IOMMU, with upstream's test types (from
+ * drivers/iommu/iommufd/iommufd_test.h, not uAPI).
+ */
+#define IOMMU_HWPT_DATA_SELFTEST 0xdead
+#define IOMMU_TEST_IOTLB_DEFAULT 0xbadbeef
+#define IOMMU_HWPT_INVALIDATE_DATA_SELFTEST 0xdeadbeef
+#define IOMMU_TEST_INVALIDATE_FLAG_ALL (1 << 0)
+#define IOMMU_TEST_OP_MD_CHECK_IOTLB 14
+#define IOMMU_TEST_OP_DEV_CHECK_CACHE 16
+#define MOCK_NESTED_DOMAIN_IOTLB_NUM 4
+#define IOMMU_VIOMMU_TYPE_SELFTEST 0xdeadbeef
+#define IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST 0xdeadbeef
+#define MOCK_DEV_CACHE_NUM 4
+#define IOMMU_TEST_DEV_CACHE_DEFAULT 0xbaddad
+/* iommufd's flag; ioasid's header leaves it out until it has fault queues. */
+#define IOMMU_HWPT_FAULT_ID_VALID (1 << 2)
+
+struct iommu_hwpt_selftest {
+	__u32 iotlb;
+	__u32 pagetable_type;
+};
+
+struct iommu_hwpt_invalidate_selftest {
+	__u32 flags;
+	__u32 iotlb_id;
+};
+
+struct iommu_viommu_selftest {
+	__u32 in_data;
+	__u32 out_data;
+	__aligned_u64 out_mmap_offset;
+	__aligned_u64 out_mmap_length;
+};
+
+struct iommu_viommu_invalidate_selftest {
+	__u32 flags;
+	__u32 vdev_id;
+	__u32 cache_id;
+};
+
+/* A nested HWPT on `parent` (a HWPT or a vIOMMU) whose mock IOTLB starts at `iotlb`. */
+static inline int nested_alloc(int fd, __u32 dev_id, __u32 parent, __u32 iotlb, __u32 *out)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = iotlb };
+
+	return hwpt_alloc(fd, 0, dev_id, parent, IOMMU_HWPT_DATA_SELFTEST, &data, sizeof(data),
+			  out);
+}
+
+/*
+ * IOMMU_HWPT_INVALIDATE of a nested HWPT or a vIOMMU; *num goes in as the entry count and
+ * comes back as the count done.
+ */
+static inline int invalidate(int fd, __u32 hwpt, const void *entries, __u32 type, __u32 len,
+			     __u32 *num)
+{
+	struct iommu_hwpt_invalidate cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt,
+		.data_uptr = (uintptr_t)entries,
+		.data_type = type,
+		.entry_len = len,
+		.entry_num = *num,
+	};
+	int rc = ioctl(fd, IOMMU_HWPT_INVALIDATE, &cmd);
+
+	*num = cmd.entry_num;
+	return rc;
+}
+
+/* Entry `entry` of mock nested HWPT `hwpt`'s IOTLB holds `value`. */
+static inline int check_iotlb(int fd, __u32 hwpt, __u32 entry, __u32 value)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_MD_CHECK_IOTLB, .id = hwpt };
+
+	/* check_iotlb: { __u32 id; __u32 iotlb; } at the start of the union. */
+	memcpy(cmd.union_bytes, &entry, 4);
+	memcpy(cmd.union_bytes + 4, &value, 4);
+	return test_cmd(fd, &cmd);
+}
+
+/* Every entry 0..n-1 passes check(fd, id, entry, value) (check_iotlb, check_dev_cache). */
+static inline int check_all(int fd, __u32 id, __u32 n, __u32 value,
+			    int (*check)(int fd, __u32 id, __u32 entry, __u32 value))
+{
+	for (__u32 i = 0; i < n; i++)
+		if (check(fd, id, i, value))
+			return -1;
+	return 0;
+}
+
+/*
+ * A mock device attached to IOAS ioas (its test object, automatic HWPT and device IDs),
+ * and two HWPTs on ioas for it: a NEST_PARENT one and a plain one.
+ */
+static inline int mock_nest_setup(int fd, __u32 ioas, __u32 *stdev, __u32 *auto_hwpt,
+				  __u32 *idev, __u32 *parent, __u32 *plain)
+{
+	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = ioas };
+
+	if (test_cmd(fd, &md))
+		return -1;
+	*stdev = md.mock_domain.out_stdev_id;
+	*auto_hwpt = md.mock_domain.out_hwpt_id;
+	*idev = md.mock_domain.out_idev_id;
+	if (hwpt_alloc(fd, IOMMU_HWPT_ALLOC_NEST_PARENT, *idev, ioas, 0, NULL, 0, parent))
+		return -1;
+	return hwpt_alloc(fd, 0, *idev, ioas, 0, NULL, 0, plain);
+}
+
+/* Cache entry `entry` of mock device `dev` holds `value`. */
+static inline int check_dev_cache(int fd, __u32 dev, __u32 entry, __u32 value)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_DEV_CHECK_CACHE, .id = dev };
+
+	/* check_dev_cache: { __u32 id; __u32 cache; } at the start of the union. */
+	memcpy(cmd.union_bytes, &entry, 4);
+	memcpy(cmd.union_bytes + 4, &value, 4);
+	return test_cmd(fd, &cmd);
+}
+
+/* IOMMU_VIOMMU_ALLOC with flags, and with data when len is not 0. */
+static inline int viommu_alloc_flags(int fd, __u32 flags, __u32 dev_id, __u32 hwpt_id,
+				     __u32 type, void *data, __u32 len, __u32 *out)
+{
+	struct iommu_viommu_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.type = type,
+		.dev_id = dev_id,
+		.hwpt_id = hwpt_id,
+		.data_len = len,
+		.data_uptr = (uintptr_t)data,
+	};
+	int rc = ioctl(fd, IOMMU_VIOMMU_ALLOC, &cmd);
+
+	if (!rc && out)
+		*out = cmd.out_viommu_id;
+	return rc;
+}
+
+/* IOMMU_VIOMMU_ALLOC, with data when len is not 0. */
+static inline int viommu_alloc(int fd, __u32 dev_id, __u32 hwpt_id, __u32 type, void *data,
+			       __u32 len, __u32 *out)
+{
+	return viommu_alloc_flags(fd, 0, dev_id, hwpt_id, type, data, len, out);
+}
+
+/* IOMMU_VDEVICE_ALLOC. */
+static inline int vdevice_alloc(int fd, __u32 viommu_id, __u32 dev_id, __u64 virt_id,
+				__u32 *out)
+{
+	struct iommu_vdevice_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.dev_id = dev_id,
+		.virt_id = virt_id,
+	};
+	int rc = ioctl(fd, IOMMU_VDEVICE_ALLOC, &cmd);
+
+	if (!rc && out)
+		*out = cmd.out_vdevice_id;
+	return rc;
 }
 
 /* The calling process's VmPin (or another field of /proc/<pid>/status) in kB, or -1. */

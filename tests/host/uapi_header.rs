@@ -184,6 +184,16 @@ fn mirrors() -> [Mirror; 21] {
             IommuIoasChangeProcess::LAYOUT,
         ),
         (
+            "iommu_viommu_alloc",
+            IommuViommuAlloc::SIZE,
+            IommuViommuAlloc::LAYOUT,
+        ),
+        (
+            "iommu_vdevice_alloc",
+            IommuVdeviceAlloc::SIZE,
+            IommuVdeviceAlloc::LAYOUT,
+        ),
+        (
             "ioasid_hwpt_mock_s1",
             IoasidHwptMockS1::SIZE,
             IoasidHwptMockS1::LAYOUT,
@@ -226,10 +236,11 @@ fn layout_program_of(mirrors: impl Iterator<Item = Mirror>) -> String {
     for (name, _, fields) in mirrors {
         body += &format!("printf(\"%zu\", sizeof(struct {name}));");
         for (f, _) in fields {
+            // `__reserved` and `type` are `reserved` and `r#type` in Rust.
             let c = if f.starts_with("reserved") {
                 format!("__{f}")
             } else {
-                f.to_string()
+                f.trim_start_matches("r#").to_string()
             };
             body += &format!("printf(\" %zu\", offsetof(struct {name}, {c}));");
         }
@@ -320,7 +331,7 @@ fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 13] {
 }
 
 /// The mirrors of the mock's driver data structures in `iommufd_test.h`.
-fn test_data_mirrors() -> [Mirror; 2] {
+fn test_data_mirrors() -> [Mirror; 4] {
     use crate::uapi::*;
     [
         (
@@ -332,6 +343,16 @@ fn test_data_mirrors() -> [Mirror; 2] {
             "iommu_hwpt_invalidate_selftest",
             IommuHwptInvalidateSelftest::SIZE,
             IommuHwptInvalidateSelftest::LAYOUT,
+        ),
+        (
+            "iommu_viommu_selftest",
+            IommuViommuSelftest::SIZE,
+            IommuViommuSelftest::LAYOUT,
+        ),
+        (
+            "iommu_viommu_invalidate_selftest",
+            IommuViommuInvalidateSelftest::SIZE,
+            IommuViommuInvalidateSelftest::LAYOUT,
         ),
     ]
 }
@@ -353,7 +374,8 @@ fn test_op_mirrors_match_upstream_iommufd_test_h() {
     }
     body += "printf(\"\\n\");";
     want += "\n";
-    // The mock's driver data structures (IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE).
+    // The mock's driver data structures (IOMMU_HWPT_ALLOC, IOMMU_VIOMMU_ALLOC,
+    // IOMMU_HWPT_INVALIDATE).
     body += &layout_program_of(test_data_mirrors().into_iter());
     want += &expected_layout_of(test_data_mirrors().into_iter());
     let out = run_c_upstream(

@@ -90,7 +90,8 @@
  *  - SET_TEMP_MEMORY_LIMIT: bound the memory of one pinning batch (EINVAL below 12);
  *  - MD_CHECK_IOTLB: EINVAL unless mock nested HWPT @id's IOTLB entry (0-3) has the
  *    value; ENOENT when @id is not a nested HWPT;
- *  - DEV_CHECK_CACHE: EINVAL unless the mock device's cache entry has the value.
+ *  - DEV_CHECK_CACHE: EINVAL unless the mock device's cache entry (0-3, each starting at
+ *    0xbaddad, cleared by vIOMMU invalidations) has the value.
  *  - IOASID_TEST_OP_MOCK_DMA (0x10000, ioasid's own, laid out as ACCESS_RW: iova, length,
  *    uptr, flags bit 0 = write to memory): mock device @id reads or writes memory through
  *    the page table of the domain it is attached to (through a mock nested HWPT: its
@@ -115,6 +116,8 @@ enum {
 	IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP = 0x8c,
 	IOMMUFD_CMD_HWPT_INVALIDATE = 0x8d,
 	IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f,
+	IOMMUFD_CMD_VIOMMU_ALLOC = 0x90,
+	IOMMUFD_CMD_VDEVICE_ALLOC = 0x91,
 	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
 };
 
@@ -426,7 +429,8 @@ enum iommufd_hwpt_alloc_flags {
  * @size: sizeof(struct iommu_hwpt_alloc)
  * @flags: enum iommufd_hwpt_alloc_flags
  * @dev_id: the device whose IOMMU the HWPT is for
- * @pt_id: the IOAS a paging HWPT maps, or the paging HWPT a nested HWPT is built on
+ * @pt_id: the IOAS a paging HWPT maps, or the paging HWPT or vIOMMU a nested HWPT is
+ *         built on
  * @out_hwpt_id: the new HWPT's ID
  * @__reserved: must be 0
  * @data_type: driver data type: 0 (none) for a paging HWPT; the nested domain's type for
@@ -466,14 +470,20 @@ enum iommufd_hwpt_alloc_flags {
  * below: a stage-1 table mock DMA really walks, with a translation cache). Nested domains
  * of real IOMMU drivers are refused (EOPNOTSUPP).
  *
+ * With a vIOMMU @pt_id (IOMMU_VIOMMU_ALLOC): allocates a nested HWPT as above on the
+ * vIOMMU's parent, holding the vIOMMU instead (EBUSY on its destroy while the nested HWPT
+ * exists). @dev_id must be behind the vIOMMU's IOMMU (EINVAL otherwise), then the rules
+ * of a nested HWPT apply. A mock device attaches to it only once it has a vDEVICE on that
+ * vIOMMU (ENOENT otherwise).
+ *
  * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, driver data for a
  * paging HWPT of a real IOMMU (or a mock @data_type or @pagetable_type the mock does not
  * know), DIRTY_TRACKING on a real IOMMU or one without dirty tracking, or a flag the
  * IOMMU driver refuses; for a nested HWPT, flags other than
  * PASID, no driver data, a real IOMMU, or a @data_type the driver does
- * not know. EINVAL when @data_type and @data_len disagree, @pt_id is neither an IOAS nor a
- * HWPT, or (nested) the parent is nested, automatic, not a NEST_PARENT or of another
- * IOMMU, or the data is shorter than the type's first version or longer than the
+ * not know. EINVAL when @data_type and @data_len disagree, @pt_id is neither an IOAS, a
+ * HWPT nor a vIOMMU, or (nested) the parent is nested, automatic, not a NEST_PARENT or of
+ * another IOMMU, the device is not behind a vIOMMU @pt_id's IOMMU, or the data is shorter than the type's first version or longer than the
  * kernel's structure; EFAULT when the data cannot be read; ENOENT when @dev_id is not a
  * device; ENODEV when the device's binding was revoked; EADDRINUSE when a mapping is
  * misaligned for the domain or outside its aperture; ENOMEM (also over RLIMIT_MEMLOCK);
@@ -576,7 +586,7 @@ struct iommu_hwpt_get_dirty_bitmap {
 /**
  * struct iommu_hwpt_invalidate - ioctl(IOMMU_HWPT_INVALIDATE)
  * @size: sizeof(struct iommu_hwpt_invalidate)
- * @hwpt_id: a nested HWPT
+ * @hwpt_id: a nested HWPT or a vIOMMU
  * @data_uptr: the array of invalidation entries
  * @data_type: the entries' type, one the nested HWPT's IOMMU driver knows
  * @entry_len: the length of each entry
@@ -594,11 +604,25 @@ struct iommu_hwpt_get_dirty_bitmap {
  * otherwise entry @iotlb_id (0-3) is cleared; for IOASID_HWPT_DATA_MOCK_S1 ones it is
  * IOASID_HWPT_INVALIDATE_DATA_MOCK_S1 (struct ioasid_hwpt_invalidate_mock_s1).
  *
+ * With a vIOMMU @hwpt_id the entries name devices by their vDEVICE's virtual ID, and are
+ * all read before the first is handled, as iommufd's copy of a full array: an entry
+ * shorter than the type's structure is zero-extended, a longer one must hold zeros past it
+ * (E2BIG; then no entry is handled). For the test interface's mock vIOMMU
+ * (IOMMU_VIOMMU_TYPE_SELFTEST) the type is upstream iommufd's
+ * IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST (0xdeadbeef, struct
+ * iommu_viommu_invalidate_selftest of iommufd_test.h: @flags, @vdev_id, @cache_id): it
+ * clears entry @cache_id (0-3) of the mock cache of the device whose vDEVICE has virtual
+ * ID @vdev_id, or every entry with IOMMU_TEST_INVALIDATE_FLAG_ALL (@cache_id is still
+ * checked); IOMMU_TEST_OP_DEV_CHECK_CACHE reads the cache back. EINVAL for a @cache_id
+ * above 3 or a @vdev_id no vDEVICE of the vIOMMU has; EOPNOTSUPP for other flags.
+ *
  * Errors: EOPNOTSUPP for a non-zero reserved field or flags the driver does not know;
  * EINVAL when @entry_num is not 0 and @data_uptr is 0, @entry_len is 0 or larger than a
  * page or @entry_num is above 2^19, when @hwpt_id is not a nested HWPT, for a type the
- * driver does not know, an entry of the wrong length or an entry the driver refuses;
- * ENOENT when there is no object @hwpt_id; EFAULT.
+ * driver does not know, an entry of the wrong length or an entry the driver refuses,
+ * and when @hwpt_id is neither a nested HWPT nor a vIOMMU; ENOENT when there is no object
+ * @hwpt_id; E2BIG (vIOMMU: an entry with non-zero bytes past its structure); ENOMEM;
+ * EFAULT.
  */
 struct iommu_hwpt_invalidate {
 	__u32 size;
@@ -610,6 +634,96 @@ struct iommu_hwpt_invalidate {
 	__u32 __reserved;
 };
 #define IOMMU_HWPT_INVALIDATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)
+
+/**
+ * enum iommu_viommu_type - types of IOMMU_VIOMMU_ALLOC
+ * @IOMMU_VIOMMU_TYPE_DEFAULT: reserved (EOPNOTSUPP)
+ * @IOMMU_VIOMMU_TYPE_ARM_SMMUV3: an Arm SMMUv3 vIOMMU; refused by ioasid for now
+ *                               (EOPNOTSUPP)
+ * @IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV: an NVIDIA Tegra241 CMDQV vIOMMU; refused by ioasid
+ *                                   for now (EOPNOTSUPP)
+ *
+ * iommufd's types, with its numbers. ioasid implements only the test interface's mock
+ * vIOMMU so far: IOMMU_VIOMMU_TYPE_SELFTEST (0xdeadbeef) of upstream's iommufd_test.h.
+ */
+enum iommu_viommu_type {
+	IOMMU_VIOMMU_TYPE_DEFAULT = 0,
+	IOMMU_VIOMMU_TYPE_ARM_SMMUV3 = 1,
+	IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV = 2,
+};
+
+/**
+ * struct iommu_viommu_alloc - ioctl(IOMMU_VIOMMU_ALLOC)
+ * @size: sizeof(struct iommu_viommu_alloc)
+ * @flags: must be 0
+ * @type: enum iommu_viommu_type, or a type of the test interface
+ * @dev_id: a device behind the IOMMU the vIOMMU is a slice of
+ * @hwpt_id: the nest-parent HWPT (the VM's stage 2) the vIOMMU is built on
+ * @out_viommu_id: the new vIOMMU's ID
+ * @data_len: length of the type's data, 0 for none
+ * @__reserved: not looked at (as iommufd)
+ * @data_uptr: the type's data
+ *
+ * Allocates a vIOMMU: the slice of a physical IOMMU that a VMM gives one VM. It holds
+ * @hwpt_id (which cannot be destroyed while the vIOMMU exists: EBUSY) and is the
+ * namespace of the VM's device IDs (IOMMU_VDEVICE_ALLOC), the parent of nested HWPTs
+ * (IOMMU_HWPT_ALLOC with the vIOMMU's ID as @pt_id) and the target of invalidations that
+ * name devices by virtual ID (IOMMU_HWPT_INVALIDATE with the vIOMMU's ID). It cannot be
+ * destroyed while a vDEVICE or nested HWPT uses it (EBUSY).
+ *
+ * The only type so far is the test interface's mock vIOMMU, IOMMU_VIOMMU_TYPE_SELFTEST
+ * (0xdeadbeef) on a mock device, whose data is upstream's struct iommu_viommu_selftest
+ * (iommufd_test.h; read as IOMMU_HWPT_ALLOC's data: not shorter than its first version,
+ * 8 bytes, not longer than 24): @out_data comes back equal to @in_data, and
+ * @out_mmap_offset and @out_mmap_length are 0 (ioasid has no mmap region yet). The types
+ * of real IOMMU drivers (IOMMU_VIOMMU_TYPE_ARM_SMMUV3, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV)
+ * are refused for now.
+ *
+ * Errors: EOPNOTSUPP for non-zero @flags, type 0, a type the device's IOMMU has no
+ * vIOMMU of (every type on a PCI device, for now); ENOENT when @dev_id is not a device
+ * or @hwpt_id not a paging HWPT; EINVAL when @hwpt_id was not allocated with
+ * IOMMU_HWPT_ALLOC_NEST_PARENT or is of another IOMMU, or the data's length is out of
+ * bounds; EFAULT; ENOMEM.
+ */
+struct iommu_viommu_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 type;
+	__u32 dev_id;
+	__u32 hwpt_id;
+	__u32 out_viommu_id;
+	__u32 data_len;
+	__u32 __reserved;
+	__aligned_u64 data_uptr;
+};
+#define IOMMU_VIOMMU_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VIOMMU_ALLOC)
+
+/**
+ * struct iommu_vdevice_alloc - ioctl(IOMMU_VDEVICE_ALLOC)
+ * @size: sizeof(struct iommu_vdevice_alloc)
+ * @viommu_id: the vIOMMU
+ * @dev_id: the bound device the VM sees behind it
+ * @out_vdevice_id: the new vDEVICE's ID
+ * @virt_id: the device's ID in the VM (a vSID, vRID, ...), unique per vIOMMU
+ *
+ * Allocates a vDEVICE: device @dev_id as the VM numbers it behind vIOMMU @viommu_id. A
+ * device has at most one vDEVICE. The vDEVICE holds the vIOMMU (EBUSY on its destroy) but
+ * does not keep the device bound: destroy the vDEVICE first. If the device is unbound
+ * first (a mock device: its test object destroyed), the vDEVICE goes with it and its ID
+ * stays taken, ENOENT to IOMMU_DESTROY and never reused, until the file is closed.
+ *
+ * Errors: ENOENT when @viommu_id is not a vIOMMU, @dev_id not a device, or the device is
+ * being unbound; EINVAL when the device is not behind the vIOMMU's IOMMU; EEXIST when
+ * @virt_id is taken on the vIOMMU or the device has a vDEVICE already; ENOMEM.
+ */
+struct iommu_vdevice_alloc {
+	__u32 size;
+	__u32 viommu_id;
+	__u32 dev_id;
+	__u32 out_vdevice_id;
+	__aligned_u64 virt_id;
+};
+#define IOMMU_VDEVICE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)
 
 /*
  * ioasid's own stage-1 format for the test interface's mock IOMMU (selftest=1 only):

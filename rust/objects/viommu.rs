@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The vIOMMU objects (`IOMMU_VIOMMU_ALLOC`): the slice of an IOMMU that a VMM hands to
+//! one VM. A vIOMMU is built on a nest-parent HWPT (the VM's stage 2), which it holds
+//! (`IOMMU_DESTROY` of the parent is `EBUSY` while it exists); it is the namespace of the
+//! VM's device IDs (its vDEVICEs, [`crate::objects::vdevice`], by `virt_id`), the parent
+//! of nested HWPTs allocated on it, and takes cache invalidations that name devices by
+//! their virtual ID (`IOMMU_HWPT_INVALIDATE` with the vIOMMU's ID).
+//!
+//! Only the test interface's mock IOMMU has vIOMMUs so far, with upstream iommufd's
+//! selftest type (`IOMMU_VIOMMU_TYPE_SELFTEST`): its invalidation entries
+//! (`IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST`) clear the per-device mock cache of the device
+//! behind a `virt_id`. The vIOMMU types of real drivers (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`,
+//! `IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV`) are refused with `EOPNOTSUPP` for now: they would go
+//! to the IOMMU driver's own `viommu_init`, never to a copy of its logic.
+//!
+//! A vIOMMU never holds its vDEVICEs: each vDEVICE holds the vIOMMU (counted in `users`,
+//! so the vIOMMU outlives them) and registers its device here by `virt_id`; dropping the
+//! vDEVICE removes it again.
+
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
+#![deny(unsafe_code)]
+
+use super::{
+    context::Context,
+    device::{DeviceRef, MockDevice, MOCK_DEV_CACHE_NUM},
+    hwpt::Hwpt,
+    table::ObjectKind,
+    Object,
+};
+use crate::{
+    dispatch::Ucmd,
+    error::refuse,
+    hw::{mock::MockDomain, Domain, UserData, UserDataArray},
+    uapi::{offsetofend, IommuViommuAlloc, IommuViommuInvalidateSelftest, IommuViommuSelftest},
+};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
+};
+
+/// `IOMMU_VIOMMU_TYPE_DEFAULT`: reserved, always refused.
+const IOMMU_VIOMMU_TYPE_DEFAULT: u32 = 0;
+/// `IOMMU_VIOMMU_TYPE_SELFTEST` (`iommufd_test.h`): the mock IOMMU's vIOMMU.
+pub(crate) const IOMMU_VIOMMU_TYPE_SELFTEST: u32 = 0xdead_beef;
+/// `IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST`: its invalidation entry type.
+const IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST: u32 = 0xdead_beef;
+/// `IOMMU_TEST_INVALIDATE_FLAG_ALL`: clear every cache entry (`cache_id` ignored).
+const INVALIDATE_FLAG_ALL: u32 = 1 << 0;
+
+/// A device registered under a `virt_id` by its vDEVICE.
+struct Vdev {
+    virt_id: u64,
+    dev: Arc<MockDevice>,
+    /// The vDEVICE's identity ([`crate::objects::vdevice::Vdevice::ident`]).
+    vdev: usize,
+}
+
+/// A HWPT counting its holder among its dependents while held.
+struct Dependent(Arc<Hwpt>);
+
+impl Dependent {
+    /// Holds `hwpt` and counts the holder.
+    fn new(hwpt: Arc<Hwpt>) -> Self {
+        hwpt.get_dependent();
+        Self(hwpt)
+    }
+}
+
+impl Drop for Dependent {
+    fn drop(&mut self) {
+        self.0.put_dependent();
+    }
+}
+
+/// A vIOMMU of the mock IOMMU.
+///
+/// # Invariants
+///
+/// `parent` is a nest-parent paging HWPT with a mock domain, which counts this vIOMMU
+/// among its dependents for the vIOMMU's whole life.
+#[pin_data]
+pub(crate) struct Viommu {
+    parent: Dependent,
+    /// The parent's mock domain (the stage 2 of nested domains on this vIOMMU).
+    stage2: Arc<MockDomain>,
+    /// Objects that depend on the vIOMMU: its vDEVICEs and nested HWPTs.
+    users: Atomic<u32>,
+    /// The vDEVICEs' devices, sorted by `virt_id` (unique). Taken under a mock device's
+    /// lock (`MockDevice::inner`), never the other way round; nothing is taken under it.
+    #[pin]
+    vdevs: Mutex<KVec<Vdev>>,
+}
+
+impl Viommu {
+    /// The vIOMMU's identity, which vDEVICEs and devices compare.
+    pub(crate) fn ident(&self) -> usize {
+        core::ptr::from_ref(self) as usize
+    }
+
+    /// The nest-parent HWPT.
+    pub(crate) fn parent(&self) -> &Arc<Hwpt> {
+        &self.parent.0
+    }
+
+    /// The stage-2 domain of nested domains on this vIOMMU.
+    pub(crate) fn stage2(&self) -> &Arc<MockDomain> {
+        &self.stage2
+    }
+
+    /// Counts an object that depends on the vIOMMU (a vDEVICE, a nested HWPT).
+    pub(crate) fn get_user(&self) {
+        self.users.fetch_add(1, Relaxed);
+    }
+
+    /// Uncounts it.
+    pub(crate) fn put_user(&self) {
+        self.users.fetch_sub(1, Relaxed);
+    }
+
+    /// Registers `dev` under `virt_id` for vDEVICE `vdev` (its identity).
+    ///
+    /// # Errors
+    ///
+    /// `EEXIST` when `virt_id` is taken on this vIOMMU, `ENOMEM`.
+    pub(crate) fn add_vdev(&self, virt_id: u64, dev: Arc<MockDevice>, vdev: usize) -> Result {
+        let mut vdevs = self.vdevs.lock();
+        let at = match vdevs.binary_search_by_key(&virt_id, |v| v.virt_id) {
+            Ok(_) => {
+                return refuse!(
+                    EEXIST,
+                    "vdevice_alloc: virt_id {:#x} is taken on this vIOMMU\n",
+                    virt_id
+                );
+            }
+            Err(at) => at,
+        };
+        vdevs.reserve(1, GFP_KERNEL)?;
+        // Within the capacity just reserved, at most at the end: cannot fail.
+        vdevs
+            .insert_within_capacity(at, Vdev { virt_id, dev, vdev })
+            .map_err(|_| ENOMEM)
+    }
+
+    /// Removes what vDEVICE `vdev` (its identity) registered, if anything.
+    pub(crate) fn remove_vdev(&self, vdev: usize) {
+        let mut vdevs = self.vdevs.lock();
+        if let Some(i) = vdevs.iter().position(|v| v.vdev == vdev) {
+            // Dropped after the lock: the last reference to a device may go with it.
+            let gone = vdevs.remove(i).ok();
+            drop(vdevs);
+            drop(gone);
+        }
+    }
+
+    /// `IOMMU_HWPT_INVALIDATE` on this vIOMMU: reads every entry first, then handles them
+    /// in order up to the first that fails (upstream's mock); returns how many were
+    /// handled and the error, if any.
+    ///
+    /// Errors: `EINVAL` for another entry type (also with no entry), a `cache_id` beyond
+    /// the cache or a `vdev_id` no vDEVICE has; `EOPNOTSUPP` for unknown flags; `E2BIG`,
+    /// `EFAULT`, `ENOMEM` (reading the entries: then none is handled).
+    pub(crate) fn invalidate(&self, array: &UserDataArray) -> (u32, Result) {
+        // An empty array probes the type.
+        if array.num == 0 && array.kind == IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST {
+            return (0, Ok(()));
+        }
+        let entries = match array.read_all::<{ IommuViommuInvalidateSelftest::SIZE }>(
+            IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+        ) {
+            Ok(e) => e,
+            Err(e) => return (0, Err(e)),
+        };
+        for (i, raw) in entries.iter().enumerate() {
+            let inv = IommuViommuInvalidateSelftest::read(raw);
+            if let Err(e) = self.invalidate_one(&inv) {
+                // `i < array.num`, a `u32`.
+                return (i as u32, Err(e));
+            }
+        }
+        (array.num, Ok(()))
+    }
+
+    /// One selftest invalidation entry.
+    fn invalidate_one(&self, inv: &IommuViommuInvalidateSelftest) -> Result {
+        if inv.flags & !INVALIDATE_FLAG_ALL != 0 {
+            return refuse!(
+                EOPNOTSUPP,
+                "viommu_invalidate: unknown flags {:#x}\n",
+                inv.flags
+            );
+        }
+        // Checked even with FLAG_ALL, as upstream.
+        if inv.cache_id as usize >= MOCK_DEV_CACHE_NUM {
+            return refuse!(
+                EINVAL,
+                "viommu_invalidate: no cache entry {}\n",
+                inv.cache_id
+            );
+        }
+        let vdevs = self.vdevs.lock();
+        let Ok(at) = vdevs.binary_search_by_key(&u64::from(inv.vdev_id), |v| v.virt_id) else {
+            drop(vdevs);
+            return refuse!(EINVAL, "viommu_invalidate: no vDEVICE {:#x}\n", inv.vdev_id);
+        };
+        let which = if inv.flags & INVALIDATE_FLAG_ALL != 0 {
+            None
+        } else {
+            Some(inv.cache_id as usize)
+        };
+        // PANIC: `at` was found just above, under the same lock.
+        vdevs[at].dev.clear_cache(which);
+        Ok(())
+    }
+}
+
+/// A vIOMMU is used by its vDEVICEs and nested HWPTs.
+impl ObjectKind for Arc<Viommu> {
+    fn users(&self) -> u32 {
+        self.users.load(Relaxed)
+    }
+}
+
+/// `IOMMU_VIOMMU_ALLOC`: a vIOMMU of type `type` for device `dev_id`'s IOMMU on the
+/// nest-parent HWPT `hwpt_id`, with the checks in upstream iommufd's order. With data
+/// (`struct iommu_viommu_selftest`, the same copy rules as `IOMMU_HWPT_ALLOC`'s), the mock
+/// copies `in_data` to `out_data`; it has no mmap region yet (`out_mmap_offset` and
+/// `out_mmap_length` are 0). `__reserved` is not looked at, as iommufd does.
+pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
+    let mut cmd = IommuViommuAlloc::read(ucmd.bytes());
+    if cmd.flags != 0 {
+        return refuse!(EOPNOTSUPP, "viommu_alloc: unknown flags {:#x}\n", cmd.flags);
+    }
+    if cmd.r#type == IOMMU_VIOMMU_TYPE_DEFAULT {
+        return refuse!(EOPNOTSUPP, "viommu_alloc: type 0 is reserved\n");
+    }
+    let dev = ctx.objects().get_as::<DeviceRef>(cmd.dev_id)?;
+    match &*dev {
+        DeviceRef::Pci(_) => {
+            return refuse!(
+                EOPNOTSUPP,
+                "viommu_alloc: vIOMMUs of real IOMMU drivers (type {:#x}) are not supported yet\n",
+                cmd.r#type
+            );
+        }
+        DeviceRef::Mock(_) if cmd.r#type != IOMMU_VIOMMU_TYPE_SELFTEST => {
+            return refuse!(
+                EOPNOTSUPP,
+                "viommu_alloc: the mock IOMMU has no vIOMMU type {:#x}\n",
+                cmd.r#type
+            );
+        }
+        DeviceRef::Mock(_) => {}
+    }
+    // Held until the vIOMMU counts as a dependent of the parent: no DESTROY in between.
+    let parent = ctx
+        .objects()
+        .get_as::<Arc<Hwpt>>(cmd.hwpt_id)
+        .or_else(|e| refuse!(e, "viommu_alloc: no HWPT {}\n", cmd.hwpt_id))?;
+    if parent.nested_domain().is_some() {
+        return refuse!(
+            ENOENT,
+            "viommu_alloc: HWPT {} is nested, not a paging HWPT\n",
+            cmd.hwpt_id
+        );
+    }
+    if !parent.can_nest() {
+        return refuse!(
+            EINVAL,
+            "viommu_alloc: HWPT {} was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT\n",
+            cmd.hwpt_id
+        );
+    }
+    let Domain::Mock(stage2) = parent.domain() else {
+        return refuse!(
+            EINVAL,
+            "viommu_alloc: HWPT {}'s domain is not the mock IOMMU's\n",
+            cmd.hwpt_id
+        );
+    };
+    if cmd.data_len != 0 {
+        let data = UserData {
+            kind: cmd.r#type,
+            uptr: cmd.data_uptr,
+            len: cmd.data_len,
+        };
+        let raw = data.read::<{ IommuViommuSelftest::SIZE }>(
+            IOMMU_VIOMMU_TYPE_SELFTEST,
+            offsetofend!(IommuViommuSelftest, out_data),
+        )?;
+        let mut cfg = IommuViommuSelftest::read(&raw);
+        // The loopback of upstream's mock; no mmap region yet.
+        cfg.out_data = cfg.in_data;
+        cfg.out_mmap_offset = 0;
+        cfg.out_mmap_length = 0;
+        let mut out = [0u8; IommuViommuSelftest::SIZE];
+        cfg.write(&mut out);
+        data.write(&out)?;
+    }
+    // INVARIANT: checked above; counted while the vIOMMU (or the failed initializer)
+    // holds it.
+    let held = Dependent::new((*parent).clone());
+    let stage2 = stage2.clone();
+    let viommu = Arc::pin_init(
+        pin_init!(Viommu {
+            parent: held,
+            stage2,
+            users: Atomic::new(0),
+            vdevs <- new_mutex!(KVec::new()),
+        }),
+        GFP_KERNEL,
+    )?;
+    let new = ctx.objects().add(Object::Viommu(viommu))?;
+    cmd.out_viommu_id = new.id();
+    cmd.write(ucmd.bytes_mut());
+    ucmd.publish_on_reply(new)
+}
