@@ -116,9 +116,9 @@ fn header_constants_match_the_rust_side() {
 /// A mirror's C name, size and `(field, offset)` list.
 type Mirror = (&'static str, usize, &'static [(&'static str, usize)]);
 
-fn mirrors() -> [Mirror; 21] {
+fn mirrors() -> Vec<Mirror> {
     use crate::uapi::*;
-    [
+    vec![
         ("iommu_destroy", IommuDestroy::SIZE, IommuDestroy::LAYOUT),
         (
             "iommu_ioas_alloc",
@@ -308,9 +308,9 @@ fn rust_mirrors_match_upstream_iommufd() {
 
 /// The mirrors of `struct iommu_test_cmd`'s union members: member name and
 /// `(field, offset in the command)` list.
-fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 13] {
+fn test_op_mirrors() -> Vec<(&'static str, &'static [(&'static str, usize)])> {
     use crate::uapi::*;
-    [
+    vec![
         (TestMockDomain::MEMBER, TestMockDomain::LAYOUT),
         (TestMockDomainReplace::MEMBER, TestMockDomainReplace::LAYOUT),
         (TestCheckMap::MEMBER, TestCheckMap::LAYOUT),
@@ -331,9 +331,9 @@ fn test_op_mirrors() -> [(&'static str, &'static [(&'static str, usize)]); 13] {
 }
 
 /// The mirrors of the mock's driver data structures in `iommufd_test.h`.
-fn test_data_mirrors() -> [Mirror; 4] {
+fn test_data_mirrors() -> Vec<Mirror> {
     use crate::uapi::*;
-    [
+    vec![
         (
             "iommu_hwpt_selftest",
             IommuHwptSelftest::SIZE,
