@@ -16,6 +16,7 @@ pub(crate) mod hwpt;
 pub(crate) mod ioas;
 pub(crate) mod pcidev;
 pub(crate) mod table;
+pub(crate) mod vfio_compat;
 
 use crate::iopt::Ioas;
 use device::{DeviceRef, MockDevice};
