@@ -324,7 +324,11 @@ impl ObjectTable {
         };
         match obj.narrow(|o| T::narrow(o).cloned()) {
             Some(obj) => Ok((id, obj)),
-            None => refuse!(ENODEV, "vfio: the compatibility object is not a {}\n", T::NAME),
+            None => refuse!(
+                ENODEV,
+                "vfio: the compatibility object is not a {}\n",
+                T::NAME
+            ),
         }
     }
 

@@ -369,7 +369,10 @@ mod tests {
             start: 0,
             last: u64::MAX,
         };
-        assert_eq!(all.split_after(u64::MAX - 1).map(|(_, r)| r.start), Some(u64::MAX));
+        assert_eq!(
+            all.split_after(u64::MAX - 1).map(|(_, r)| r.start),
+            Some(u64::MAX)
+        );
     }
 
     #[test]

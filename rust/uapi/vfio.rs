@@ -241,7 +241,10 @@ mod tests {
         let mut buf = vec![0xAAu8; buf_len];
         let chain = info_chain::<()>(argsz, ranges.iter().copied(), |off, bytes| {
             let off = off as usize;
-            assert!(off >= VfioIommuType1Info::SIZE, "inside the fixed structure");
+            assert!(
+                off >= VfioIommuType1Info::SIZE,
+                "inside the fixed structure"
+            );
             assert!(off + bytes.len() <= argsz as usize, "past argsz");
             buf[off..off + bytes.len()].copy_from_slice(bytes);
             Ok(())
@@ -258,7 +261,13 @@ mod tests {
         assert_eq!(sizing.total, 24 + 16 + 16 + 32);
         assert_eq!(sizing.cap_offset, 0);
         let (buf, chain) = run(sizing.total, &ranges, 256);
-        assert_eq!(chain, InfoChain { total: sizing.total, cap_offset: 24 });
+        assert_eq!(
+            chain,
+            InfoChain {
+                total: sizing.total,
+                cap_offset: 24
+            }
+        );
         let avail = VfioIommuType1InfoDmaAvail::read(&buf[24..]);
         let h = VfioInfoCapHeader::read(&avail.header);
         assert_eq!((h.id, h.version, h.next), (3, 1, 40));
@@ -267,8 +276,20 @@ mod tests {
         let h = VfioInfoCapHeader::read(&cap.header);
         assert_eq!((h.id, h.version, h.next), (1, 1, 0));
         assert_eq!(cap.nr_iovas, 2);
-        assert_eq!(VfioIovaRange::read(&buf[56..]), VfioIovaRange { start: 0x1000, end: 0xfedf_ffff });
-        assert_eq!(VfioIovaRange::read(&buf[72..]), VfioIovaRange { start: 0xfef0_0000, end: u64::MAX });
+        assert_eq!(
+            VfioIovaRange::read(&buf[56..]),
+            VfioIovaRange {
+                start: 0x1000,
+                end: 0xfedf_ffff
+            }
+        );
+        assert_eq!(
+            VfioIovaRange::read(&buf[72..]),
+            VfioIovaRange {
+                start: 0xfef0_0000,
+                end: u64::MAX
+            }
+        );
         assert!(buf[88..].iter().all(|&b| b == 0xAA));
     }
 
@@ -280,7 +301,10 @@ mod tests {
             // `run` asserts that every write lies inside `argsz`.
             let (buf, chain) = run(argsz, &ranges, 256);
             assert_eq!(chain.total, total);
-            assert!(buf[argsz as usize..].iter().all(|&b| b == 0xAA), "argsz {argsz}");
+            assert!(
+                buf[argsz as usize..].iter().all(|&b| b == 0xAA),
+                "argsz {argsz}"
+            );
             assert_eq!(chain.cap_offset != 0, argsz >= total, "argsz {argsz}");
         }
     }

@@ -11,9 +11,9 @@
 
 use crate::{
     uapi::*,
-    vfio::*,
     uapi_header::{repo, run_c_upstream, run_c_with},
     ucmd,
+    vfio::*,
 };
 use std::path::PathBuf;
 
@@ -99,12 +99,19 @@ fn vfio_rows() -> Vec<Row> {
     calls(&table_text(), "vfio!(")
         .into_iter()
         .map(|a| {
-            assert_eq!(a.len(), 5, "row {a:?} is not (IOCTL, Mirror, last = field, reply, handler)");
+            assert_eq!(
+                a.len(),
+                5,
+                "row {a:?} is not (IOCTL, Mirror, last = field, reply, handler)"
+            );
             assert!(a[3] == "reply" || a[3] == "no_reply", "{a:?}");
             Row {
                 ioctl: a[0].clone(),
                 mirror: a[1].clone(),
-                last: a[2].strip_prefix("last = ").expect("last = field").to_string(),
+                last: a[2]
+                    .strip_prefix("last = ")
+                    .expect("last = field")
+                    .to_string(),
             }
         })
         .collect()
@@ -377,12 +384,20 @@ fn vfio_rows_match_upstream_vfio_h() {
             "printf(\"%lu %zu %zu\\n\", (unsigned long){}, offsetofend(struct {c}, {}), sizeof(struct {c}));",
             r.ioctl, r.last
         );
-        want += &format!("{} {} {}\n", number(&r.ioctl), min_size(&r), mirror(&r.mirror).0);
+        want += &format!(
+            "{} {} {}\n",
+            number(&r.ioctl),
+            min_size(&r),
+            mirror(&r.mirror).0
+        );
     }
     for v in vfio_value_rows() {
         body += &format!("printf(\"%lu\\n\", (unsigned long){v});");
         want += &format!("{}\n", number(&v));
-        assert!(compat.contains(&format!("case {v}:")), "{v} is not answered by vfio_compat.c");
+        assert!(
+            compat.contains(&format!("case {v}:")),
+            "{v} is not answered by vfio_compat.c"
+        );
     }
     let out = run_c_upstream(
         &ksrc,

@@ -361,8 +361,7 @@ fn test_op_mirrors_match_upstream_iommufd_test_h() {
 
 /// Includes upstream's `linux/vfio.h` from the kernel source, which still carries two
 /// kernel-only annotations that `make headers_install` strips.
-pub(crate) const VFIO_H: &str =
-    "#define __user\n#define __counted_by(m)\n#include <linux/vfio.h>";
+pub(crate) const VFIO_H: &str = "#define __user\n#define __counted_by(m)\n#include <linux/vfio.h>";
 
 /// The mirrors of `linux/vfio.h` (the VFIO type1 compatibility, `rust/uapi/vfio.rs`).
 fn vfio_mirrors() -> [Mirror; 7] {
@@ -393,7 +392,11 @@ fn vfio_mirrors() -> [Mirror; 7] {
             VfioIommuType1InfoCapIovaRange::SIZE,
             VfioIommuType1InfoCapIovaRange::LAYOUT,
         ),
-        ("vfio_iova_range", VfioIovaRange::SIZE, VfioIovaRange::LAYOUT),
+        (
+            "vfio_iova_range",
+            VfioIovaRange::SIZE,
+            VfioIovaRange::LAYOUT,
+        ),
         (
             "vfio_iommu_type1_info_dma_avail",
             VfioIommuType1InfoDmaAvail::SIZE,
