@@ -217,6 +217,19 @@ TEST_F(fail_nth, ioas_map_with_a_domain_leaves_nothing_pinned_on_failure)
 }
 
 /*
+ * Makes the fixture's IOAS, with a mock domain attached, the VFIO compatibility IOAS of
+ * type1 flavour `type`, and fills the buffer (so it can be pinned).
+ */
+static int vfio_compat_on_mock(FIXTURE_DATA(fail_nth) *self, unsigned long type)
+{
+	if (test_mock_domain(self->fd, self->ioas, NULL, NULL) ||
+	    vfio_ioas(self->fd, IOMMU_VFIO_IOAS_SET, &self->ioas))
+		return -1;
+	memset(self->buf, 1, 4 * self->page);
+	return ioctl(self->fd, VFIO_SET_IOMMU, type);
+}
+
+/*
  * VFIO_IOMMU_MAP_DMA on the compatibility IOAS (with a mock domain) is the same engine's
  * map: a failure leaves nothing mapped, pinned or charged (CHECK_MAP_PINNED above).
  */
@@ -232,10 +245,7 @@ TEST_F(fail_nth, vfio_compat_map_leaves_nothing_mapped_or_pinned_on_failure)
 
 	if (!getenv("IOASID_SELFTEST"))
 		SKIP(return, "needs the module loaded with selftest=1");
-	ASSERT_EQ(0, test_mock_domain(self->fd, self->ioas, NULL, NULL));
-	ASSERT_EQ(0, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_SET, &self->ioas));
-	ASSERT_EQ(0, ioctl(self->fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-	memset(self->buf, 1, 4 * self->page);
+	ASSERT_EQ(0, vfio_compat_on_mock(self, VFIO_TYPE1v2_IOMMU));
 	points = FOR_EACH_FAILURE(ioctl(self->fd, VFIO_IOMMU_MAP_DMA, &cmd), CHECK_MAP_PINNED);
 	TH_LOG("%u allocation points", points);
 	EXPECT_LE(3, points);
@@ -260,10 +270,7 @@ TEST_F(fail_nth, vfio_compat_type1_cut_keeps_the_mapping_on_failure)
 
 	if (!getenv("IOASID_SELFTEST"))
 		SKIP(return, "needs the module loaded with selftest=1");
-	ASSERT_EQ(0, test_mock_domain(self->fd, self->ioas, NULL, NULL));
-	ASSERT_EQ(0, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_SET, &self->ioas));
-	ASSERT_EQ(0, ioctl(self->fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
-	memset(self->buf, 1, 4 * self->page);
+	ASSERT_EQ(0, vfio_compat_on_mock(self, VFIO_TYPE1_IOMMU));
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_MAP_DMA, &map));
 #define CHECK_CUT(ok)								\
 	do {									\
