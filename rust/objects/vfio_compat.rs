@@ -185,15 +185,16 @@ pub(crate) fn unmap_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         }
         match Span::from_len(unmap.iova, unmap.size) {
             Ok(range) => ioas.unmap_partial(range),
-            Err(e) => {
-                let e = Error::from(e);
-                return refuse!(
-                    e,
+            // Reported with `size` 0, as iommufd does.
+            Err(e) => (
+                0,
+                refuse!(
+                    Error::from(e),
                     "vfio: unmap_dma: {:#x}+{:#x} is empty or wraps\n",
                     unmap.iova,
                     unmap.size
-                );
-            }
+                ),
+            ),
         }
     };
     drop(ioas);

@@ -40,6 +40,25 @@ static void *alloc_pages(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * A DMA from the edu device's buffer to an unmapped IOVA: whether the IOMMU reported the
+ * fault in the kernel log. The kernel rate-limits those reports (10 in 5 s), so the DMA is
+ * tried again for up to 7 s; the caller checks that memory kept its bytes.
+ */
+static bool dma_faults(volatile uint8_t *bar, __u64 iova)
+{
+	int before = count_in_kernel_log(FAULT_LOG), i;
+
+	for (i = 0; i < 8; i++) {
+		if (edu_dma(bar, iova, 0, PAGE, true))
+			return false;
+		if (count_in_kernel_log(FAULT_LOG) > before)
+			return true;
+		sleep(1);
+	}
+	return false;
+}
+
 static int map_dma(int fd, void *va, __u64 iova, __u64 size, __u32 flags)
 {
 	struct vfio_iommu_type1_dma_map cmd = {
@@ -233,7 +252,9 @@ TEST_F(compat, map_and_unmap_as_type1v2)
 	EXPECT_ERRNO(ENOENT, unmap_dma(self->fd, 0x100000, 3 * PAGE, 0, &unmapped));
 	EXPECT_EQ(2 * PAGE, unmapped);
 	EXPECT_ERRNO(EINVAL, unmap_dma(self->fd, 0x100000, 0, 0, &unmapped));
+	/* A range past 2^64: EOVERFLOW, with size 0 written back (as iommufd). */
 	EXPECT_ERRNO(EOVERFLOW, unmap_dma(self->fd, UINT64_MAX, 2, 0, &unmapped));
+	EXPECT_EQ(0, unmapped);
 	/* One engine: IOMMU_IOAS_UNMAP sees the same mappings, and the same refusal. */
 	EXPECT_ERRNO(ENOENT, ioas_unmap(self->fd, self->ioas, 0x100000, 2 * PAGE, NULL));
 	EXPECT_ERRNO(ENOENT, ioas_unmap(self->fd, self->ioas, 0x102000, PAGE, NULL));
@@ -456,7 +477,6 @@ TEST_F(type1_edu, map_dma_unmap_and_fault)
 	struct vfio_iommu_type1_info_cap_iova_range *cap;
 	struct vfio_info_cap_header *h;
 	__u64 iova = 0, unmapped;
-	int faults;
 	__u32 i;
 
 	/* The "container": an IOAS for the VFIO ioctls, the device attached to it. */
@@ -516,10 +536,8 @@ TEST_F(type1_edu, map_dma_unmap_and_fault)
 	}
 	/* The unmapped page: the IOMMU faults the DMA, memory keeps its bytes. */
 	memset(self->buf + PAGE, 0x22, PAGE);
-	faults = count_in_kernel_log(FAULT_LOG);
-	ASSERT_EQ(0, edu_dma(self->bar, iova + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(dma_faults(self->bar, iova + PAGE));
 	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x22, PAGE));
-	EXPECT_LT(faults, count_in_kernel_log(FAULT_LOG));
 
 	ASSERT_EQ(0, unmap_dma(self->fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, NULL));
 	ASSERT_EQ(0, device_detach(self->fd, self->dev_id));
