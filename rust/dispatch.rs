@@ -10,7 +10,14 @@
 //! when the caller's is shorter), refuses non-zero bytes beyond what the kernel knows, runs
 //! the handler on the kernel copy and writes the structure back only if the handler
 //! succeeded, never past the caller's `size`. Handlers therefore never touch the argument's
-//! user memory themselves.
+//! user memory themselves (one exception: a VFIO reply's capability chain, written past the
+//! structure through [`Ucmd::write_beyond`], bounded by the caller's `argsz`).
+//!
+//! The same file answers VFIO's type1 container ioctls, as iommufd does (its numbers below
+//! `IOMMUFD_CMD_BASE` go to `vfio_compat.c`). Their rows are of two other [`Args`] kinds:
+//! structures that start with `argsz` ([`Args::Argsz`]: the mandatory part is read whatever
+//! `argsz` says, bytes past it are ignored, not checked) and plain values ([`Args::Value`]:
+//! the argument is a number and the handler's result is the ioctl's return value).
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -22,10 +29,11 @@ use crate::{
         context::{self, Context},
         device, dirty, hwpt, ioas, pcidev,
         table::{self, NewObject},
-        vdevice, viommu,
+        vdevice, vfio_compat, viommu,
     },
     testing::selftest,
     uapi::ucmd::{self, *},
+    uapi::vfio::*,
     uapi::*,
 };
 use kernel::{
@@ -49,6 +57,9 @@ pub(crate) trait Pending {
 pub(crate) struct Ucmd<'a> {
     buf: [u8; MAX_UCMD_SIZE],
     size: usize,
+    /// The caller's structure (for [`Ucmd::write_beyond`]) and how many bytes it has.
+    user: UserPtr,
+    user_size: usize,
     /// Write the structure back even though the handler fails (`EMSGSIZE` replies).
     respond_with_error: bool,
     /// New objects, made live last first once the reply is written; dropped (aborted)
@@ -91,6 +102,21 @@ impl<'a> Ucmd<'a> {
         }
     }
 
+    /// Writes `bytes` into the caller's buffer at `offset`, past the structure the kernel
+    /// knows and inside the caller's size (a VFIO reply's capability chain).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` outside those bounds (a bug), `EFAULT`.
+    pub(crate) fn write_beyond(&mut self, offset: u64, bytes: &[u8]) -> Result {
+        let end = offset.checked_add(bytes.len() as u64).ok_or(EINVAL)?;
+        if offset < self.size as u64 || end > self.user_size as u64 {
+            return refuse!(EINVAL, "ioctl: reply bytes past the caller's buffer\n");
+        }
+        let at = self.user.wrapping_byte_add(offset as usize);
+        UserSlice::new(at, bytes.len()).writer().write_slice(bytes)
+    }
+
     /// Completes `work` once the reply is written (and undoes it if it is not).
     ///
     /// # Errors
@@ -106,6 +132,34 @@ impl<'a> Ucmd<'a> {
 /// A handler runs with the caller's context and the kernel copy of its structure.
 type Handler = for<'a> fn(&'a Context, &mut Ucmd<'a>) -> Result;
 
+/// A handler of a VFIO ioctl whose argument is a value; returns the ioctl's result.
+type ValueHandler = fn(&Context, usize) -> Result<isize>;
+
+/// How a row's argument is passed and checked.
+enum Args {
+    /// iommufd's structures: `size` first, `size` below `min_size` is `EINVAL`, non-zero
+    /// bytes past the `size` bytes the kernel knows are `E2BIG`; the reply is written back
+    /// up to the smaller of the two sizes.
+    Size {
+        min_size: usize,
+        size: usize,
+        handler: Handler,
+    },
+    /// VFIO's structures: `argsz` first; the `min_size` mandatory bytes are read whatever
+    /// `argsz` says (`EFAULT` if they are not readable), then `argsz` below `min_size` is
+    /// `EINVAL`; bytes past them are ignored. With `reply`, the structure is written back
+    /// up to the smaller of `argsz` and `size`.
+    Argsz {
+        min_size: usize,
+        size: usize,
+        reply: bool,
+        handler: Handler,
+    },
+    /// VFIO's ioctls whose argument is a number: the handler gets it and returns the
+    /// ioctl's result.
+    Value(ValueHandler),
+}
+
 /// One row of the ioctl table.
 pub(crate) struct Op {
     /// The ioctl number, `_IO(IOMMUFD_TYPE, nr)`.
@@ -114,29 +168,21 @@ pub(crate) struct Op {
     test_only: bool,
     /// The uAPI name, for debug messages.
     name: &'static str,
-    min_size: usize,
-    size: usize,
-    handler: Handler,
+    args: Args,
 }
 
 impl Op {
     /// Builds a row; fails the build if the structure does not fit [`MAX_UCMD_SIZE`] or the
     /// minimum is not inside it.
-    const fn new(
-        cmd: u32,
-        name: &'static str,
-        min_size: usize,
-        size: usize,
-        handler: Handler,
-    ) -> Self {
-        assert!(size <= MAX_UCMD_SIZE && min_size >= 4 && min_size <= size);
+    const fn new(cmd: u32, name: &'static str, args: Args) -> Self {
+        if let Args::Size { min_size, size, .. } | Args::Argsz { min_size, size, .. } = args {
+            assert!(size <= MAX_UCMD_SIZE && min_size >= 4 && min_size <= size);
+        }
         Self {
             cmd,
             test_only: false,
             name,
-            min_size,
-            size,
-            handler,
+            args,
         }
     }
 
@@ -159,10 +205,40 @@ macro_rules! op {
         Op::new(
             $ioctl,
             stringify!($ioctl),
-            offsetofend!($t, $last),
-            <$t>::SIZE,
-            $handler,
+            Args::Size {
+                min_size: offsetofend!($t, $last),
+                size: <$t>::SIZE,
+                handler: $handler,
+            },
         )
+    };
+}
+
+/// A VFIO row: ioctl `$ioctl` takes structure `$t` (which starts with `argsz`), whose
+/// fields up to `$last` are mandatory (vfio's `minsz`), and runs `$handler`; with `reply`
+/// the structure is written back ([`Args::Argsz`]). The host test checks these rows against
+/// upstream's `linux/vfio.h`.
+macro_rules! vfio {
+    ($ioctl:ident, $t:ty, last = $last:ident, $reply:ident, $handler:expr) => {
+        Op::new(
+            $ioctl,
+            stringify!($ioctl),
+            Args::Argsz {
+                min_size: offsetofend!($t, $last),
+                size: <$t>::SIZE,
+                reply: vfio!(@reply $reply),
+                handler: $handler,
+            },
+        )
+    };
+    (@reply reply) => { true };
+    (@reply no_reply) => { false };
+}
+
+/// A VFIO row whose argument is a value ([`Args::Value`]).
+macro_rules! vfio_value {
+    ($ioctl:ident, $handler:expr) => {
+        Op::new($ioctl, stringify!($ioctl), Args::Value($handler))
     };
 }
 
@@ -197,6 +273,17 @@ static OPS: &[Op] = &[
     op!(IOASID_DEVICE_BIND, IoasidDeviceBind, last = out_dev_id, pcidev::ioctl_bind),
     op!(IOASID_DEVICE_ATTACH, IoasidDeviceAttach, last = pt_id, pcidev::ioctl_attach),
     op!(IOASID_DEVICE_DETACH, IoasidDeviceDetach, last = dev_id, pcidev::ioctl_detach),
+    op!(IOMMU_VFIO_IOAS, IommuVfioIoas, last = reserved, vfio_compat::ioctl_vfio_ioas),
+    // VFIO's type1 container ioctls (`VFIO_IOMMU_DIRTY_PAGES` has no row: ENOTTY, as
+    // iommufd, whose dirty tracking is `IOMMU_HWPT_GET_DIRTY_BITMAP`).
+    vfio_value!(VFIO_GET_API_VERSION, vfio_compat::get_api_version),
+    vfio_value!(VFIO_CHECK_EXTENSION, vfio_compat::check_extension),
+    vfio_value!(VFIO_SET_IOMMU, vfio_compat::set_iommu),
+    vfio!(VFIO_IOMMU_GET_INFO, VfioIommuType1Info, last = iova_pgsizes, reply,
+        vfio_compat::get_info),
+    vfio!(VFIO_IOMMU_MAP_DMA, VfioIommuType1DmaMap, last = size, no_reply, vfio_compat::map_dma),
+    vfio!(VFIO_IOMMU_UNMAP_DMA, VfioIommuType1DmaUnmap, last = size, reply,
+        vfio_compat::unmap_dma),
 ];
 
 /// Runs ioctl `cmd` with argument `arg` on `ctx`.
@@ -215,45 +302,45 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     };
 
     let ptr = UserPtr::from_addr(arg);
-    let user_size: u32 = UserSlice::new(ptr, size_of::<u32>()).reader().read()?;
-    let copy = ucmd::check_size(user_size, op.min_size, op.size).or_else(|e| {
-        refuse!(
-            e,
-            "{}: size {} is below the minimum {}\n",
-            op.name,
-            user_size,
-            op.min_size
-        )
-    })?;
-
+    let (min_size, size, handler, vfio, reply) = match op.args {
+        Args::Value(handler) => return handler(ctx, arg),
+        Args::Size {
+            min_size,
+            size,
+            handler,
+        } => (min_size, size, handler, false, true),
+        Args::Argsz {
+            min_size,
+            size,
+            reply,
+            handler,
+        } => (min_size, size, handler, true, reply),
+    };
     let mut ucmd = Ucmd {
         buf: [0; MAX_UCMD_SIZE],
-        size: op.size,
+        size,
+        user: ptr,
+        user_size: 0,
         respond_with_error: false,
         objects: [None, None],
         pending: KVec::new(),
     };
-    // PANIC: `op.size <= MAX_UCMD_SIZE` by `Op::new`.
-    hw::copy_struct_from_user(arg, user_size as usize, &mut ucmd.buf[..op.size]).or_else(|e| {
-        if e == E2BIG {
-            refuse!(
-                E2BIG,
-                "{}: non-zero bytes past the known structure\n",
-                op.name
-            )
-        } else {
-            Err(e)
-        }
-    })?;
+    let copy = if vfio {
+        read_argsz(op, &mut ucmd, min_size)?
+    } else {
+        read_size(op, &mut ucmd, min_size)?
+    };
 
-    let result = (op.handler)(ctx, &mut ucmd);
+    let result = handler(ctx, &mut ucmd);
     if result.is_err() && !ucmd.respond_with_error {
         return result.map(|()| 0);
     }
-    // PANIC: `copy <= op.size` by `check_size`.
-    UserSlice::new(ptr, user_size as usize)
-        .writer()
-        .write_slice(&ucmd.buf[..copy])?;
+    if reply {
+        // PANIC: `copy <= size <= MAX_UCMD_SIZE` by `check_size` and `Op::new`.
+        UserSlice::new(ptr, copy)
+            .writer()
+            .write_slice(&ucmd.buf[..copy])?;
+    }
     if result.is_ok() {
         // Last first: an object made with others (a mock device and its idev) is published
         // after the objects it owns.
@@ -267,4 +354,55 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         }
     }
     result.map(|()| 0)
+}
+
+/// Reads an iommufd structure (`size` first) into `ucmd` by the rules of
+/// [`crate::uapi::ucmd`]; returns how many bytes the reply may write back.
+fn read_size(op: &Op, ucmd: &mut Ucmd<'_>, min_size: usize) -> Result<usize> {
+    let user_size: u32 = UserSlice::new(ucmd.user, size_of::<u32>())
+        .reader()
+        .read()?;
+    let copy = ucmd::check_size(user_size, min_size, ucmd.size).or_else(|e| {
+        refuse!(
+            e,
+            "{}: size {} is below the minimum {}\n",
+            op.name,
+            user_size,
+            min_size
+        )
+    })?;
+    ucmd.user_size = user_size as usize;
+    let size = ucmd.size;
+    // PANIC: `size <= MAX_UCMD_SIZE` by `Op::new`.
+    hw::copy_struct_from_user(
+        ucmd.user.as_const_ptr() as usize,
+        ucmd.user_size,
+        &mut ucmd.buf[..size],
+    )
+    .or_else(|e| {
+        if e == E2BIG {
+            refuse!(
+                E2BIG,
+                "{}: non-zero bytes past the known structure\n",
+                op.name
+            )
+        } else {
+            Err(e)
+        }
+    })?;
+    Ok(copy)
+}
+
+/// Reads a VFIO structure (`argsz` first) into `ucmd` as VFIO does: its mandatory part
+/// first, then the check of `argsz`; returns how many bytes the reply may write back.
+fn read_argsz(op: &Op, ucmd: &mut Ucmd<'_>, min_size: usize) -> Result<usize> {
+    // PANIC: `min_size <= size <= MAX_UCMD_SIZE` by `Op::new`.
+    UserSlice::new(ucmd.user, min_size)
+        .reader()
+        .read_slice(&mut ucmd.buf[..min_size])?;
+    let argsz = u32::from_ne_bytes([ucmd.buf[0], ucmd.buf[1], ucmd.buf[2], ucmd.buf[3]]);
+    let copy = ucmd::check_size(argsz, min_size, ucmd.size)
+        .or_else(|e| refuse!(e, "{}: argsz {} is below {}\n", op.name, argsz, min_size))?;
+    ucmd.user_size = argsz as usize;
+    Ok(copy)
 }

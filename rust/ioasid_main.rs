@@ -10,12 +10,14 @@
 //! Layout: `ffi` (with `ffi::iommu`) is the FFI layer, the only modules with `unsafe` code
 //! (with the C shim in `shim/`); every other module says `#![deny(unsafe_code)]`. The
 //! pure-logic modules of `uapi` (`ucmd`: ioctl numbers and size rules, `iova`: IOVA
-//! arithmetic and allocator, `abi`: structure mirrors and argument checks) depend only on
+//! arithmetic and allocator, `abi`: structure mirrors and argument checks, `vfio`: the VFIO
+//! type1 mirrors and the arithmetic of their replies) depend only on
 //! `core` and are also unit-tested on the host; `error` gives their errors an errno and has
 //! `refuse!`, with which every refusal carries its reason; `dispatch` is the single ioctl
 //! dispatcher and its table, keyed by the uAPI names;
 //! `objects` the objects (`table` their table, `context` the per-file state, one module
-//! per object type); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
+//! per object type, `vfio_compat` the VFIO type1 container ioctls on the compatibility
+//! IOAS); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
 //! real and mock; `testing` the test interface. Dependencies point that way: handlers,
 //! objects, engine, domains, FFI.
 //!

@@ -25,11 +25,12 @@ use kernel::{bindings, prelude::*, sync::Arc};
 ///
 /// # Invariants
 ///
-/// `aperture` and `min_page` are the domain's geometry at allocation (they never change);
-/// `min_page` is a power of two.
+/// `aperture`, `page_sizes` and `min_page` are the domain's geometry at allocation (they
+/// never change); `min_page` is a power of two, the smallest of `page_sizes`.
 pub(crate) struct RealDomain {
     domain: Arc<IommuDomain>,
     aperture: Span,
+    page_sizes: u64,
     min_page: u64,
 }
 
@@ -67,6 +68,7 @@ impl RealDomain {
             RealDomain {
                 domain: Arc::new(domain, GFP_KERNEL)?,
                 aperture: Span { start, last: end },
+                page_sizes: sizes,
                 min_page: 1 << sizes.trailing_zeros(),
             },
             GFP_KERNEL,
@@ -86,6 +88,10 @@ impl HwDomain for RealDomain {
 
     fn min_page_size(&self) -> u64 {
         self.min_page
+    }
+
+    fn page_sizes(&self) -> u64 {
+        self.page_sizes
     }
 
     fn map(&self, iova: u64, run: &PinnedRun<'_>, prot: u32) -> Result {

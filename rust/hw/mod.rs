@@ -35,6 +35,11 @@ pub(crate) trait HwDomain {
     /// The smallest IOPTE size (a power of two): IOVAs, lengths and page offsets of every
     /// area must be aligned to it.
     fn min_page_size(&self) -> u64;
+    /// The IOPTE sizes the domain supports, a bitmap (the IOMMU core's `pgsize_bitmap`);
+    /// by default every power of two from the minimum page size up.
+    fn page_sizes(&self) -> u64 {
+        !(self.min_page_size() - 1)
+    }
     /// Maps the pinned memory of `run` at `iova` (all aligned to the minimum page size)
     /// with `prot`. The caller unmaps it before the pins go (the IOAS's invariant).
     ///

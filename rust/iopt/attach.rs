@@ -32,6 +32,17 @@ impl Ioas {
             .fold(base, u64::max)
     }
 
+    /// The IOPTE sizes every attached domain supports (the AND of their bitmaps, all ones
+    /// without domains) and the IOAS's alignment, for `VFIO_IOMMU_GET_INFO`.
+    pub(crate) fn page_sizes(&self) -> (u64, u64) {
+        let inner = self.inner.lock();
+        let sizes = inner
+            .domains
+            .iter()
+            .fold(u64::MAX, |acc, d| acc & d.hw().page_sizes());
+        (sizes, inner.iova_alignment)
+    }
+
     /// Attaches `domain`: reserves what is outside its aperture, raises the alignment to
     /// its page size, and maps every area into it (pinning the pages if it is the first
     /// domain).

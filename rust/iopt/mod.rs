@@ -25,7 +25,9 @@
 //! drop the pins. Order of locks: an access's lock, then the IOAS's, then a `Pages`'.
 //!
 //! What this module must never do: unmap part of an area (unmap removes areas whole or
-//! refuses), or leave the tree changed when an ioctl fails before its first removal.
+//! refuses; VFIO type1 v1 compatibility first cuts areas in two, [`cut`], where no IOPTE
+//! and no pinned page spans the cut), or leave the tree changed when an ioctl fails before
+//! its first removal.
 //!
 //! The engine is split like upstream's `io_pagetable.c`: this file keeps the IOVA
 //! bookkeeping (map, copy, unmap, reservations), [`area`] the areas and how they enter and
@@ -38,6 +40,7 @@
 
 mod area;
 mod attach;
+mod cut;
 mod dirty;
 pub(crate) mod pages;
 
@@ -468,9 +471,18 @@ impl Ioas {
     ///
     /// # Errors
     ///
-    /// `ENOENT` as above.
+    /// `ENOENT` as above; `EBUSY` when an in-kernel access keeps its pins.
     pub(crate) fn unmap(&self, range: Span) -> Result<u64> {
-        self.release_accesses(range)?;
+        let (unmapped, result) = self.unmap_partial(range);
+        result.map(|()| unmapped)
+    }
+
+    /// [`Ioas::unmap`], also telling how many bytes it unmapped before an error (VFIO's
+    /// unmap reports them with its error).
+    pub(crate) fn unmap_partial(&self, range: Span) -> (u64, Result) {
+        if let Err(e) = self.release_accesses(range) {
+            return (0, Err(e));
+        }
         let mut unmapped = 0u64;
         let mut inner = self.inner.lock();
         let result = loop {
@@ -507,7 +519,7 @@ impl Ioas {
             unmapped = unmapped.wrapping_add(span.last - span.start + 1);
         };
         drop(inner);
-        result.map(|()| unmapped)
+        (unmapped, result)
     }
 
     /// Reserves `span`: nothing can be mapped there and it is no longer reported by

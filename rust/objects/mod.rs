@@ -19,6 +19,7 @@ pub(crate) mod ioas;
 pub(crate) mod pcidev;
 pub(crate) mod table;
 pub(crate) mod vdevice;
+pub(crate) mod vfio_compat;
 pub(crate) mod viommu;
 
 use crate::iopt::Ioas;

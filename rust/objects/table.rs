@@ -179,6 +179,10 @@ pub(crate) struct ObjectTable {
     /// entries' liveness and orders lookups against destroy (module documentation).
     #[pin]
     slots: XArray<Arc<Entry>>,
+    /// The ID of the object the VFIO compatibility ioctls use (iommufd's `vfio_ioas`), 0
+    /// for none. Written under both locks, read under the array's; removing the object
+    /// clears it.
+    compat: Atomic<u32>,
 }
 
 /// A counted use of an object found in the table (see the module documentation): derefs
@@ -223,6 +227,7 @@ impl ObjectTable {
         pin_init!(Self {
             ids <- new_mutex!(Ids { lowest_free: 1, highest: 0 }),
             slots <- XArray::new(AllocKind::Alloc1),
+            compat: Atomic::new(0),
         })
     }
 
@@ -289,8 +294,61 @@ impl ObjectTable {
         if entry.is_some() {
             // INVARIANT: `id` is free again.
             ids.lowest_free = ids.lowest_free.min(id);
+            if self.compat.load(Relaxed) == id {
+                self.compat.store(0, Relaxed);
+            }
         }
         entry
+    }
+
+    /// Makes object `id` the one the VFIO compatibility ioctls use. The caller holds a
+    /// reference to it (from [`ObjectTable::get_as`]), so it is live and stays in the table
+    /// until then; removing it later clears the choice.
+    pub(crate) fn set_compat(&self, id: u32) {
+        let ids = self.ids.lock();
+        let guard = self.slots.lock();
+        self.compat.store(id, Relaxed);
+        drop(guard);
+        drop(ids);
+    }
+
+    /// Forgets the object of the VFIO compatibility ioctls (it stays in the table).
+    pub(crate) fn clear_compat(&self) {
+        self.set_compat(0);
+    }
+
+    /// The object the VFIO compatibility ioctls use, as a `T`, and its ID, counting the
+    /// caller as a user of it like [`ObjectTable::get`].
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` if there is none (as iommufd, whatever the reason).
+    pub(crate) fn get_compat<T: Narrow>(&self) -> Result<(u32, ObjRef<T>)> {
+        let guard = self.slots.lock();
+        let id = self.compat.load(Relaxed);
+        let found = guard.get(id as usize).filter(|_| id != 0).and_then(|e| {
+            let obj = e.live_obj()?.clone();
+            Some((Arc::from(e), obj))
+        });
+        let Some((entry, obj)) = found else {
+            drop(guard);
+            return refuse!(ENODEV, "vfio: no compatibility IOAS is set\n");
+        };
+        // Under the lock: `destroy` sees this use (module documentation).
+        entry.shortterm.fetch_add(1, Relaxed);
+        drop(guard);
+        let obj = ObjRef {
+            obj,
+            _use: ShortTermUse(entry),
+        };
+        match obj.narrow(|o| T::narrow(o).cloned()) {
+            Some(obj) => Ok((id, obj)),
+            None => refuse!(
+                ENODEV,
+                "vfio: the compatibility object is not a {}\n",
+                T::NAME
+            ),
+        }
     }
 
     /// Adds `obj` and makes it live at once, for objects that are visible as soon as they

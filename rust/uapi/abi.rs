@@ -124,6 +124,7 @@ macro_rules! uapi_struct {
         }
     };
 }
+pub(crate) use uapi_struct;
 
 uapi_struct! {
     /// `struct iommu_destroy`: destroy any object by ID.
@@ -631,6 +632,23 @@ pub(crate) const IOMMU_OPTION_HUGE_PAGES: u32 = 1;
 pub(crate) const IOMMU_OPTION_OP_SET: u16 = 0;
 /// `IOMMU_OPTION`: get the value.
 pub(crate) const IOMMU_OPTION_OP_GET: u16 = 1;
+
+uapi_struct! {
+    /// `struct iommu_vfio_ioas`: get, set or clear the IOAS of the VFIO compatibility ioctls.
+    IommuVfioIoas size 12 {
+        size: u32 = 0,
+        ioas_id: u32 = 4,
+        op: u16 = 8,
+        reserved: u16 = 10,
+    }
+}
+
+/// `IOMMU_VFIO_IOAS`: report the compatibility IOAS.
+pub(crate) const IOMMU_VFIO_IOAS_GET: u16 = 0;
+/// `IOMMU_VFIO_IOAS`: make `ioas_id` the compatibility IOAS.
+pub(crate) const IOMMU_VFIO_IOAS_SET: u16 = 1;
+/// `IOMMU_VFIO_IOAS`: forget the compatibility IOAS (it is not destroyed).
+pub(crate) const IOMMU_VFIO_IOAS_CLEAR: u16 = 2;
 
 /// Why the flags or values of `IOMMU_IOAS_MAP`, `MAP_FILE` or `COPY` were refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

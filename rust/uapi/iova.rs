@@ -59,6 +59,24 @@ impl Span {
     pub(crate) const fn contains(&self, other: &Span) -> bool {
         self.start <= other.start && other.last <= self.last
     }
+
+    /// Splits the span after `at` into `[start, at]` and `[at + 1, last]`; `None` unless
+    /// both parts are non-empty (`start <= at < last`).
+    pub(crate) const fn split_after(&self, at: u64) -> Option<(Span, Span)> {
+        if at < self.start || at >= self.last {
+            return None;
+        }
+        Some((
+            Span {
+                start: self.start,
+                last: at,
+            },
+            Span {
+                start: at + 1,
+                last: self.last,
+            },
+        ))
+    }
 }
 
 /// Why an IOVA operation was refused; the caller maps it to the errno iommufd uses.
@@ -322,6 +340,39 @@ mod tests {
             HUGE,
             PAGE,
         )
+    }
+
+    #[test]
+    fn split_after_needs_iovas_on_both_sides() {
+        let s = Span {
+            start: 0x1000,
+            last: 0x3fff,
+        };
+        assert_eq!(
+            s.split_after(0x1fff),
+            Some((
+                Span {
+                    start: 0x1000,
+                    last: 0x1fff
+                },
+                Span {
+                    start: 0x2000,
+                    last: 0x3fff
+                }
+            ))
+        );
+        assert_eq!(s.split_after(0x1000).map(|(l, _)| l.last), Some(0x1000));
+        assert_eq!(s.split_after(0x3fff), None);
+        assert_eq!(s.split_after(0xfff), None);
+        assert_eq!(s.split_after(0x4000), None);
+        let all = Span {
+            start: 0,
+            last: u64::MAX,
+        };
+        assert_eq!(
+            all.split_after(u64::MAX - 1).map(|(_, r)| r.start),
+            Some(u64::MAX)
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Pure logic of the user API, depending only on `core` and unit-tested on the host
 //! (`tests/host`) as well as compiled into the module: the structure mirrors and their
 //! argument checks ([`abi`], re-exported here), the size rules of every ioctl
-//! ([`ucmd`]), the IOVA arithmetic and allocator ([`iova`]), the dirty-bitmap arithmetic ([`dirty`]) and the mock IOMMU's stage-1
-//! table format and translation cache ([`mock_s1`]).
+//! ([`ucmd`]), the IOVA arithmetic and allocator ([`iova`]), the dirty-bitmap arithmetic
+//! ([`dirty`]), the mock IOMMU's stage-1 table format and translation cache
+//! ([`mock_s1`]), and the VFIO type1 compatibility uAPI ([`vfio`]).
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -14,5 +15,6 @@ pub(crate) mod dirty;
 pub(crate) mod iova;
 pub(crate) mod mock_s1;
 pub(crate) mod ucmd;
+pub(crate) mod vfio;
 
 pub(crate) use abi::*;

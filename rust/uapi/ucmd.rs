@@ -30,6 +30,10 @@ pub(crate) const IOMMUFD_CMD_BASE: u32 = 0x80;
 /// First ioctl number of ioasid's own extensions.
 pub(crate) const IOASID_CMD_BASE: u32 = 0xc0;
 
+/// First ioctl number of VFIO's (`VFIO_BASE` of `linux/vfio.h`, same type byte `';'`): the
+/// VFIO type1 container ioctls answered on the same file (`rust/objects/vfio_compat.rs`).
+pub(crate) const VFIO_BASE: u32 = 100;
+
 /// Why an ioctl was refused before its handler ran; `crate::error` maps
 /// [`UcmdError::Inval`] to `EINVAL` and [`UcmdError::TooBig`] to `E2BIG`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +82,8 @@ ioctls! {
     IOMMU_IOAS_UNMAP = 0x86;
     /// `IOMMU_OPTION`: get or set an option.
     IOMMU_OPTION = 0x87;
+    /// `IOMMU_VFIO_IOAS`: get, set or clear the IOAS of the VFIO compatibility ioctls.
+    IOMMU_VFIO_IOAS = 0x88;
     /// `IOMMU_HWPT_ALLOC`: allocate a hardware page table.
     IOMMU_HWPT_ALLOC = 0x89;
     /// `IOMMU_GET_HW_INFO`: the IOMMU's information about a device.
@@ -104,6 +110,18 @@ ioctls! {
     IOASID_DEVICE_ATTACH = IOASID_CMD_BASE + 1;
     /// `IOASID_DEVICE_DETACH`: detach a bound device.
     IOASID_DEVICE_DETACH = IOASID_CMD_BASE + 2;
+    /// `VFIO_GET_API_VERSION` of `linux/vfio.h`: the VFIO API version (a value, no argument).
+    VFIO_GET_API_VERSION = VFIO_BASE;
+    /// `VFIO_CHECK_EXTENSION`: whether an extension (IOMMU type) is supported (a value).
+    VFIO_CHECK_EXTENSION = VFIO_BASE + 1;
+    /// `VFIO_SET_IOMMU`: choose the type1 flavour of the compatibility IOAS (a value).
+    VFIO_SET_IOMMU = VFIO_BASE + 2;
+    /// `VFIO_IOMMU_GET_INFO`: page sizes and the capability chain (`argsz` structure).
+    VFIO_IOMMU_GET_INFO = VFIO_BASE + 12;
+    /// `VFIO_IOMMU_MAP_DMA`: map user memory at a fixed IOVA (`argsz` structure).
+    VFIO_IOMMU_MAP_DMA = VFIO_BASE + 13;
+    /// `VFIO_IOMMU_UNMAP_DMA`: unmap an IOVA range, or everything (`argsz` structure).
+    VFIO_IOMMU_UNMAP_DMA = VFIO_BASE + 14;
 }
 
 /// Checks the caller's `size` against an operation whose kernel structure has `size`

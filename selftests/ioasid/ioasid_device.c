@@ -55,29 +55,16 @@ FIXTURE_SETUP(edu)
 		SKIP(return, "no edu device in this machine");
 	snprintf(self->bdf, sizeof(self->bdf), "%s", e.bdf[0]);
 	snprintf(self->bdf2, sizeof(self->bdf2), "%s", e.n > 1 ? e.bdf[1] : "");
-	ASSERT_EQ(0, bind_ioasid_pci(self->bdf));
-	self->fd = open(IOASID_DEV, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->fd);
-	self->dev_fd = open_node(self->bdf);
-	ASSERT_LE(0, self->dev_fd);
+	ASSERT_EQ(0, edu_open(self->bdf, &self->fd, &self->dev_fd, &self->bar));
 	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
-	self->bar = map_bar0(self->bdf);
-	ASSERT_NE(NULL, self->bar);
 	self->buf = alloc_pages(4 * PAGE);
 	ASSERT_NE(NULL, self->buf);
 }
 
 FIXTURE_TEARDOWN(edu)
 {
-	if (self->bar)
-		munmap((void *)self->bar, 1 << 20);
-	if (self->fd > 0)
-		close(self->fd);
-	if (self->dev_fd > 0)
-		close(self->dev_fd);
-	if (self->bdf[0])
-		unbind_ioasid_pci(self->bdf);
+	edu_release(self->bdf, self->fd, self->dev_fd, self->bar);
 }
 
 /* A new IOAS with the 4 pages at mem mapped read/write at IOVA. */

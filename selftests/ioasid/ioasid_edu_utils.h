@@ -242,6 +242,38 @@ static inline volatile uint8_t *map_bar0(const char *bdf)
 	return bar == MAP_FAILED ? NULL : bar;
 }
 
+/*
+ * What an edu test fixture holds: the device bound to ioasid-pci, a /dev/ioasid file, the
+ * device's node and its BAR0. 0, or -1 with what was taken so far in the outputs (for
+ * edu_release()).
+ */
+static inline int edu_open(const char *bdf, int *fd, int *dev_fd, volatile uint8_t **bar)
+{
+	if (bind_ioasid_pci(bdf))
+		return -1;
+	*fd = open(IOASID_DEV, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		return -1;
+	*dev_fd = open_node(bdf);
+	if (*dev_fd < 0)
+		return -1;
+	*bar = map_bar0(bdf);
+	return *bar ? 0 : -1;
+}
+
+/* Releases what edu_open() took (any of it; bdf empty: nothing was bound). */
+static inline void edu_release(const char *bdf, int fd, int dev_fd, volatile uint8_t *bar)
+{
+	if (bar)
+		munmap((void *)bar, 1 << 20);
+	if (fd > 0)
+		close(fd);
+	if (dev_fd > 0)
+		close(dev_fd);
+	if (bdf[0])
+		unbind_ioasid_pci(bdf);
+}
+
 static inline void wr64(volatile uint8_t *bar, unsigned int off, uint64_t v)
 {
 	*(volatile uint64_t *)(bar + off) = v;

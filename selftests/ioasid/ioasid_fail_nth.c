@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <linux/ioasid.h>
+#include <linux/vfio.h>
 
 #include "kselftest_harness.h"
 #include "ioasid_utils.h"
@@ -213,6 +214,76 @@ TEST_F(fail_nth, ioas_map_with_a_domain_leaves_nothing_pinned_on_failure)
 	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_IOAS_MAP, &cmd), CHECK_MAP_PINNED);
 	TH_LOG("%u allocation points", points);
 	EXPECT_LE(3, points);
+}
+
+/*
+ * Makes the fixture's IOAS, with a mock domain attached, the VFIO compatibility IOAS of
+ * type1 flavour `type`, and fills the buffer (so it can be pinned).
+ */
+static int vfio_compat_on_mock(FIXTURE_DATA(fail_nth) *self, unsigned long type)
+{
+	if (test_mock_domain(self->fd, self->ioas, NULL, NULL) ||
+	    vfio_ioas(self->fd, IOMMU_VFIO_IOAS_SET, &self->ioas))
+		return -1;
+	memset(self->buf, 1, 4 * self->page);
+	return ioctl(self->fd, VFIO_SET_IOMMU, type);
+}
+
+/*
+ * VFIO_IOMMU_MAP_DMA on the compatibility IOAS (with a mock domain) is the same engine's
+ * map: a failure leaves nothing mapped, pinned or charged (CHECK_MAP_PINNED above).
+ */
+TEST_F(fail_nth, vfio_compat_map_leaves_nothing_mapped_or_pinned_on_failure)
+{
+	struct vfio_iommu_type1_dma_map cmd = {
+		.argsz = sizeof(cmd), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)self->buf, .iova = MOCK_APERTURE_START,
+		.size = 4 * self->page,
+	};
+	long pinned0 = proc_status_kb(getpid(), "VmPin");
+	unsigned int points;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, vfio_compat_on_mock(self, VFIO_TYPE1v2_IOMMU));
+	points = FOR_EACH_FAILURE(ioctl(self->fd, VFIO_IOMMU_MAP_DMA, &cmd), CHECK_MAP_PINNED);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(3, points);
+}
+
+/*
+ * A type1 (v1) unmap that cuts a mapping: on failure the mapping stays whole and
+ * mapped; on success exactly the page asked for is gone.
+ */
+TEST_F(fail_nth, vfio_compat_type1_cut_keeps_the_mapping_on_failure)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)self->buf, .iova = MOCK_APERTURE_START,
+		.size = 4 * self->page,
+	};
+	struct vfio_iommu_type1_dma_unmap cmd = {
+		.argsz = sizeof(cmd), .iova = MOCK_APERTURE_START + self->page,
+		.size = self->page,
+	};
+	unsigned int points;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, vfio_compat_on_mock(self, VFIO_TYPE1_IOMMU));
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_MAP_DMA, &map));
+#define CHECK_CUT(ok)								\
+	do {									\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf + self->page,	\
+					     self->page, (ok) ? 0 : 1));	\
+		ASSERT_EQ((ok) ? 3 * (__u64)self->page : 4 * (__u64)self->page, \
+			  unmap_all(self->fd, self->ioas));			\
+		ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_MAP_DMA, &map));	\
+		cmd.size = self->page;						\
+	} while (0)
+	points = FOR_EACH_FAILURE(ioctl(self->fd, VFIO_IOMMU_UNMAP_DMA, &cmd), CHECK_CUT);
+	TH_LOG("%u allocation points", points);
+	EXPECT_LE(1, points);
 }
 
 /* A failed attach of the first domain leaves the mapped pages unpinned and no HWPT. */

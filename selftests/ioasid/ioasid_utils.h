@@ -345,6 +345,20 @@ static inline __u32 next_object_id(int fd)
 	return cmd.out_ioas_id;
 }
 
+/*
+ * IOMMU_VFIO_IOAS: op GET (the ID into *ioas), SET (*ioas becomes the IOAS of the VFIO
+ * compatibility ioctls) or CLEAR.
+ */
+static inline int vfio_ioas(int fd, __u16 op, __u32 *ioas)
+{
+	struct iommu_vfio_ioas cmd = { .size = sizeof(cmd), .op = op, .ioas_id = ioas ? *ioas : 0 };
+	int rc = ioctl(fd, IOMMU_VFIO_IOAS, &cmd);
+
+	if (!rc && ioas && op == IOMMU_VFIO_IOAS_GET)
+		*ioas = cmd.ioas_id;
+	return rc;
+}
+
 /* IOMMU_HWPT_ALLOC, with driver data when data_type is not 0. */
 static inline int hwpt_alloc(int fd, __u32 flags, __u32 dev_id, __u32 pt_id, __u32 data_type,
 			     const void *data, __u32 data_len, __u32 *out)

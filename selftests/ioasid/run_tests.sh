@@ -7,8 +7,9 @@
 #     every suite, the module reload tests last.
 #  2. The module as it ships: reloaded without parameters, IOASID_SELFTEST and
 #     IOASID_DEBUG unset. ioasid_basic (IOMMU_TEST_CMD must be ENOTTY now), ioasid_ioas
-#     (its tests of the test interface report SKIP) and ioasid_device (real edu devices
-#     behind the emulated IOMMU; nothing in it needs the mock).
+#     (its tests of the test interface report SKIP), ioasid_device (real edu devices
+#     behind the emulated IOMMU; nothing in it needs the mock) and ioasid_vfio_compat
+#     (its mock tests report SKIP).
 #
 # After each test's result line, "# time: NAME SECONDS" says how long it took in the guest
 # (/proc/uptime, 10 ms steps): the figures the tests' time limits are sized from.
@@ -45,8 +46,7 @@ run() {
 }
 
 for t in ./env_checks.sh ./ioasid_basic ./ioasid_ioas ./ioasid_objects ./ioasid_nested ./ioasid_viommu ./ioasid_dirty \
-	./ioasid_pin ./ioasid_device \
-	./ioasid_fail_nth ./ioasid_module; do
+	./ioasid_pin ./ioasid_device ./ioasid_vfio_compat ./ioasid_fail_nth ./ioasid_module; do
 	run "$t"
 done
 
@@ -54,7 +54,7 @@ echo "# the module as it ships: reloading ioasid.ko without parameters"
 unset IOASID_SELFTEST IOASID_DEBUG
 if { ! grep -q '^ioasid ' /proc/modules || rmmod ioasid; } &&
 	insmod "${IOASID_KO:-/ioasid/ioasid.ko}"; then
-	for t in ./ioasid_basic ./ioasid_ioas ./ioasid_device; do
+	for t in ./ioasid_basic ./ioasid_ioas ./ioasid_device ./ioasid_vfio_compat; do
 		run "$t"
 	done
 else

@@ -13,6 +13,7 @@ use crate::{
     uapi::*,
     uapi_header::{repo, run_c_upstream, run_c_with},
     ucmd,
+    vfio::*,
 };
 use std::path::PathBuf;
 
@@ -84,6 +85,49 @@ fn rows() -> Vec<Row> {
     rows
 }
 
+/// The table's text in `rust/dispatch.rs`.
+fn table_text() -> String {
+    let src = std::fs::read_to_string(repo().join("rust/dispatch.rs")).unwrap();
+    let start = src
+        .find("static OPS: &[Op] = &[")
+        .expect("the table in dispatch.rs");
+    src[start..start + src[start..].find("\n];").unwrap()].to_string()
+}
+
+/// The VFIO rows `vfio!(IOCTL, Mirror, last = field, reply|no_reply, handler)`, as [`Row`]s.
+fn vfio_rows() -> Vec<Row> {
+    calls(&table_text(), "vfio!(")
+        .into_iter()
+        .map(|a| {
+            assert_eq!(
+                a.len(),
+                5,
+                "row {a:?} is not (IOCTL, Mirror, last = field, reply, handler)"
+            );
+            assert!(a[3] == "reply" || a[3] == "no_reply", "{a:?}");
+            Row {
+                ioctl: a[0].clone(),
+                mirror: a[1].clone(),
+                last: a[2]
+                    .strip_prefix("last = ")
+                    .expect("last = field")
+                    .to_string(),
+            }
+        })
+        .collect()
+}
+
+/// The ioctls of the VFIO rows whose argument is a value, `vfio_value!(IOCTL, handler)`.
+fn vfio_value_rows() -> Vec<String> {
+    calls(&table_text(), "vfio_value!(")
+        .into_iter()
+        .map(|a| {
+            assert_eq!(a.len(), 2, "row {a:?} is not (IOCTL, handler)");
+            a[0].clone()
+        })
+        .collect()
+}
+
 /// A mirror's size and field ends, by its Rust name.
 fn mirror(name: &str) -> (usize, &'static [(&'static str, usize)]) {
     macro_rules! mirrors {
@@ -115,7 +159,11 @@ fn mirror(name: &str) -> (usize, &'static [(&'static str, usize)]) {
         IommuIoasChangeProcess,
         IoasidDeviceBind,
         IoasidDeviceAttach,
-        IoasidDeviceDetach
+        IoasidDeviceDetach,
+        IommuVfioIoas,
+        VfioIommuType1Info,
+        VfioIommuType1DmaMap,
+        VfioIommuType1DmaUnmap
     )
 }
 
@@ -170,6 +218,7 @@ const HAND_WRITTEN_MIN_SIZES: &[(&str, usize)] = &[
     ("IOMMU_IOAS_MAP", 40),
     ("IOMMU_IOAS_UNMAP", 24),
     ("IOMMU_OPTION", 24),
+    ("IOMMU_VFIO_IOAS", 12),
     ("IOMMU_HWPT_ALLOC", 24),
     ("IOMMU_GET_HW_INFO", 32),
     ("IOMMU_HWPT_SET_DIRTY_TRACKING", 16),
@@ -188,7 +237,14 @@ const HAND_WRITTEN_MIN_SIZES: &[(&str, usize)] = &[
 #[test]
 fn every_ioctl_number_has_exactly_one_row() {
     let rows = rows();
-    let mut names: Vec<&str> = rows.iter().map(|r| r.ioctl.as_str()).collect();
+    let vfio = vfio_rows();
+    let values = vfio_value_rows();
+    let mut names: Vec<&str> = rows
+        .iter()
+        .chain(&vfio)
+        .map(|r| r.ioctl.as_str())
+        .chain(values.iter().map(String::as_str))
+        .collect();
     names.sort();
     let mut want: Vec<&str> = ucmd::IOCTLS.iter().map(|(n, _)| *n).collect();
     want.sort();
@@ -303,6 +359,57 @@ fn iommu_rows_match_upstream_ioctl_op() {
     let out = run_c_upstream(
         &ksrc,
         &format!("#include <linux/iommufd.h>\n#include \"iommufd_test.h\"\n{OFFSETOFEND}"),
+        &body,
+    );
+    assert_eq!(out, want);
+}
+
+/// With `IOASID_KSRC`: every VFIO row's number is upstream's `#define` in `linux/vfio.h`,
+/// its mandatory part is what `vfio_compat.c` reads (`offsetofend` of the row's last
+/// field: `iova_pgsizes` for GET_INFO, `size` for MAP_DMA and UNMAP_DMA) and its mirror
+/// has the C structure's size.
+#[test]
+fn vfio_rows_match_upstream_vfio_h() {
+    let Ok(ksrc) = std::env::var("IOASID_KSRC") else {
+        eprintln!("IOASID_KSRC not set: upstream comparison skipped");
+        return;
+    };
+    let ksrc = PathBuf::from(ksrc);
+    let compat = std::fs::read_to_string(ksrc.join("drivers/iommu/iommufd/vfio_compat.c"))
+        .expect("reading vfio_compat.c");
+    let mut body = String::new();
+    let mut want = String::new();
+    for r in vfio_rows() {
+        let c = c_struct(&r.mirror);
+        // vfio_compat.c's `minsz` of this structure names the same last field.
+        assert!(
+            compat.contains(&format!("offsetofend(struct {c}, {})", r.last)),
+            "{}: vfio_compat.c does not read up to {}",
+            r.ioctl,
+            r.last
+        );
+        body += &format!(
+            "printf(\"%lu %zu %zu\\n\", (unsigned long){}, offsetofend(struct {c}, {}), sizeof(struct {c}));",
+            r.ioctl, r.last
+        );
+        want += &format!(
+            "{} {} {}\n",
+            number(&r.ioctl),
+            min_size(&r),
+            mirror(&r.mirror).0
+        );
+    }
+    for v in vfio_value_rows() {
+        body += &format!("printf(\"%lu\\n\", (unsigned long){v});");
+        want += &format!("{}\n", number(&v));
+        assert!(
+            compat.contains(&format!("case {v}:")),
+            "{v} is not answered by vfio_compat.c"
+        );
+    }
+    let out = run_c_upstream(
+        &ksrc,
+        &format!("{}\n{OFFSETOFEND}", crate::uapi_header::VFIO_H),
         &body,
     );
     assert_eq!(out, want);

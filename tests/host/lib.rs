@@ -16,6 +16,8 @@ pub mod mock_s1;
 pub mod uapi;
 #[path = "../../rust/uapi/ucmd.rs"]
 pub mod ucmd;
+#[path = "../../rust/uapi/vfio.rs"]
+pub mod vfio;
 
 #[cfg(test)]
 mod uapi_header;

@@ -70,6 +70,7 @@ pub(crate) fn run_c_upstream(ksrc: &Path, includes: &str, body: &str) -> String 
     for (from, to) in [
         ("include/uapi/linux/iommufd.h", "linux/iommufd.h"),
         ("drivers/iommu/iommufd/iommufd_test.h", "iommufd_test.h"),
+        ("include/uapi/linux/vfio.h", "linux/vfio.h"),
     ] {
         std::fs::copy(ksrc.join(from), dir.join(to))
             .unwrap_or_else(|e| panic!("reading {from} from IOASID_KSRC: {e}"));
@@ -157,6 +158,11 @@ fn mirrors() -> Vec<Mirror> {
             IommuIoasMapFile::LAYOUT,
         ),
         ("iommu_option", IommuOption::SIZE, IommuOption::LAYOUT),
+        (
+            "iommu_vfio_ioas",
+            IommuVfioIoas::SIZE,
+            IommuVfioIoas::LAYOUT,
+        ),
         ("iommu_hw_info", IommuHwInfo::SIZE, IommuHwInfo::LAYOUT),
         (
             "iommu_hwpt_alloc",
@@ -382,6 +388,100 @@ fn test_op_mirrors_match_upstream_iommufd_test_h() {
         &ksrc,
         "#include <linux/iommufd.h>\n#include \"iommufd_test.h\"",
         &body,
+    );
+    assert_eq!(out, want);
+}
+
+/// Includes upstream's `linux/vfio.h` from the kernel source, which still carries two
+/// kernel-only annotations that `make headers_install` strips.
+pub(crate) const VFIO_H: &str = "#define __user\n#define __counted_by(m)\n#include <linux/vfio.h>";
+
+/// The mirrors of `linux/vfio.h` (the VFIO type1 compatibility, `rust/uapi/vfio.rs`).
+fn vfio_mirrors() -> [Mirror; 7] {
+    use crate::vfio::*;
+    [
+        (
+            "vfio_iommu_type1_info",
+            VfioIommuType1Info::SIZE,
+            VfioIommuType1Info::LAYOUT,
+        ),
+        (
+            "vfio_iommu_type1_dma_map",
+            VfioIommuType1DmaMap::SIZE,
+            VfioIommuType1DmaMap::LAYOUT,
+        ),
+        (
+            "vfio_iommu_type1_dma_unmap",
+            VfioIommuType1DmaUnmap::SIZE,
+            VfioIommuType1DmaUnmap::LAYOUT,
+        ),
+        (
+            "vfio_info_cap_header",
+            VfioInfoCapHeader::SIZE,
+            VfioInfoCapHeader::LAYOUT,
+        ),
+        (
+            "vfio_iommu_type1_info_cap_iova_range",
+            VfioIommuType1InfoCapIovaRange::SIZE,
+            VfioIommuType1InfoCapIovaRange::LAYOUT,
+        ),
+        (
+            "vfio_iova_range",
+            VfioIovaRange::SIZE,
+            VfioIovaRange::LAYOUT,
+        ),
+        (
+            "vfio_iommu_type1_info_dma_avail",
+            VfioIommuType1InfoDmaAvail::SIZE,
+            VfioIommuType1InfoDmaAvail::LAYOUT,
+        ),
+    ]
+}
+
+/// The VFIO mirrors match upstream's `linux/vfio.h` byte for byte, and so do the
+/// constants the compatibility layer uses.
+#[test]
+#[ignore = "needs IOASID_KSRC (the unpacked kernel source; test-all sets it)"]
+fn vfio_mirrors_and_constants_match_upstream_vfio_h() {
+    use crate::vfio::*;
+    let ksrc = kernel_source();
+    // vfio.h's field names are plain (`reserved`, not `__reserved`).
+    let mut body = String::new();
+    for (name, _, fields) in vfio_mirrors() {
+        body += &format!("printf(\"%zu\", sizeof(struct {name}));");
+        for (f, _) in fields {
+            body += &format!("printf(\" %zu\", offsetof(struct {name}, {f}));");
+        }
+        body += "printf(\"\\n\");";
+    }
+    let out = run_c_upstream(&ksrc, VFIO_H, &body);
+    assert_eq!(out, expected_layout_of(vfio_mirrors().into_iter()));
+    let out = run_c_upstream(
+        &ksrc,
+        VFIO_H,
+        r#"printf("%d %d %d %d %d %d %d %d %d %d %d %d %d %u\n", VFIO_API_VERSION,
+                  VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_DMA_CC_IOMMU, VFIO_UNMAP_ALL,
+                  VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL,
+                  VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_INFO_CAPS,
+                  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+                  VFIO_BASE, (unsigned)VFIO_GET_API_VERSION);"#,
+    );
+    let want = format!(
+        "{} {} {} {} {} {} {} {} {} {} {} {} {} {}\n",
+        VFIO_API_VERSION,
+        VFIO_TYPE1_IOMMU,
+        VFIO_TYPE1V2_IOMMU,
+        VFIO_DMA_CC_IOMMU,
+        VFIO_UNMAP_ALL,
+        VFIO_DMA_MAP_FLAG_READ,
+        VFIO_DMA_MAP_FLAG_WRITE,
+        VFIO_DMA_UNMAP_FLAG_ALL,
+        VFIO_IOMMU_INFO_PGSIZES,
+        VFIO_IOMMU_INFO_CAPS,
+        VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+        VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+        ucmd::VFIO_BASE,
+        ucmd::VFIO_GET_API_VERSION,
     );
     assert_eq!(out, want);
 }

@@ -110,6 +110,7 @@ enum {
 	IOMMUFD_CMD_IOAS_MAP = 0x85,
 	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
 	IOMMUFD_CMD_OPTION = 0x87,
+	IOMMUFD_CMD_VFIO_IOAS = 0x88,
 	IOMMUFD_CMD_HWPT_ALLOC = 0x89,
 	IOMMUFD_CMD_GET_HW_INFO = 0x8a,
 	IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING = 0x8b,
@@ -405,6 +406,45 @@ struct iommu_option {
 	__aligned_u64 val64;
 };
 #define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
+
+/**
+ * enum iommufd_vfio_ioas_op - IOMMU_VFIO_IOAS_* ioctls
+ * @IOMMU_VFIO_IOAS_GET: Get the current compatibility IOAS
+ * @IOMMU_VFIO_IOAS_SET: Change the current compatibility IOAS
+ * @IOMMU_VFIO_IOAS_CLEAR: Disable VFIO compatibility
+ */
+enum iommufd_vfio_ioas_op {
+	IOMMU_VFIO_IOAS_GET = 0,
+	IOMMU_VFIO_IOAS_SET = 1,
+	IOMMU_VFIO_IOAS_CLEAR = 2,
+};
+
+/**
+ * struct iommu_vfio_ioas - ioctl(IOMMU_VFIO_IOAS)
+ * @size: sizeof(struct iommu_vfio_ioas)
+ * @ioas_id: For IOMMU_VFIO_IOAS_SET the input IOAS ID to set
+ *           For IOMMU_VFIO_IOAS_GET will output the IOAS ID
+ * @op: One of enum iommufd_vfio_ioas_op
+ * @__reserved: Must be 0
+ *
+ * The VFIO compatibility support uses a single IOAS because VFIO APIs do not have an
+ * ID field: the VFIO type1 container ioctls of <linux/vfio.h> (VFIO_GET_API_VERSION,
+ * VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA,
+ * VFIO_IOMMU_UNMAP_DMA) issued on this file work on the IOAS set here, as iommufd
+ * answers them on /dev/iommu. SET or CLEAR does not destroy any IOAS; destroying the
+ * compatibility IOAS clears it.
+ *
+ * Errors: EOPNOTSUPP for a non-zero @__reserved or an unknown @op; ENODEV for GET
+ * when no compatibility IOAS is set; ENOENT for SET with an @ioas_id that is not an
+ * IOAS. The VFIO ioctls: see Documentation/ioasid.rst, "VFIO compatibility".
+ */
+struct iommu_vfio_ioas {
+	__u32 size;
+	__u32 ioas_id;
+	__u16 op;
+	__u16 __reserved;
+};
+#define IOMMU_VFIO_IOAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VFIO_IOAS)
 
 /**
  * enum iommufd_hwpt_alloc_flags - flags of IOMMU_HWPT_ALLOC
