@@ -66,21 +66,26 @@ pub(crate) enum Source {
 /// (`IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` lowers it to exercise the batching).
 pub(crate) static BATCH_MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
 
+/// One page of a [`Pages`]: its pin, and how many users it has.
+struct Slot {
+    page: Option<PinnedPage>,
+    users: u32,
+}
+
 /// The pinned pages of a [`Pages`] and who uses them.
 ///
 /// # Invariants
 ///
-/// `pages` and `users` are empty or both `npages` long; `pages[i]` is `Some` iff
-/// `users[i] > 0`; `npinned` is the number of `Some`s, all of them charged to `process`,
-/// and also to `moving_to` while that is set.
+/// `slots` is empty or `npages` long (one allocation for the pins and their counts);
+/// `slots[i].page` is `Some` iff `slots[i].users > 0`; `npinned` is the number of `Some`s,
+/// all of them charged to `process`, and also to `moving_to` while that is set.
 struct PinState {
     /// The process that mapped the memory (changed by `IOMMU_IOAS_CHANGE_PROCESS`).
     process: Arc<Process>,
     /// The process a prepared `IOMMU_IOAS_CHANGE_PROCESS` moves the charge to, until it
     /// commits or aborts.
     moving_to: Option<Arc<Process>>,
-    pages: KVVec<Option<PinnedPage>>,
-    users: KVVec<u32>,
+    slots: KVVec<Slot>,
     npinned: usize,
 }
 
@@ -200,8 +205,7 @@ impl Pages {
                 pins <- new_mutex!(PinState {
                     process,
                     moving_to: None,
-                    pages: KVVec::new(),
-                    users: KVVec::new(),
+                    slots: KVVec::new(),
                     npinned: 0,
                 }),
             }),
@@ -248,16 +252,19 @@ impl Pages {
             return Err(EINVAL);
         }
         let mut st = self.pins.lock();
-        if st.pages.is_empty() {
-            let mut pages = KVVec::with_capacity(self.npages, GFP_KERNEL)?;
-            let mut users = KVVec::with_capacity(self.npages, GFP_KERNEL)?;
+        if st.slots.is_empty() {
+            let mut slots = KVVec::with_capacity(self.npages, GFP_KERNEL)?;
             for _ in 0..self.npages {
-                pages.push(None, GFP_KERNEL)?;
-                users.push(0u32, GFP_KERNEL)?;
+                slots.push(
+                    Slot {
+                        page: None,
+                        users: 0,
+                    },
+                    GFP_KERNEL,
+                )?;
             }
-            // INVARIANT: both `npages` long, no pins.
-            st.pages = pages;
-            st.users = users;
+            // INVARIANT: `npages` long, no pins.
+            st.slots = slots;
         }
         let mut index = first;
         let result = self.pin_locked(&mut st, &mut index, last);
@@ -273,15 +280,15 @@ impl Pages {
         let limit = BATCH_MEMORY_LIMIT.load(Relaxed) as usize / size_of::<usize>();
         while *index <= last {
             let i = *index;
-            if st.users[i] > 0 {
+            if st.slots[i].users > 0 {
                 // INVARIANT: one more user of an already pinned page.
-                st.users[i] += 1;
+                st.slots[i].users += 1;
                 *index += 1;
                 continue;
             }
             // A run of unpinned pages: pin a batch of it.
             let mut run = 1;
-            while i + run <= last && run < limit.max(1) && st.users[i + run] == 0 {
+            while i + run <= last && run < limit.max(1) && st.slots[i + run].users == 0 {
                 run += 1;
             }
             let mut batch = PageBatch::new(run);
@@ -307,8 +314,10 @@ impl Pages {
             }
             for (k, page) in batch.take().enumerate() {
                 // INVARIANT: a new pin with its first user, charged above.
-                st.pages[i + k] = Some(page);
-                st.users[i + k] = 1;
+                st.slots[i + k] = Slot {
+                    page: Some(page),
+                    users: 1,
+                };
                 st.npinned += 1;
             }
             *index = i + got;
@@ -324,29 +333,31 @@ impl Pages {
     }
 
     fn unpin_locked(&self, st: &mut PinState, first: usize, last: usize) {
-        let last = last.min(st.users.len().saturating_sub(1));
+        let last = last.min(st.slots.len().saturating_sub(1));
         let mut released = 0usize;
         let PinState {
-            pages,
-            users,
+            slots,
             process,
             moving_to,
             npinned,
         } = st;
-        let gone = (first..=last).filter_map(|i| {
-            let u = users.get_mut(i)?;
-            if *u == 0 {
-                // A caller bug: never go below zero.
-                return None;
-            }
-            *u -= 1;
-            if *u == 0 {
-                released += 1;
-                pages[i].take()
-            } else {
-                None
-            }
-        });
+        let gone = slots
+            .get_mut(first..=last)
+            .into_iter()
+            .flatten()
+            .filter_map(|slot| {
+                if slot.users == 0 {
+                    // A caller bug: never go below zero.
+                    return None;
+                }
+                slot.users -= 1;
+                if slot.users == 0 {
+                    released += 1;
+                    slot.page.take()
+                } else {
+                    None
+                }
+            });
         ffi::unpin_pages(gone, self.writable);
         // INVARIANT: `released` pins gone, uncharged here.
         *npinned -= released;
@@ -371,7 +382,11 @@ impl Pages {
     ) -> Result {
         let st = self.pins.lock();
         for i in first..=last {
-            let page = st.pages.get(i).and_then(Option::as_ref).ok_or(EINVAL)?;
+            let page = st
+                .slots
+                .get(i)
+                .and_then(|s| s.page.as_ref())
+                .ok_or(EINVAL)?;
             f(i, page)?;
         }
         Ok(())
@@ -387,16 +402,16 @@ impl Pages {
         &self,
         first: usize,
         last: usize,
-        f: impl for<'p> FnOnce(core::iter::Flatten<core::slice::Iter<'p, Option<PinnedPage>>>) -> Result,
+        f: impl for<'p> FnOnce(&mut dyn Iterator<Item = &'p PinnedPage>) -> Result,
     ) -> Result {
         let st = self.pins.lock();
-        let Some(pages) = st.pages.get(first..=last) else {
+        let Some(slots) = st.slots.get(first..=last) else {
             return Err(EINVAL);
         };
-        if pages.iter().any(Option::is_none) {
+        if slots.iter().any(|s| s.page.is_none()) {
             return Err(EINVAL);
         }
-        f(pages.iter().flatten())
+        f(&mut slots.iter().filter_map(|s| s.page.as_ref()))
     }
 
     /// Prepares moving this memory's charge to the calling process
