@@ -7,7 +7,7 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::{areas_in, pages::PAGE_SIZE, AccessPin, Ioas, IoasInner};
+use super::{areas_in, pages::PAGE_SIZE, AccessPin, Area, Ioas, IoasInner};
 use crate::{
     error::refuse,
     ffi,
@@ -18,8 +18,50 @@ use crate::{
 };
 use kernel::{
     prelude::*,
+    rbtree::RBTree,
     sync::{atomic::Relaxed, Arc},
 };
+
+/// The part of one area that an access to a range covers from IOVA `cur` on.
+struct AccessPiece<'a> {
+    /// The area holding `cur`.
+    area: &'a Area,
+    /// The piece's last IOVA (the area's or the range's last, whichever comes first).
+    last: u64,
+    /// The piece's first and last byte in the area's memory.
+    b0: u64,
+    b1: u64,
+}
+
+impl<'a> AccessPiece<'a> {
+    /// The piece of `range` from `cur` in the area that holds `cur`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if no area holds `cur`, `EPERM` for a write to a read-only area.
+    fn at(areas: &'a RBTree<u64, Area>, cur: u64, range: Span, write: bool) -> Result<Self> {
+        // Areas are keyed by their last IOVA: the first ending at or after `cur`.
+        let key = areas.cursor_lower_bound(&cur).map(|c| *c.current().0);
+        let area = key.and_then(|k| areas.get(&k));
+        let Some(area) = area.filter(|a| a.span.start <= cur) else {
+            return Err(ENOENT);
+        };
+        if write && area.prot & IOMMU_IOAS_MAP_WRITEABLE == 0 {
+            return refuse!(
+                EPERM,
+                "access: write to the read-only area at {:#x}\n",
+                area.span.start
+            );
+        }
+        let last = area.span.last.min(range.last);
+        Ok(Self {
+            area,
+            last,
+            b0: area.slice.start_byte + (cur - area.span.start),
+            b1: area.slice.start_byte + (last - area.span.start),
+        })
+    }
+}
 
 impl Ioas {
     /// The alignment areas need: the largest minimum page size of the domains, and the
@@ -267,24 +309,9 @@ impl Ioas {
         let result = (|| {
             let mut next = Some(range.start);
             while let Some(cur) = next.filter(|&n| n <= range.last) {
-                let Some(cursor) = inner.areas.cursor_lower_bound_mut(&cur) else {
-                    return Err(ENOENT);
-                };
-                let (&key, area) = cursor.current();
-                if area.span.start > cur {
-                    return Err(ENOENT);
-                }
-                if write && area.prot & IOMMU_IOAS_MAP_WRITEABLE == 0 {
-                    return refuse!(
-                        EPERM,
-                        "access: write to the read-only area at {:#x}\n",
-                        area.span.start
-                    );
-                }
-                let last = area.span.last.min(range.last);
-                let pages = area.slice.pages.clone();
-                let b0 = area.slice.start_byte + (cur - area.span.start);
-                let b1 = area.slice.start_byte + (last - area.span.start);
+                let piece = AccessPiece::at(&inner.areas, cur, range, write)?;
+                let (key, last, b0, b1) = (piece.area.span.last, piece.last, piece.b0, piece.b1);
+                let pages = piece.area.slice.pages.clone();
                 let (first_page, last_page) = (pages.index_of(b0), pages.index_of(b1));
                 pins.reserve(1, GFP_KERNEL)?;
                 pages.pin(first_page, last_page)?;
@@ -356,23 +383,9 @@ impl Ioas {
         let mut done = 0usize;
         let mut next = Some(range.start);
         while let Some(cur) = next.filter(|&n| n <= range.last) {
-            // Areas are keyed by their last IOVA: the first ending at or after `cur`.
-            let key = inner.areas.cursor_lower_bound(&cur).map(|c| *c.current().0);
-            let area = key.and_then(|k| inner.areas.get(&k));
-            let Some(area) = area.filter(|a| a.span.start <= cur) else {
-                return Err(ENOENT);
-            };
-            if write && area.prot & IOMMU_IOAS_MAP_WRITEABLE == 0 {
-                return refuse!(
-                    EPERM,
-                    "access: write to the read-only area at {:#x}\n",
-                    area.span.start
-                );
-            }
-            let last = area.span.last.min(range.last);
+            let AccessPiece { area, last, b0, b1 } =
+                AccessPiece::at(&inner.areas, cur, range, write)?;
             let pages = &area.slice.pages;
-            let b0 = area.slice.start_byte + (cur - area.span.start);
-            let b1 = area.slice.start_byte + (last - area.span.start);
             let (first_page, last_page) = (pages.index_of(b0), pages.index_of(b1));
             pages.pin(first_page, last_page)?;
             let mut b = b0;

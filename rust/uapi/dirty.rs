@@ -179,6 +179,8 @@ pub(crate) fn or_into(dst: &mut [u8], window: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The host crate's generator (these tests run only there).
+    use crate::rng::Rng;
 
     #[test]
     fn range_rules_follow_iommufd() {
@@ -197,20 +199,6 @@ mod tests {
         assert_eq!(check_range(0x1000, 0x4000, 0x800, 0x800), Ok(8));
         // Up to the last IOVA: the end wraps to 0, which is aligned.
         assert_eq!(check_range(u64::MAX - 0xfff, 0x1000, 0x1000, 0x1000), Ok(1));
-    }
-
-    /// A small deterministic generator (xorshift) for the model tests.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
     }
 
     /// Runs `spans` (sorted, each reported to every window it overlaps, as an IOMMU reports

@@ -12,19 +12,7 @@ const HUGE: u64 = 2 << 20;
 /// The model's space: small enough to search exhaustively.
 const SPACE: u64 = 1 << 24;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::rng::Rng;
 
 #[derive(Default)]
 struct Model {

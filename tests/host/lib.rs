@@ -20,6 +20,9 @@ pub mod ucmd;
 pub mod vfio;
 
 #[cfg(test)]
+mod rng;
+
+#[cfg(test)]
 mod uapi_header;
 
 #[cfg(test)]
