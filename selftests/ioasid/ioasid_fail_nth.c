@@ -535,6 +535,20 @@ TEST_F(fail_nth, allow_iovas_keeps_the_old_list_on_failure)
 }
 
 /*
+ * After an IOMMU_HWPT_ALLOC under fault injection (`alloc`, in the caller): the new HWPT is
+ * destroyed if it was made, and every page of self->buf has one pin left with VmPin at
+ * `pinned0`, so a failure left nothing behind.
+ */
+#define CHECK_NO_NEW_HWPT(ok)								\
+	do {									\
+		if (ok) {								\
+			ASSERT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));	\
+		}									\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+	} while (0)
+
+/*
  * Nested HWPTs on the mock IOMMU: a failed IOMMU_HWPT_ALLOC of a nested HWPT (either data
  * type) leaves no HWPT, nothing counted in the parent and the pins as they were; an
  * IOMMU_HWPT_INVALIDATE allocates nothing, so armed faults never reach it.
@@ -573,24 +587,16 @@ TEST_F(fail_nth, nested_hwpt_alloc_and_invalidate_leave_nothing_on_failure)
 	pinned0 = proc_status_kb(getpid(), "VmPin");
 	alloc.flags = 0;
 	alloc.pt_id = parent;
-#define CHECK_NESTED(ok)								\
-	do {									\
-		if (ok) {								\
-			ASSERT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));	\
-		}									\
-		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
-		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
-	} while (0)
 	alloc.data_type = 0xdead; /* IOMMU_HWPT_DATA_SELFTEST */
 	alloc.data_len = sizeof(selftest_data);
 	alloc.data_uptr = (uintptr_t)&selftest_data;
-	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_NESTED);
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_NO_NEW_HWPT);
 	TH_LOG("selftest type: %u allocation points", points);
 	EXPECT_LE(2, points);
 	alloc.data_type = IOASID_HWPT_DATA_MOCK_S1;
 	alloc.data_len = sizeof(s1_data);
 	alloc.data_uptr = (uintptr_t)&s1_data;
-	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_NESTED);
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_NO_NEW_HWPT);
 	TH_LOG("mock stage-1 type: %u allocation points", points);
 	EXPECT_LE(2, points);
 
@@ -642,21 +648,13 @@ TEST_F(fail_nth, dirty_tracking_hwpt_alloc_and_bitmap_read_leave_nothing_on_fail
 	ASSERT_EQ(0, test_mock_domain_flags(self->fd, self->ioas, 0, &stdev, NULL, &idev));
 	alloc.dev_id = idev;
 	pinned0 = proc_status_kb(getpid(), "VmPin");
-#define CHECK_DIRTY_HWPT(ok)								\
-	do {									\
-		if (ok) {								\
-			ASSERT_EQ(0, destroy(self->fd, alloc.out_hwpt_id));	\
-		}									\
-		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
-		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
-	} while (0)
-	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_DIRTY_HWPT);
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_NO_NEW_HWPT);
 	TH_LOG("default format: %u allocation points", points);
 	EXPECT_LE(2, points);
 	alloc.data_type = IOMMU_HWPT_DATA_SELFTEST;
 	alloc.data_len = sizeof(huge);
 	alloc.data_uptr = (uintptr_t)&huge;
-	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_DIRTY_HWPT);
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &alloc), CHECK_NO_NEW_HWPT);
 	TH_LOG("huge format: %u allocation points", points);
 	EXPECT_LE(2, points);
 
