@@ -10,14 +10,15 @@
 //! Layout: `ffi` (with `ffi::iommu`) is the FFI layer, the only modules with `unsafe` code
 //! (with the C shim in `shim/`); every other module says `#![deny(unsafe_code)]`. The
 //! pure-logic modules of `uapi` (`ucmd`: ioctl numbers and size rules, `iova`: IOVA
-//! arithmetic and allocator, `abi`: structure mirrors and argument checks, `vfio`: the VFIO
-//! type1 mirrors and the arithmetic of their replies) depend only on
-//! `core` and are also unit-tested on the host; `error` gives their errors an errno and has
+//! arithmetic and allocator, `abi`: structure mirrors and argument checks, `dirty`: the
+//! dirty-bitmap windows, `mock_s1`: the mock's stage-1 format, `vfio`: the VFIO type1
+//! mirrors and the arithmetic of their replies) depend only on `core` and are also
+//! unit-tested on the host; `error` gives their errors an errno and has
 //! `refuse!`, with which every refusal carries its reason; `dispatch` is the single ioctl
 //! dispatcher and its table, keyed by the uAPI names;
 //! `objects` the objects (`table` their table, `context` the per-file state, one module
-//! per object type, `vfio_compat` the VFIO type1 container ioctls on the compatibility
-//! IOAS); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
+//! per object type, `dirty` the dirty-tracking ioctls of HWPTs, `vfio_compat` the VFIO
+//! type1 container ioctls on the compatibility IOAS); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
 //! real and mock; `testing` the test interface. Dependencies point that way: handlers,
 //! objects, engine, domains, FFI.
 //!
@@ -34,7 +35,7 @@
 //! 6. `Ioas::inner`: the IOVA bookkeeping; held across pinning and domain mapping.
 //! 7. `Pages::pins`: the pins and their accounting; held across pinning.
 //! 8. `MockNested::stage1`: a mock nested domain's stage 1 (its translation cache).
-//! 9. `MockDomain::table`: a mock domain's page table.
+//! 9. `MockDomain::table`: a mock domain's page table, dirty bits and tracking switch.
 //! 10. `Context::process_cache`: a leaf, taken with nothing else held.
 //! 11. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
 //! 12. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.

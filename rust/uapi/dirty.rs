@@ -17,6 +17,9 @@
 //! so each bit it covers is set exactly once, as iommufd's `iova_bitmap` does with its
 //! "set ahead" length.
 
+// Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
+#![deny(unsafe_code)]
+
 /// Why a dirty-bitmap request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DirtyError {

@@ -5,6 +5,8 @@
 //! The modules keep the `pub(crate)` visibility the kernel crate needs, so outside the
 //! tests most of their items are unused here.
 #![allow(dead_code)]
+// Re-exports the module uses (the test interface's mirrors) are used here by the tests only.
+#![cfg_attr(not(test), allow(unused_imports))]
 
 #[path = "../../rust/uapi/dirty.rs"]
 pub mod dirty;
