@@ -82,10 +82,8 @@ impl IommuGroup {
         let group = unsafe { bindings::iommu_group_ref_get(self.0.as_ptr()) };
         // INVARIANT: the new reference belongs to the `IommuGroup`.
         let group = IommuGroup(NonNull::new(group).ok_or(EINVAL)?);
-        // SAFETY: The group and `domain` are live, and the result keeps the domain alive
-        // (its reference) while attached; `handle` is a new, zeroed
-        // `struct iommu_attach_handle` that the result keeps at a stable address (boxed)
-        // while the group is attached with it.
+        // SAFETY: The group and `domain` are live and the result holds a domain reference
+        // while attached; `handle`, a new zeroed attach handle, stays boxed in the result.
         let rc = unsafe {
             raw::ioasid_shim_group_attach(group.as_raw(), domain.as_raw(), handle.get().cast())
         };
