@@ -316,11 +316,15 @@ impl HwDomain for MockDomain {
             let fits = |s: u64| {
                 (iova + off) % s == 0 && (run.phys() + off) % s == 0 && off + s <= run.len()
             };
+            // Only the format's sizes (two bits), smallest first: the last that fits wins.
             let mut best = MOCK_PAGE_SHIFT;
-            for shift in MOCK_PAGE_SHIFT..64 {
-                if sizes & (1 << shift) != 0 && fits(1 << shift) {
-                    best = shift;
+            let mut left = sizes;
+            while left != 0 {
+                let size = left & left.wrapping_neg();
+                if fits(size) {
+                    best = size.trailing_zeros();
                 }
+                left &= left - 1;
             }
             best as u8
         };
