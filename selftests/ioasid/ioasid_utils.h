@@ -437,6 +437,10 @@ static inline int test_check_map(int fd, __u32 hwpt, __u64 iova, void *ptr, size
 #define IOMMU_TEST_OP_DEV_CHECK_CACHE 16
 #define MOCK_NESTED_DOMAIN_IOTLB_NUM 4
 #define IOMMU_VIOMMU_TYPE_SELFTEST 0xdeadbeef
+/* iommufd's vIOMMU types of real IOMMUs; ioasid's header leaves them out until it drives them. */
+#define IOMMU_VIOMMU_TYPE_DEFAULT 0
+#define IOMMU_VIOMMU_TYPE_ARM_SMMUV3 1
+#define IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV 2
 #define IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST 0xdeadbeef
 #define MOCK_DEV_CACHE_NUM 4
 #define IOMMU_TEST_DEV_CACHE_DEFAULT 0xbaddad

@@ -675,28 +675,19 @@ struct iommu_hwpt_invalidate {
 };
 #define IOMMU_HWPT_INVALIDATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)
 
-/**
- * enum iommu_viommu_type - types of IOMMU_VIOMMU_ALLOC
- * @IOMMU_VIOMMU_TYPE_DEFAULT: reserved (EOPNOTSUPP)
- * @IOMMU_VIOMMU_TYPE_ARM_SMMUV3: an Arm SMMUv3 vIOMMU; refused by ioasid for now
- *                               (EOPNOTSUPP)
- * @IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV: an NVIDIA Tegra241 CMDQV vIOMMU; refused by ioasid
- *                                   for now (EOPNOTSUPP)
- *
- * iommufd's types, with its numbers. ioasid implements only the test interface's mock
- * vIOMMU so far: IOMMU_VIOMMU_TYPE_SELFTEST (0xdeadbeef) of upstream's iommufd_test.h.
+/*
+ * The types of IOMMU_VIOMMU_ALLOC: ioasid implements only the test interface's mock
+ * vIOMMU so far, IOMMU_VIOMMU_TYPE_SELFTEST (0xdeadbeef) of upstream's iommufd_test.h.
+ * iommufd's types for real IOMMUs (IOMMU_VIOMMU_TYPE_ARM_SMMUV3 = 1,
+ * IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV = 2) are not published here until ioasid drives them:
+ * they are refused (EOPNOTSUPP) like any unknown type, as type 0 is.
  */
-enum iommu_viommu_type {
-	IOMMU_VIOMMU_TYPE_DEFAULT = 0,
-	IOMMU_VIOMMU_TYPE_ARM_SMMUV3 = 1,
-	IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV = 2,
-};
 
 /**
  * struct iommu_viommu_alloc - ioctl(IOMMU_VIOMMU_ALLOC)
  * @size: sizeof(struct iommu_viommu_alloc)
  * @flags: must be 0
- * @type: enum iommu_viommu_type, or a type of the test interface
+ * @type: the vIOMMU type (IOMMU_VIOMMU_TYPE_SELFTEST of the test interface so far)
  * @dev_id: a device behind the IOMMU the vIOMMU is a slice of
  * @hwpt_id: the nest-parent HWPT (the VM's stage 2) the vIOMMU is built on
  * @out_viommu_id: the new vIOMMU's ID
