@@ -13,6 +13,7 @@ use super::{ioas, pcidev::PciGroup, table::ObjectTable};
 use crate::{dispatch, dispatch::Ucmd, error::refuse, ffi, uapi::*};
 use kernel::{
     fs::File,
+    mm::virt::VmaNew,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     new_mutex,
     prelude::*,
@@ -116,6 +117,11 @@ impl MiscDevice for Context {
     /// `compat_ptr_ioctl` calls this with the zero-extended pointer.
     fn ioctl(ctx: Pin<&Context>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         dispatch::dispatch(&ctx, cmd, arg)
+    }
+
+    /// Maps a vIOMMU's mmap region ([`super::viommu::mmap`]).
+    fn mmap(ctx: Pin<&Context>, _file: &File, vma: &VmaNew) -> Result {
+        super::viommu::mmap(&ctx, vma)
     }
 }
 

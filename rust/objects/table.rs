@@ -461,6 +461,21 @@ impl ObjectTable {
         obj.ok_or(ENOENT)
     }
 
+    /// Runs `f` on object `id` if it is a live `T`, under the array's lock, so atomically
+    /// with respect to [`ObjectTable::destroy`] (the mmap handler counts a mapping of a
+    /// vIOMMU's region this way: never of a vIOMMU being destroyed); `None` if there is no
+    /// such object. Unlike a lookup it takes no reference to the object, so the caller can
+    /// never drop the last one. `f` must not sleep.
+    pub(crate) fn with_live<T: Narrow, R>(&self, id: u32, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let guard = self.slots.lock();
+        let r = match guard.get(id as usize) {
+            Some(e) => e.live_obj().and_then(T::narrow).map(f),
+            None => None,
+        };
+        drop(guard);
+        r
+    }
+
     /// Removes object `id` if it is a `T` for which `cond` holds (evaluated under the
     /// array's lock; for example an automatic HWPT whose last device left), and tears it
     /// down; returns whether it did.

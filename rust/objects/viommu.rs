@@ -14,6 +14,13 @@
 //! `IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV`) are refused with `EOPNOTSUPP` for now: they would go
 //! to the IOMMU driver's own `viommu_init`, never to a copy of its logic.
 //!
+//! With data (`struct iommu_viommu_selftest`), the mock vIOMMU also has an mmap region
+//! (upstream's mock page): two zeroed pages whose first `u32` is the user's `in_data`,
+//! which userspace maps from the `/dev/ioasid` file at `out_mmap_offset` ([`mmap`]). The
+//! offset is derived from the vIOMMU's ID ([`MMAP_PGOFF_SHIFT`]), so finding the region
+//! is one lookup; each mapping counts as a user of the vIOMMU (`IOMMU_DESTROY` gives
+//! `EBUSY` until it is unmapped) and holds the pages for as long as it exists.
+//!
 //! A vIOMMU never holds its vDEVICEs: each vDEVICE holds the vIOMMU (counted in `users`,
 //! so the vIOMMU outlives them) and registers its device here by `virt_id`; dropping the
 //! vDEVICE removes it again.
@@ -31,11 +38,14 @@ use super::{
 use crate::{
     dispatch::Ucmd,
     error::refuse,
+    ffi::mmap::{vma_is_exec, vma_is_shared, vma_pgoff, MmapRegion},
     hw::{mock::MockDomain, Domain, UserData, UserDataArray},
     uapi::{offsetofend, IommuViommuAlloc, IommuViommuInvalidateSelftest, IommuViommuSelftest},
 };
 use kernel::{
+    mm::virt::VmaNew,
     new_mutex,
+    page::PAGE_SIZE,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -51,6 +61,12 @@ pub(crate) const IOMMU_VIOMMU_TYPE_SELFTEST: u32 = 0xdead_beef;
 const IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST: u32 = 0xdead_beef;
 /// `IOMMU_TEST_INVALIDATE_FLAG_ALL`: clear every cache entry (`cache_id` ignored).
 const INVALIDATE_FLAG_ALL: u32 = 1 << 0;
+
+/// The mmap region of a vIOMMU with ID `id` is at page offset `id << MMAP_PGOFF_SHIFT` of
+/// the file (one slot of 16 pages per ID; ID 0 is never used, so offset 0 never maps).
+const MMAP_PGOFF_SHIFT: u32 = 4;
+/// The pages of the mock vIOMMU's mmap region (upstream's mock has two).
+const MMAP_NPAGES: usize = 2;
 
 /// A device registered under a `virt_id` by its vDEVICE.
 struct Vdev {
@@ -90,6 +106,8 @@ pub(crate) struct Viommu {
     stage2: Arc<MockDomain>,
     /// Objects that depend on the vIOMMU: its vDEVICEs and nested HWPTs.
     users: Atomic<u32>,
+    /// The mmap region (only with data, as upstream's mock); its mappings count as users.
+    mmap: Option<Arc<MmapRegion>>,
     /// The vDEVICEs' devices, sorted by `virt_id` (unique). Taken under a mock device's
     /// lock (`MockDevice::inner`), never the other way round; nothing is taken under it.
     #[pin]
@@ -221,15 +239,16 @@ impl Viommu {
 /// A vIOMMU is used by its vDEVICEs and nested HWPTs.
 impl ObjectKind for Arc<Viommu> {
     fn users(&self) -> u32 {
-        self.users.load(Relaxed)
+        let maps = self.mmap.as_ref().map_or(0, |r| r.maps());
+        self.users.load(Relaxed).saturating_add(maps)
     }
 }
 
 /// `IOMMU_VIOMMU_ALLOC`: a vIOMMU of type `type` for device `dev_id`'s IOMMU on the
 /// nest-parent HWPT `hwpt_id`, with the checks in upstream iommufd's order. With data
 /// (`struct iommu_viommu_selftest`, the same copy rules as `IOMMU_HWPT_ALLOC`'s), the mock
-/// copies `in_data` to `out_data`; it has no mmap region yet (`out_mmap_offset` and
-/// `out_mmap_length` are 0). `__reserved` is not looked at, as iommufd does.
+/// copies `in_data` to `out_data` and to the first `u32` of its mmap region, whose offset
+/// and length it reports. `__reserved` is not looked at, as iommufd does.
 pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
     let mut cmd = IommuViommuAlloc::read(ucmd.bytes());
     if cmd.flags != 0 {
@@ -282,24 +301,24 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             cmd.hwpt_id
         );
     };
+    let data = UserData {
+        kind: cmd.r#type,
+        uptr: cmd.data_uptr,
+        len: cmd.data_len,
+    };
+    let mut cfg = None;
+    let mut mmap = None;
     if cmd.data_len != 0 {
-        let data = UserData {
-            kind: cmd.r#type,
-            uptr: cmd.data_uptr,
-            len: cmd.data_len,
-        };
         let raw = data.read::<{ IommuViommuSelftest::SIZE }>(
             IOMMU_VIOMMU_TYPE_SELFTEST,
             offsetofend!(IommuViommuSelftest, out_data),
         )?;
-        let mut cfg = IommuViommuSelftest::read(&raw);
-        // The loopback of upstream's mock; no mmap region yet.
-        cfg.out_data = cfg.in_data;
-        cfg.out_mmap_offset = 0;
-        cfg.out_mmap_length = 0;
-        let mut out = [0u8; IommuViommuSelftest::SIZE];
-        cfg.write(&mut out);
-        data.write(&out)?;
+        let c = IommuViommuSelftest::read(&raw);
+        // The loopback of upstream's mock, on the page too.
+        let region = MmapRegion::new(MMAP_NPAGES)?;
+        region.write(0, 0, &c.in_data.to_ne_bytes())?;
+        mmap = Some(region);
+        cfg = Some(c);
     }
     // INVARIANT: checked above; counted while the vIOMMU (or the failed initializer)
     // holds it.
@@ -310,12 +329,72 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             parent: held,
             stage2,
             users: Atomic::new(0),
+            mmap,
             vdevs <- new_mutex!(KVec::new()),
         }),
         GFP_KERNEL,
     )?;
     let new = ctx.objects().add(Object::Viommu(viommu))?;
+    if let Some(mut c) = cfg {
+        // Reported once the ID, which gives the offset, is known; a failure aborts the
+        // new object.
+        c.out_data = c.in_data;
+        c.out_mmap_offset = mmap_offset(new.id());
+        c.out_mmap_length = (MMAP_NPAGES * PAGE_SIZE) as u64;
+        let mut out = [0u8; IommuViommuSelftest::SIZE];
+        c.write(&mut out);
+        data.write(&out)?;
+    }
     cmd.out_viommu_id = new.id();
     cmd.write(ucmd.bytes_mut());
     ucmd.publish_on_reply(new)
+}
+
+/// The file offset, in bytes, of the mmap region of vIOMMU `id`.
+fn mmap_offset(id: u32) -> u64 {
+    (u64::from(id) << MMAP_PGOFF_SHIFT) * PAGE_SIZE as u64
+}
+
+/// `mmap()` of the `/dev/ioasid` file: maps the mmap region of the vIOMMU whose offset
+/// `vma` starts at, whole, as iommufd does: the offset and length must be the region's
+/// exactly.
+///
+/// # Errors
+///
+/// `EINVAL` for a private mapping (or a length not a multiple of the page size), `EPERM`
+/// for an executable one, `ENXIO` when no region starts at the offset or its length
+/// differs (also while its vIOMMU is being destroyed), `ENOMEM`.
+pub(crate) fn mmap(ctx: &Context, vma: &VmaNew) -> Result {
+    let length = vma.end() - vma.start();
+    if length % PAGE_SIZE != 0 {
+        return refuse!(EINVAL, "mmap: length {:#x} is not page aligned\n", length);
+    }
+    if !vma_is_shared(vma) {
+        return refuse!(EINVAL, "mmap: the mapping must be MAP_SHARED\n");
+    }
+    if vma_is_exec(vma) {
+        return refuse!(EPERM, "mmap: the mapping cannot be executable\n");
+    }
+    let pgoff = vma_pgoff(vma);
+    let aligned = pgoff & ((1 << MMAP_PGOFF_SHIFT) - 1) == 0;
+    let found = match u32::try_from(pgoff >> MMAP_PGOFF_SHIFT) {
+        Ok(id) if aligned => ctx.objects().with_live::<Arc<Viommu>, _>(id, |v| {
+            // Counted under the table's lock: DESTROY either saw the mapping or won.
+            let region = v.mmap.as_ref().filter(|r| r.npages() * PAGE_SIZE == length)?;
+            region.claim_map();
+            Some(region.clone())
+        }),
+        _ => None,
+    };
+    let Some(Some(region)) = found else {
+        return refuse!(
+            ENXIO,
+            "mmap: no vIOMMU region of length {:#x} at page offset {:#x}\n",
+            length,
+            pgoff
+        );
+    };
+    vma.set_dontexpand();
+    vma.set_dontdump();
+    region.map(vma)
 }

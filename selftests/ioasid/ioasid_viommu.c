@@ -10,11 +10,14 @@
  * - nested HWPTs on a vIOMMU: attach only with a vDEVICE, mock DMA through them, their
  *   mock IOTLB;
  * - IOMMU_HWPT_INVALIDATE on a vIOMMU, proven by IOMMU_TEST_OP_DEV_CHECK_CACHE;
+ * - the mock vIOMMU's mmap region: its contents, the exact offset and length, the mapping
+ *   flags, each mapping (split, forked) holding the vIOMMU, the mapping outliving the file;
  * - the tombstone a vDEVICE leaves when its device goes first;
  * - closing the file with all of it releases everything.
  * Written against the uAPI documentation in include/uapi/linux/ioasid.h.
  */
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "ioasid_utils.h"
@@ -153,9 +156,10 @@ TEST_F(viommu, data_is_copied_like_hwpt_data_and_looped_back)
 	ASSERT_EQ(0, viommu_alloc(self->fd, self->idev, self->parent, IOMMU_VIOMMU_TYPE_SELFTEST,
 				  &data, sizeof(data), &v1));
 	EXPECT_EQ(0xbeef, data.out_data);
-	/* ioasid has no mmap region yet: its length says so. */
-	EXPECT_EQ(0, data.out_mmap_offset);
-	EXPECT_EQ(0, data.out_mmap_length);
+	/* The mmap region: two pages at a page-aligned offset past the first page. */
+	EXPECT_EQ(2 * self->psz, data.out_mmap_length);
+	EXPECT_LE(self->psz, data.out_mmap_offset);
+	EXPECT_EQ(0, data.out_mmap_offset % self->psz);
 	/* The first version (in_data, out_data) is enough, and nothing past it is written. */
 	memset(&data, 0, sizeof(data));
 	data.in_data = 0x1234;
@@ -167,6 +171,183 @@ TEST_F(viommu, data_is_copied_like_hwpt_data_and_looped_back)
 	EXPECT_NE(v1, v2);
 	ASSERT_EQ(0, destroy(self->fd, v1));
 	ASSERT_EQ(0, destroy(self->fd, v2));
+}
+
+/* A vIOMMU with data (in_data) and its mmap region. */
+static int viommu_with_region(int fd, __u32 idev, __u32 parent, __u32 in_data,
+			      struct iommu_viommu_selftest *data, __u32 *out)
+{
+	*data = (struct iommu_viommu_selftest){ .in_data = in_data };
+	return viommu_alloc(fd, idev, parent, IOMMU_VIOMMU_TYPE_SELFTEST, data, sizeof(*data),
+			    out);
+}
+
+/* mmap of the /dev/ioasid file; 0 or -1 with errno, the mapping in *out. */
+static int map_region(int fd, size_t len, int prot, int flags, __u64 offset, void **out)
+{
+	void *p = mmap(NULL, len, prot, flags, fd, offset);
+
+	if (p == MAP_FAILED)
+		return -1;
+	*out = p;
+	return 0;
+}
+
+TEST_F(viommu, mmap_region_holds_in_data_and_is_shared)
+{
+	struct iommu_viommu_selftest data, data2;
+	__u32 v, v2, *page, *page2, *again;
+	size_t len;
+
+	ASSERT_EQ(0, viommu_with_region(self->fd, self->idev, self->parent, 0xbeef, &data, &v));
+	ASSERT_EQ(0, viommu_with_region(self->fd, self->idev, self->parent, 0xcafe, &data2, &v2));
+	len = data.out_mmap_length;
+	EXPECT_NE(data.out_mmap_offset, data2.out_mmap_offset);
+	ASSERT_EQ(0, map_region(self->fd, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+				data.out_mmap_offset, (void **)&page));
+	ASSERT_EQ(0, map_region(self->fd, len, PROT_READ, MAP_SHARED, data2.out_mmap_offset,
+				(void **)&page2));
+	/* Each region starts with its own in_data; the rest is zero. */
+	EXPECT_EQ(0xbeef, page[0]);
+	EXPECT_EQ(0xcafe, page2[0]);
+	for (size_t i = 1; i < len / sizeof(__u32); i++)
+		if (page[i] || page2[i]) {
+			TH_LOG("word %zu is not zero", i);
+			EXPECT_EQ(0, page[i]);
+			EXPECT_EQ(0, page2[i]);
+			break;
+		}
+	/* One region, however many mappings: a write shows through another mapping. */
+	page[1] = 0x1234;
+	page[len / sizeof(__u32) - 1] = 0x5678;
+	ASSERT_EQ(0, map_region(self->fd, len, PROT_READ, MAP_SHARED, data.out_mmap_offset,
+				(void **)&again));
+	EXPECT_EQ(0xbeef, again[0]);
+	EXPECT_EQ(0x1234, again[1]);
+	EXPECT_EQ(0x5678, again[len / sizeof(__u32) - 1]);
+	EXPECT_EQ(0, page2[1]);
+	ASSERT_EQ(0, munmap(again, len));
+	ASSERT_EQ(0, munmap(page, len));
+	ASSERT_EQ(0, munmap(page2, len));
+	ASSERT_EQ(0, destroy(self->fd, v));
+	ASSERT_EQ(0, destroy(self->fd, v2));
+}
+
+TEST_F(viommu, mmap_refusals_are_exact_and_count_nothing)
+{
+	struct iommu_viommu_selftest data, gone;
+	__u32 v, v_gone;
+	__u64 off;
+	size_t len;
+	void *p;
+
+	ASSERT_EQ(0, viommu_with_region(self->fd, self->idev, self->parent, 1, &data, &v));
+	ASSERT_EQ(0, viommu_with_region(self->fd, self->idev, self->parent, 2, &gone, &v_gone));
+	ASSERT_EQ(0, destroy(self->fd, v_gone));
+	off = data.out_mmap_offset;
+	len = data.out_mmap_length;
+	{
+		const struct {
+			const char *what;
+			int err;
+			size_t len;
+			int prot, flags;
+			__u64 off;
+		} cases[] = {
+			{ "offset one page in", ENXIO, len, PROT_READ, MAP_SHARED, off + self->psz },
+			{ "offset past the region", ENXIO, len, PROT_READ, MAP_SHARED,
+			  off + 2 * self->psz },
+			{ "half the length", ENXIO, len / 2, PROT_READ, MAP_SHARED, off },
+			{ "twice the length", ENXIO, len * 2, PROT_READ, MAP_SHARED, off },
+			{ "offset 0", ENXIO, len, PROT_READ, MAP_SHARED, 0 },
+			{ "a destroyed vIOMMU's region", ENXIO, gone.out_mmap_length, PROT_READ,
+			  MAP_SHARED, gone.out_mmap_offset },
+			{ "a private mapping", EINVAL, len, PROT_READ, MAP_PRIVATE, off },
+			{ "an executable mapping", EPERM, len, PROT_READ | PROT_EXEC, MAP_SHARED,
+			  off },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			p = NULL;
+			EXPECT_ERRNO_CASE(cases[i].err,
+					  map_region(self->fd, cases[i].len, cases[i].prot,
+						     cases[i].flags, cases[i].off, &p),
+					  cases[i].what);
+			if (p)
+				munmap(p, cases[i].len);
+		}
+	}
+	/* No refusal counted a mapping: the vIOMMU goes. */
+	ASSERT_EQ(0, destroy(self->fd, v));
+}
+
+TEST_F(viommu, each_mapping_of_the_region_holds_the_viommu)
+{
+	struct iommu_viommu_selftest data;
+	char *a, *b;
+	size_t len;
+	__u32 v;
+	pid_t child;
+	int status, pipefd[2];
+	char c;
+
+	ASSERT_EQ(0, viommu_with_region(self->fd, self->idev, self->parent, 7, &data, &v));
+	len = data.out_mmap_length;
+	ASSERT_EQ(0, map_region(self->fd, len, PROT_READ, MAP_SHARED, data.out_mmap_offset,
+				(void **)&a));
+	ASSERT_EQ(0, map_region(self->fd, len, PROT_READ, MAP_SHARED, data.out_mmap_offset,
+				(void **)&b));
+	/* The owner of a mapped region is busy, as in iommufd. */
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, v));
+	ASSERT_EQ(0, munmap(a, len));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, v));
+	/* A partial munmap splits the mapping: what is left still holds the vIOMMU. */
+	ASSERT_EQ(0, munmap(b + self->psz, self->psz));
+	EXPECT_EQ(7, *(__u32 *)b);
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, v));
+	/* A forked child's copy holds it too, until the child exits. */
+	ASSERT_EQ(0, pipe(pipefd));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		close(pipefd[1]);
+		/* Waits for the parent, then reads its copy of the mapping. */
+		if (read(pipefd[0], &c, 1) != 1)
+			_exit(2);
+		_exit(*(__u32 *)b == 7 ? 0 : 1);
+	}
+	close(pipefd[0]);
+	ASSERT_EQ(0, munmap(b, self->psz));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, v));
+	ASSERT_EQ(1, write(pipefd[1], "x", 1));
+	close(pipefd[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, destroy(self->fd, v));
+}
+
+TEST_F(viommu, the_mapping_outlives_the_file)
+{
+	struct iommu_viommu_selftest data;
+	__u32 v, *page;
+	int fd2;
+
+	ASSERT_EQ(0, viommu_with_region(self->fd, self->idev, self->parent, 0xfeed, &data, &v));
+	ASSERT_EQ(0, map_region(self->fd, data.out_mmap_length, PROT_READ | PROT_WRITE,
+				MAP_SHARED, data.out_mmap_offset, (void **)&page));
+	/* The mapping holds the file: closing it releases nothing yet. */
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(0xfeed, page[0]);
+	page[2] = 3;
+	EXPECT_EQ(3, page[2]);
+	/* The last munmap releases the context; the pages pinned for its IOAS are let go. */
+	ASSERT_EQ(0, munmap(page, data.out_mmap_length));
+	fd2 = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(0, test_check_refs(fd2, self->buf, BUF_PAGES * self->psz, 0));
+	close(fd2);
 }
 
 TEST_F(viommu, vdevice_refusals_are_exact_and_leave_nothing_behind)
