@@ -27,7 +27,7 @@ use crate::{
     hw,
     objects::{
         context::{self, Context},
-        device, dirty, hwpt, ioas, pcidev,
+        device, dirty, hw_queue, hwpt, ioas, pcidev,
         table::{self, NewObject},
         vdevice, vfio_compat, viommu,
     },
@@ -269,6 +269,7 @@ static OPS: &[Op] = &[
     op!(IOMMU_VDEVICE_ALLOC, IommuVdeviceAlloc, last = virt_id, vdevice::ioctl_alloc),
     op!(IOMMU_IOAS_CHANGE_PROCESS, IommuIoasChangeProcess, last = reserved,
         ioas::ioctl_change_process),
+    op!(IOMMU_HW_QUEUE_ALLOC, IommuHwQueueAlloc, last = length, hw_queue::ioctl_alloc),
     op!(IOMMU_TEST_CMD, IommuTestCmd, last = last, selftest::ioctl_test_cmd).test_only(),
     op!(IOASID_DEVICE_BIND, IoasidDeviceBind, last = out_dev_id, pcidev::ioctl_bind),
     op!(IOASID_DEVICE_ATTACH, IoasidDeviceAttach, last = pt_id, pcidev::ioctl_attach),

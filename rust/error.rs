@@ -16,7 +16,8 @@
 #![deny(unsafe_code)]
 
 use crate::uapi::{
-    dirty::DirtyError, iova::IovaError, mock_s1::S1Error, ucmd::UcmdError, MapArgError,
+    dirty::DirtyError, hw_queue::HwQueueError, iova::IovaError, mock_s1::S1Error, ucmd::UcmdError,
+    MapArgError,
 };
 use kernel::prelude::*;
 
@@ -26,6 +27,20 @@ impl From<UcmdError> for Error {
         match e {
             UcmdError::Inval => EINVAL,
             UcmdError::TooBig => E2BIG,
+        }
+    }
+}
+
+/// The rules of `IOMMU_HW_QUEUE_ALLOC`.
+impl From<HwQueueError> for Error {
+    fn from(e: HwQueueError) -> Self {
+        match e {
+            HwQueueError::NotSupported => EOPNOTSUPP,
+            HwQueueError::Inval => EINVAL,
+            HwQueueError::Overflow => EOVERFLOW,
+            HwQueueError::Range => ERANGE,
+            HwQueueError::Exist => EEXIST,
+            HwQueueError::Io => EIO,
         }
     }
 }

@@ -31,6 +31,8 @@
 //! 2. `Context::pci_groups`: the context's registry of IOMMU groups.
 //! 3. `PciGroup::inner`, `MockDevice::inner`: a device's (group's) attachment and vDEVICE.
 //! 4. `Viommu::vdevs`: a vIOMMU's devices by virtual ID; nothing is taken under it.
+//!    `Viommu::queues`: a vIOMMU's HW queues by index (never held with `vdevs`); under it
+//!    only `MockDomain::table` and the object table's locks are taken.
 //! 5. `Access::inner`: an in-kernel access's IOAS and pinned ranges.
 //! 6. `Ioas::inner`: the IOVA bookkeeping; held across pinning and domain mapping.
 //! 7. `Pages::pins`: the pins and their accounting; held across pinning.

@@ -78,7 +78,10 @@ impl MmapRegion {
     /// `EINVAL` when that is outside the region.
     pub(crate) fn write(&self, index: usize, offset: usize, bytes: &[u8]) -> Result {
         let page = self.pages.get(index).ok_or(EINVAL)?;
-        if offset.checked_add(bytes.len()).is_none_or(|end| end > PAGE_SIZE) {
+        if offset
+            .checked_add(bytes.len())
+            .is_none_or(|end| end > PAGE_SIZE)
+        {
             return Err(EINVAL);
         }
         // SAFETY: `bytes` is readable for its length, and `write_raw` checks the range

@@ -237,6 +237,17 @@ impl MockDomain {
         Ok(())
     }
 
+    /// The physical address that `iova` translates to, if it is mapped (a HW queue's
+    /// check of the address its memory was pinned at, as upstream's mock does).
+    pub(crate) fn iova_to_phys(&self, iova: u64) -> Option<u64> {
+        if !(MOCK_APERTURE_START..=MOCK_APERTURE_LAST).contains(&iova) {
+            return None;
+        }
+        let t = self.table.lock();
+        let e = t.entry((iova / MOCK_PAGE_SIZE) as usize)?;
+        e.block.add_in_page(iova % MOCK_PAGE_SIZE).map(|p| p.addr())
+    }
+
     /// The number of unmaps so far that removed something (see `generation`).
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Relaxed)

@@ -13,8 +13,8 @@ use super::{ioas, pcidev::PciGroup, table::ObjectTable};
 use crate::{dispatch, dispatch::Ucmd, error::refuse, ffi, uapi::*};
 use kernel::{
     fs::File,
-    mm::virt::VmaNew,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
+    mm::virt::VmaNew,
     new_mutex,
     prelude::*,
     sync::atomic::{Atomic, Relaxed},

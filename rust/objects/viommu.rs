@@ -21,6 +21,9 @@
 //! is one lookup; each mapping counts as a user of the vIOMMU (`IOMMU_DESTROY` gives
 //! `EBUSY` until it is unmapped) and holds the pages for as long as it exists.
 //!
+//! Its HW queues ([`crate::objects::hw_queue`]) register here by index
+//! ([`Viommu::queues`]) and count as users.
+//!
 //! A vIOMMU never holds its vDEVICEs: each vDEVICE holds the vIOMMU (counted in `users`,
 //! so the vIOMMU outlives them) and registers its device here by `virt_id`; dropping the
 //! vDEVICE removes it again.
@@ -31,6 +34,7 @@
 use super::{
     context::Context,
     device::{DeviceRef, MockDevice, MOCK_DEV_CACHE_NUM},
+    hw_queue::HW_QUEUE_MAX,
     hwpt::Hwpt,
     table::ObjectKind,
     Object,
@@ -104,7 +108,7 @@ pub(crate) struct Viommu {
     parent: Dependent,
     /// The parent's mock domain (the stage 2 of nested domains on this vIOMMU).
     stage2: Arc<MockDomain>,
-    /// Objects that depend on the vIOMMU: its vDEVICEs and nested HWPTs.
+    /// Objects that depend on the vIOMMU: its vDEVICEs, nested HWPTs and HW queues.
     users: Atomic<u32>,
     /// The mmap region (only with data, as upstream's mock); its mappings count as users.
     mmap: Option<Arc<MmapRegion>>,
@@ -112,6 +116,12 @@ pub(crate) struct Viommu {
     /// lock (`MockDevice::inner`), never the other way round; nothing is taken under it.
     #[pin]
     vdevs: Mutex<KVec<Vdev>>,
+    /// The object IDs of the HW queues by index (0: none). A queue registers under it
+    /// (with the lookup of the queue it follows) and its drop unregisters it; never held
+    /// with `vdevs`; under it only a mock domain's table and the object table's locks are
+    /// taken, and no object is dropped.
+    #[pin]
+    queues: Mutex<[u32; HW_QUEUE_MAX]>,
 }
 
 impl Viommu {
@@ -130,7 +140,13 @@ impl Viommu {
         &self.stage2
     }
 
-    /// Counts an object that depends on the vIOMMU (a vDEVICE, a nested HWPT).
+    /// The HW queues by index ([`Viommu::queues`]).
+    pub(crate) fn queues(&self) -> &Mutex<[u32; HW_QUEUE_MAX]> {
+        &self.queues
+    }
+
+    /// Counts an object that depends on the vIOMMU (a vDEVICE, a nested HWPT, a HW
+    /// queue).
     pub(crate) fn get_user(&self) {
         self.users.fetch_add(1, Relaxed);
     }
@@ -331,6 +347,7 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             users: Atomic::new(0),
             mmap,
             vdevs <- new_mutex!(KVec::new()),
+            queues <- new_mutex!([0; HW_QUEUE_MAX]),
         }),
         GFP_KERNEL,
     )?;
@@ -380,7 +397,10 @@ pub(crate) fn mmap(ctx: &Context, vma: &VmaNew) -> Result {
     let found = match u32::try_from(pgoff >> MMAP_PGOFF_SHIFT) {
         Ok(id) if aligned => ctx.objects().with_live::<Arc<Viommu>, _>(id, |v| {
             // Counted under the table's lock: DESTROY either saw the mapping or won.
-            let region = v.mmap.as_ref().filter(|r| r.npages() * PAGE_SIZE == length)?;
+            let region = v
+                .mmap
+                .as_ref()
+                .filter(|r| r.npages() * PAGE_SIZE == length)?;
             region.claim_map();
             Some(region.clone())
         }),

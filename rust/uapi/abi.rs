@@ -383,6 +383,20 @@ uapi_struct! {
 }
 
 uapi_struct! {
+    /// `struct iommu_hw_queue_alloc`: allocate a HW queue of a vIOMMU.
+    IommuHwQueueAlloc size 40 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        viommu_id: u32 = 8,
+        r#type: u32 = 12,
+        index: u32 = 16,
+        out_hw_queue_id: u32 = 20,
+        nesting_parent_iova: u64 = 24,
+        length: u64 = 32,
+    }
+}
+
+uapi_struct! {
     /// `struct iommu_viommu_selftest` of `iommufd_test.h`: the mock vIOMMU's data.
     IommuViommuSelftest size 24 {
         in_data: u32 = 0,

@@ -595,6 +595,37 @@ static inline int vdevice_alloc(int fd, __u32 viommu_id, __u32 dev_id, __u64 vir
 	return rc;
 }
 
+#define IOMMU_HW_QUEUE_TYPE_SELFTEST 0xdeadbeef
+#define IOMMU_TEST_HW_QUEUE_MAX 2
+
+/* IOMMU_HW_QUEUE_ALLOC with flags. */
+static inline int hw_queue_alloc_flags(int fd, __u32 flags, __u32 viommu_id, __u32 type,
+				       __u32 index, __u64 iova, __u64 length, __u32 *out)
+{
+	struct iommu_hw_queue_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.viommu_id = viommu_id,
+		.type = type,
+		.index = index,
+		.nesting_parent_iova = iova,
+		.length = length,
+	};
+	int rc = ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &cmd);
+
+	if (!rc && out)
+		*out = cmd.out_hw_queue_id;
+	return rc;
+}
+
+/* IOMMU_HW_QUEUE_ALLOC of the mock vIOMMU's queue type. */
+static inline int hw_queue_alloc(int fd, __u32 viommu_id, __u32 index, __u64 iova,
+				 __u64 length, __u32 *out)
+{
+	return hw_queue_alloc_flags(fd, 0, viommu_id, IOMMU_HW_QUEUE_TYPE_SELFTEST, index, iova,
+				    length, out);
+}
+
 /* The calling process's VmPin (or another field of /proc/<pid>/status) in kB, or -1. */
 static inline long proc_status_kb(pid_t pid, const char *field)
 {

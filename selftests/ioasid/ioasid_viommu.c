@@ -12,6 +12,9 @@
  * - IOMMU_HWPT_INVALIDATE on a vIOMMU, proven by IOMMU_TEST_OP_DEV_CHECK_CACHE;
  * - the mock vIOMMU's mmap region: its contents, the exact offset and length, the mapping
  *   flags, each mapping (split, forked) holding the vIOMMU, the mapping outliving the file;
+ * - IOMMU_HW_QUEUE_ALLOC of the mock vIOMMU and every refusal, each leaving nothing
+ *   pinned; the queue's memory pinned until it goes (unmap EBUSY); index order and
+ *   destroy order; closing the file with queues;
  * - the tombstone a vDEVICE leaves when its device goes first;
  * - closing the file with all of it releases everything.
  * Written against the uAPI documentation in include/uapi/linux/ioasid.h.
@@ -348,6 +351,215 @@ TEST_F(viommu, the_mapping_outlives_the_file)
 	ASSERT_LE(0, fd2);
 	EXPECT_EQ(0, test_check_refs(fd2, self->buf, BUF_PAGES * self->psz, 0));
 	close(fd2);
+}
+
+/* Queue memory: QPAGES pages mapped one per area (so each can be unmapped alone) at QIOVA. */
+#define QIOVA (MOCK_APERTURE_START + (16UL << 20))
+#define QPAGES 4
+
+static int map_queue_pages(int fd, __u32 ioas, char *buf, long psz, __u32 flags)
+{
+	for (int i = 0; i < QPAGES; i++) {
+		__u64 iova = QIOVA + i * psz;
+
+		if (ioas_map(fd, ioas, buf + i * psz, psz, &iova,
+			     flags | IOMMU_IOAS_MAP_FIXED_IOVA))
+			return -1;
+	}
+	return 0;
+}
+
+/* The pages of QIOVA that can be unmapped now (a bitmask); maps them back. */
+static unsigned int unmappable_pages(int fd, __u32 ioas, char *buf, long psz)
+{
+	unsigned int mask = 0;
+
+	for (int i = 0; i < QPAGES; i++) {
+		__u64 iova = QIOVA + i * psz;
+
+		if (ioas_unmap(fd, ioas, iova, psz, NULL))
+			continue;
+		mask |= 1u << i;
+		if (ioas_map(fd, ioas, buf + i * psz, psz, &iova,
+			     RW | IOMMU_IOAS_MAP_FIXED_IOVA))
+			return ~0u;
+	}
+	return mask;
+}
+
+#define ALL_PAGES ((1u << QPAGES) - 1)
+
+TEST_F(viommu, hw_queue_refusals_are_exact_and_pin_nothing)
+{
+	char *q = mmap(NULL, QPAGES * self->psz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u64 iova = QIOVA;
+	__u32 before, out;
+	long pinned0;
+
+	ASSERT_NE(MAP_FAILED, q);
+	memset(q, 1, QPAGES * self->psz);
+	ASSERT_EQ(0, map_queue_pages(self->fd, self->ioas, q, self->psz, RW));
+	/* One more page, the same user page as QIOVA's: not contiguous with it. */
+	iova = QIOVA + QPAGES * self->psz;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, q, self->psz, &iova,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	{
+		const __u64 last_page = QIOVA + (QPAGES - 1) * self->psz;
+		const struct {
+			const char *what;
+			int err;
+			__u32 flags, viommu, type, index;
+			__u64 iova, len;
+		} cases[] = {
+			{ "unknown flags", EOPNOTSUPP, 1, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST,
+			  0, QIOVA, self->psz },
+			{ "type DEFAULT", EOPNOTSUPP, 0, self->viommu, 0, 0, QIOVA, self->psz },
+			{ "zero length", EINVAL, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST, 0,
+			  QIOVA, 0 },
+			{ "past 2^64", EOVERFLOW, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST, 0,
+			  ~0ULL, self->psz },
+			{ "no vIOMMU 0", ENOENT, 0, 0, IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, QIOVA,
+			  self->psz },
+			{ "an IOAS as the vIOMMU", ENOENT, 0, self->ioas,
+			  IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, QIOVA, self->psz },
+			{ "a nested HWPT as the vIOMMU", ENOENT, 0, self->nested,
+			  IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, QIOVA, self->psz },
+			{ "a type the mock has not", EOPNOTSUPP, 0, self->viommu, 1, 0, QIOVA,
+			  self->psz },
+			{ "whole pages past 2^64", ERANGE, 0, self->viommu,
+			  IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, 0x10, ~0ULL - 0xf },
+			{ "not mapped", ENOENT, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST, 0,
+			  QIOVA - self->psz, self->psz },
+			{ "partly mapped", ENOENT, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST, 0,
+			  QIOVA - 8, 16 },
+			{ "index 1 before 0", EIO, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST, 1,
+			  QIOVA, self->psz },
+			{ "index MAX", EINVAL, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST,
+			  IOMMU_TEST_HW_QUEUE_MAX, QIOVA, self->psz },
+			{ "index 2^32-1", EINVAL, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST,
+			  ~0u, QIOVA, self->psz },
+			{ "not physically contiguous", EFAULT, 0, self->viommu,
+			  IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, last_page + self->psz / 2, self->psz },
+		};
+
+		before = next_object_id(self->fd);
+		pinned0 = proc_status_kb(getpid(), "VmPin");
+		ASSERT_LE(0, pinned0);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			out = 0;
+			EXPECT_ERRNO_CASE(cases[i].err,
+					  hw_queue_alloc_flags(self->fd, cases[i].flags,
+							       cases[i].viommu, cases[i].type,
+							       cases[i].index, cases[i].iova,
+							       cases[i].len, &out),
+					  cases[i].what);
+			EXPECT_EQ(0, out);
+		}
+	}
+	EXPECT_EQ(before, next_object_id(self->fd));
+	EXPECT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));
+	/* Nothing stayed pinned: every page unmaps, and the vIOMMU goes. */
+	EXPECT_EQ(ALL_PAGES, unmappable_pages(self->fd, self->ioas, q, self->psz));
+	ASSERT_EQ(0, destroy(self->fd, self->nested));
+	ASSERT_EQ(0, destroy(self->fd, self->viommu));
+	munmap(q, QPAGES * self->psz);
+}
+
+TEST_F(viommu, hw_queue_memory_is_pinned_until_the_queue_goes)
+{
+	char *q = mmap(NULL, QPAGES * self->psz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u32 q0, q1;
+	long pinned0;
+
+	ASSERT_NE(MAP_FAILED, q);
+	memset(q, 1, QPAGES * self->psz);
+	/* Read-only memory will do: the hardware only reads the queue. */
+	ASSERT_EQ(0, map_queue_pages(self->fd, self->ioas, q, self->psz,
+				     IOMMU_IOAS_MAP_READABLE));
+	pinned0 = proc_status_kb(getpid(), "VmPin");
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, self->viommu, 0, QIOVA + self->psz, self->psz,
+				    &q0));
+	/* Pinned once, already counted by the mapping: the accounting is unchanged. */
+	EXPECT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));
+	/* Unaligned, inside a page: that page. */
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, self->viommu, 1, QIOVA + 2 * self->psz + 8, 16,
+				    &q1));
+	EXPECT_NE(q0, q1);
+	EXPECT_ERRNO(EBUSY, ioas_unmap(self->fd, self->ioas, QIOVA + self->psz, self->psz, NULL));
+	/* Pages 0 and 3 are free. */
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, QIOVA, self->psz, NULL));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, QIOVA + 3 * self->psz, self->psz, NULL));
+	EXPECT_ERRNO(EBUSY, ioas_unmap(self->fd, self->ioas, QIOVA + 2 * self->psz, self->psz,
+				       NULL));
+	/* A range over the queue's pages stops at the first pinned one. */
+	EXPECT_ERRNO(EBUSY, ioas_unmap(self->fd, self->ioas, QIOVA, QPAGES * self->psz, NULL));
+	ASSERT_EQ(0, destroy(self->fd, q1));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, QIOVA + 2 * self->psz, self->psz, NULL));
+	EXPECT_ERRNO(EBUSY, ioas_unmap(self->fd, self->ioas, QIOVA + self->psz, self->psz, NULL));
+	ASSERT_EQ(0, destroy(self->fd, q0));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, QIOVA + self->psz, self->psz, NULL));
+	EXPECT_EQ(pinned0 - 4 * self->psz / 1024, proc_status_kb(getpid(), "VmPin"));
+	munmap(q, QPAGES * self->psz);
+}
+
+TEST_F(viommu, hw_queues_go_up_from_index_0_and_down_from_the_last)
+{
+	char *q = mmap(NULL, QPAGES * self->psz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u32 v, q0, q1, q1b, dup;
+
+	ASSERT_NE(MAP_FAILED, q);
+	memset(q, 1, QPAGES * self->psz);
+	ASSERT_EQ(0, map_queue_pages(self->fd, self->ioas, q, self->psz, RW));
+	ASSERT_EQ(0, viommu_alloc(self->fd, self->idev, self->parent, IOMMU_VIOMMU_TYPE_SELFTEST,
+				  NULL, 0, &v));
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, v, 0, QIOVA, self->psz, &q0));
+	/* Indexes are per vIOMMU: the fixture's vIOMMU has no queue 0. */
+	EXPECT_ERRNO(EIO, hw_queue_alloc(self->fd, self->viommu, 1, QIOVA, self->psz, &dup));
+	EXPECT_ERRNO(EEXIST, hw_queue_alloc(self->fd, v, 0, QIOVA + self->psz, self->psz, &dup));
+	/* Half a page, unaligned; the same memory as queue 0 is fine. */
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, v, 1, QIOVA + self->psz / 2, self->psz / 2, &q1));
+	EXPECT_ERRNO(EEXIST, hw_queue_alloc(self->fd, v, 1, QIOVA, self->psz, &dup));
+	/* Queue 0 is held by queue 1, the vIOMMU by both, the parent by the vIOMMU. */
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, q0));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, v));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, self->parent));
+	ASSERT_EQ(0, destroy(self->fd, q1));
+	/* Index 1 is free again. */
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, v, 1, QIOVA + 2 * self->psz, self->psz, &q1b));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, q0));
+	ASSERT_EQ(0, destroy(self->fd, q1b));
+	ASSERT_EQ(0, destroy(self->fd, q0));
+	/* With queue 0 gone, index 1 needs it again. */
+	EXPECT_ERRNO(EIO, hw_queue_alloc(self->fd, v, 1, QIOVA, self->psz, &dup));
+	ASSERT_EQ(0, destroy(self->fd, v));
+	EXPECT_ERRNO(ENOENT, destroy(self->fd, q0));
+	EXPECT_EQ(ALL_PAGES, unmappable_pages(self->fd, self->ioas, q, self->psz));
+	munmap(q, QPAGES * self->psz);
+}
+
+TEST_F(viommu, closing_the_file_with_hw_queues_unpins_their_memory)
+{
+	char *q = mmap(NULL, QPAGES * self->psz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u32 q0, q1;
+	int fd2;
+
+	ASSERT_NE(MAP_FAILED, q);
+	memset(q, 1, QPAGES * self->psz);
+	ASSERT_EQ(0, map_queue_pages(self->fd, self->ioas, q, self->psz, RW));
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, self->viommu, 0, QIOVA, self->psz, &q0));
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, self->viommu, 1, QIOVA + self->psz, self->psz, &q1));
+	ASSERT_EQ(0, test_check_refs(self->fd, q, QPAGES * self->psz, 1));
+	fd2 = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, fd2);
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(0, test_check_refs(fd2, q, QPAGES * self->psz, 0));
+	close(fd2);
+	munmap(q, QPAGES * self->psz);
 }
 
 TEST_F(viommu, vdevice_refusals_are_exact_and_leave_nothing_behind)

@@ -200,6 +200,11 @@ fn mirrors() -> Vec<Mirror> {
             IommuVdeviceAlloc::LAYOUT,
         ),
         (
+            "iommu_hw_queue_alloc",
+            IommuHwQueueAlloc::SIZE,
+            IommuHwQueueAlloc::LAYOUT,
+        ),
+        (
             "ioasid_hwpt_mock_s1",
             IoasidHwptMockS1::SIZE,
             IoasidHwptMockS1::LAYOUT,

@@ -120,6 +120,7 @@ enum {
 	IOMMUFD_CMD_VIOMMU_ALLOC = 0x90,
 	IOMMUFD_CMD_VDEVICE_ALLOC = 0x91,
 	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
+	IOMMUFD_CMD_HW_QUEUE_ALLOC = 0x94,
 };
 
 /**
@@ -705,8 +706,14 @@ struct iommu_hwpt_invalidate {
  * The only type so far is the test interface's mock vIOMMU, IOMMU_VIOMMU_TYPE_SELFTEST
  * (0xdeadbeef) on a mock device, whose data is upstream's struct iommu_viommu_selftest
  * (iommufd_test.h; read as IOMMU_HWPT_ALLOC's data: not shorter than its first version,
- * 8 bytes, not longer than 24): @out_data comes back equal to @in_data, and
- * @out_mmap_offset and @out_mmap_length are 0 (ioasid has no mmap region yet). The types
+ * 8 bytes, not longer than 24): @out_data comes back equal to @in_data, and so does the
+ * first __u32 (native byte order) of the vIOMMU's mmap region, two zeroed pages that
+ * mmap() of this file maps at @out_mmap_offset for @out_mmap_length bytes (written back
+ * only when the data is long enough to hold them). The mapping must be MAP_SHARED
+ * (EINVAL otherwise) and not executable (EPERM), at exactly that offset for exactly that
+ * length (ENXIO otherwise, as for an offset no vIOMMU has); it holds the vIOMMU, which
+ * cannot be destroyed until every mapping of the region (including fork()'s copies and
+ * what a partial munmap() leaves) is gone (EBUSY), and it keeps the file open. The types
  * of real IOMMU drivers (IOMMU_VIOMMU_TYPE_ARM_SMMUV3, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV)
  * are refused for now.
  *
@@ -755,6 +762,59 @@ struct iommu_vdevice_alloc {
 	__aligned_u64 virt_id;
 };
 #define IOMMU_VDEVICE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)
+
+/**
+ * enum iommu_hw_queue_type - HW queue type
+ * @IOMMU_HW_QUEUE_TYPE_DEFAULT: reserved, always refused (EOPNOTSUPP)
+ *
+ * The test interface's mock vIOMMU has upstream's IOMMU_HW_QUEUE_TYPE_SELFTEST
+ * (0xdeadbeef, iommufd_test.h). iommufd's types of real IOMMUs are refused like any
+ * unknown type (EOPNOTSUPP) and left out of this header until they work.
+ */
+enum iommu_hw_queue_type {
+	IOMMU_HW_QUEUE_TYPE_DEFAULT = 0,
+};
+
+/**
+ * struct iommu_hw_queue_alloc - ioctl(IOMMU_HW_QUEUE_ALLOC)
+ * @size: sizeof(struct iommu_hw_queue_alloc)
+ * @flags: must be 0
+ * @viommu_id: the vIOMMU the queue belongs to
+ * @type: the queue type (IOMMU_HW_QUEUE_TYPE_SELFTEST of the mock vIOMMU so far)
+ * @index: the queue's index among the vIOMMU's queues of @type
+ * @out_hw_queue_id: the new HW queue's ID
+ * @nesting_parent_iova: the queue's memory: an IOVA of the IOAS of the vIOMMU's
+ *                       nest-parent HWPT (a guest-physical address)
+ * @length: the queue's length in bytes
+ *
+ * Allocates a HW queue: a queue in guest memory that the hardware reads by physical
+ * address, bypassing the IOMMU. Its memory, the whole pages around @length bytes at
+ * @nesting_parent_iova, is pinned read-only for the queue's whole life and must be
+ * physically contiguous: IOMMU_IOAS_UNMAP of it gives EBUSY until the queue is
+ * destroyed. The queue holds the vIOMMU (EBUSY on its destroy).
+ *
+ * The mock vIOMMU has two queue indexes, allocated from 0 up: index 1 needs index 0
+ * (EIO), an index is taken once (EEXIST), and queue 0 cannot be destroyed while queue 1
+ * exists (EBUSY).
+ *
+ * Errors: EOPNOTSUPP for non-zero @flags, type 0 or a type the vIOMMU has no queues of;
+ * EINVAL for a zero @length or an index beyond the vIOMMU's queues; EOVERFLOW when the
+ * queue's last byte is past 2^64 - 1; ENOENT when @viommu_id is not a vIOMMU or the
+ * memory is not fully mapped; ERANGE when its whole pages do not fit below 2^64; EFAULT
+ * when its pages are not physically contiguous; EEXIST, EIO as above; ENOMEM and the
+ * errors of pinning.
+ */
+struct iommu_hw_queue_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 viommu_id;
+	__u32 type;
+	__u32 index;
+	__u32 out_hw_queue_id;
+	__aligned_u64 nesting_parent_iova;
+	__aligned_u64 length;
+};
+#define IOMMU_HW_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HW_QUEUE_ALLOC)
 
 /*
  * ioasid's own stage-1 format for the test interface's mock IOMMU (selftest=1 only):
