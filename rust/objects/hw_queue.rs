@@ -220,7 +220,8 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             cmd.r#type
         );
     }
-    // Allocated first: nothing is allocated (or dropped) under the `queues` lock.
+    // Allocated first, so that no failure after `place` drops the queue under the
+    // `queues` lock (its drop takes that lock).
     let room = UniqueArc::new_uninit(GFP_KERNEL)?;
     let ioas = viommu.parent().ioas().clone();
     let (pins, base_pa) = pin_queue(&ioas, cmd.nesting_parent_iova, cmd.length)?;

@@ -755,6 +755,85 @@ TEST_F(fail_nth, viommu_vdevice_and_nested_on_viommu_leave_nothing_on_failure)
 	ASSERT_EQ(0, destroy(self->fd, parent));
 }
 
+/* Unmaps the two pages at iova (one area) and maps them back from buf: 0, or -1. */
+static int unmap_and_remap(int fd, __u32 ioas, void *buf, long page, __u64 iova)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap), .ioas_id = ioas, .iova = iova, .length = 2 * page,
+	};
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = ioas,
+		.user_va = (uintptr_t)buf, .length = 2 * page, .iova = iova,
+	};
+
+	if (ioctl(fd, IOMMU_IOAS_UNMAP, &unmap))
+		return -1;
+	return ioctl(fd, IOMMU_IOAS_MAP, &map);
+}
+
+/*
+ * HW queues of a mock vIOMMU: each allocation of IOMMU_HW_QUEUE_ALLOC failed in turn, for
+ * queue 0 and for queue 1 (which holds queue 0), leaves no object (the next ID is
+ * unchanged), nothing pinned (the queue's memory unmaps), the pin accounting as it was,
+ * and nothing counted (queue 0 and the vIOMMU go at the end).
+ */
+TEST_F(fail_nth, hw_queue_alloc_leaves_nothing_pinned_on_failure)
+{
+	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = self->ioas };
+	struct iommu_viommu_selftest data = { .in_data = 5 };
+	const __u64 area[2] = { MOCK_APERTURE_START, MOCK_APERTURE_START + 2 * self->page };
+	__u32 idev, parent, viommu, q0, out, next, index;
+	long pinned0;
+	unsigned int points;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	memset(self->buf, 1, 4 * self->page);
+	/* Two areas of two pages: queue 0 in the first, queue 1 in the second. */
+	for (int i = 0; i < 2; i++) {
+		struct iommu_ioas_map map = {
+			.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA,
+			.ioas_id = self->ioas, .user_va = (uintptr_t)self->buf + 2 * i * self->page,
+			.length = 2 * self->page, .iova = area[i],
+		};
+
+		ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+	}
+	ASSERT_EQ(0, test_cmd(self->fd, &md));
+	idev = md.mock_domain.out_idev_id;
+	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_NEST_PARENT, idev, self->ioas, 0, NULL,
+				0, &parent));
+	ASSERT_EQ(0, viommu_alloc(self->fd, idev, parent, IOMMU_VIOMMU_TYPE_SELFTEST, &data,
+				  sizeof(data), &viommu));
+	pinned0 = proc_status_kb(getpid(), "VmPin");
+#define CHECK_QUEUE_NOTHING_LEFT(ok)							\
+	do {										\
+		if (ok) {								\
+			ASSERT_EQ(0, destroy(self->fd, out));				\
+		}									\
+		ASSERT_EQ(next, next_object_id(self->fd));				\
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+		ASSERT_EQ(0, unmap_and_remap(self->fd, self->ioas,			\
+					     (char *)self->buf + 2 * index * self->page, \
+					     self->page, area[index]));		\
+	} while (0)
+	for (index = 0; index < 2; index++) {
+		next = next_object_id(self->fd);
+		ASSERT_NE(0, next);
+		points = FOR_EACH_FAILURE(hw_queue_alloc(self->fd, viommu, index,
+							 area[index] + 8, 64, &out),
+					  CHECK_QUEUE_NOTHING_LEFT);
+		TH_LOG("HW_QUEUE_ALLOC of queue %u: %u allocation points", index, points);
+		EXPECT_LE(1, points);
+		if (index == 0)
+			ASSERT_EQ(0, hw_queue_alloc(self->fd, viommu, 0, area[0] + 8, 64, &q0));
+	}
+	/* Nothing counted by a failure: queue 0, then the vIOMMU, go at once. */
+	ASSERT_EQ(0, destroy(self->fd, q0));
+	ASSERT_EQ(0, destroy(self->fd, viommu));
+	ASSERT_EQ(0, destroy(self->fd, parent));
+}
+
 TEST(open_fails_cleanly)
 {
 	unsigned int n, points = 0;

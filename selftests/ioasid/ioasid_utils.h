@@ -595,6 +595,7 @@ static inline int vdevice_alloc(int fd, __u32 viommu_id, __u32 dev_id, __u64 vir
 	return rc;
 }
 
+#define IOMMU_HW_QUEUE_TYPE_DEFAULT 0
 #define IOMMU_HW_QUEUE_TYPE_SELFTEST 0xdeadbeef
 #define IOMMU_TEST_HW_QUEUE_MAX 2
 

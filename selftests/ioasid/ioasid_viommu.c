@@ -414,7 +414,8 @@ TEST_F(viommu, hw_queue_refusals_are_exact_and_pin_nothing)
 		} cases[] = {
 			{ "unknown flags", EOPNOTSUPP, 1, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST,
 			  0, QIOVA, self->psz },
-			{ "type DEFAULT", EOPNOTSUPP, 0, self->viommu, 0, 0, QIOVA, self->psz },
+			{ "type DEFAULT", EOPNOTSUPP, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_DEFAULT, 0,
+			  QIOVA, self->psz },
 			{ "zero length", EINVAL, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST, 0,
 			  QIOVA, 0 },
 			{ "past 2^64", EOVERFLOW, 0, self->viommu, IOMMU_HW_QUEUE_TYPE_SELFTEST, 0,

@@ -764,23 +764,14 @@ struct iommu_vdevice_alloc {
 #define IOMMU_VDEVICE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)
 
 /**
- * enum iommu_hw_queue_type - HW queue type
- * @IOMMU_HW_QUEUE_TYPE_DEFAULT: reserved, always refused (EOPNOTSUPP)
- *
- * The test interface's mock vIOMMU has upstream's IOMMU_HW_QUEUE_TYPE_SELFTEST
- * (0xdeadbeef, iommufd_test.h). iommufd's types of real IOMMUs are refused like any
- * unknown type (EOPNOTSUPP) and left out of this header until they work.
- */
-enum iommu_hw_queue_type {
-	IOMMU_HW_QUEUE_TYPE_DEFAULT = 0,
-};
-
-/**
  * struct iommu_hw_queue_alloc - ioctl(IOMMU_HW_QUEUE_ALLOC)
  * @size: sizeof(struct iommu_hw_queue_alloc)
  * @flags: must be 0
  * @viommu_id: the vIOMMU the queue belongs to
- * @type: the queue type (IOMMU_HW_QUEUE_TYPE_SELFTEST of the mock vIOMMU so far)
+ * @type: the queue type: so far only the test interface's mock vIOMMU has one, upstream's
+ *        IOMMU_HW_QUEUE_TYPE_SELFTEST (0xdeadbeef, iommufd_test.h); type 0 is reserved,
+ *        and iommufd's types of real IOMMUs are refused like any unknown type and left
+ *        out of this header until they work
  * @index: the queue's index among the vIOMMU's queues of @type
  * @out_hw_queue_id: the new HW queue's ID
  * @nesting_parent_iova: the queue's memory: an IOVA of the IOAS of the vIOMMU's
