@@ -36,16 +36,22 @@ pub(crate) struct MmapRegion {
 }
 
 impl MmapRegion {
-    /// A region of `npages` zeroed pages.
+    /// A region of `npages` zeroed pages, but for `head`, copied to the start of the
+    /// first page.
     ///
     /// # Errors
     ///
-    /// `ENOMEM`.
-    pub(crate) fn new(npages: usize) -> Result<Arc<Self>> {
+    /// `ENOMEM`; `EINVAL` when `head` does not fit in the first page (or there is none).
+    pub(crate) fn new(npages: usize, head: &[u8]) -> Result<Arc<Self>> {
         let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
         for _ in 0..npages {
             pages.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
         }
+        let first = pages.first().ok_or(EINVAL)?;
+        // SAFETY: `head` is readable for its length, and `write_raw` checks the range
+        // against the page. The page was just allocated and is not shared with anything
+        // yet, so nothing else reads or writes it.
+        unsafe { first.write_raw(head.as_ptr(), 0, head.len())? };
         Ok(Arc::new(
             Self {
                 pages,
@@ -69,25 +75,6 @@ impl MmapRegion {
     /// this where its destruction cannot race with it.
     pub(crate) fn claim_map(&self) {
         self.maps.fetch_add(1, Relaxed);
-    }
-
-    /// Copies `bytes` into the region at byte `offset` of page `index`.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` when that is outside the region.
-    pub(crate) fn write(&self, index: usize, offset: usize, bytes: &[u8]) -> Result {
-        let page = self.pages.get(index).ok_or(EINVAL)?;
-        if offset
-            .checked_add(bytes.len())
-            .is_none_or(|end| end > PAGE_SIZE)
-        {
-            return Err(EINVAL);
-        }
-        // SAFETY: `bytes` is readable for its length, and `write_raw` checks the range
-        // against the page; nothing else writes to a page that userspace cannot map yet
-        // or concurrently in the kernel (the region has no kernel writer after setup).
-        unsafe { page.write_raw(bytes.as_ptr(), offset, bytes.len()) }
     }
 
     /// Maps the whole region into `vma`, which the caller counted with

@@ -331,9 +331,7 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
         )?;
         let c = IommuViommuSelftest::read(&raw);
         // The loopback of upstream's mock, on the page too.
-        let region = MmapRegion::new(MMAP_NPAGES)?;
-        region.write(0, 0, &c.in_data.to_ne_bytes())?;
-        mmap = Some(region);
+        mmap = Some(MmapRegion::new(MMAP_NPAGES, &c.in_data.to_ne_bytes())?);
         cfg = Some(c);
     }
     // INVARIANT: checked above; counted while the vIOMMU (or the failed initializer)

@@ -25,6 +25,7 @@
 #include "kselftest_harness.h"
 #include "ioasid_utils.h"
 #include "ioasid_ioas_utils.h"
+#include "ioasid_edu_utils.h"
 
 #define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 #define IOVA (MOCK_APERTURE_START + (1UL << 20))
@@ -539,6 +540,49 @@ TEST_F(viommu, hw_queues_go_up_from_index_0_and_down_from_the_last)
 	EXPECT_ERRNO(ENOENT, destroy(self->fd, q0));
 	EXPECT_EQ(ALL_PAGES, unmappable_pages(self->fd, self->ioas, q, self->psz));
 	munmap(q, QPAGES * self->psz);
+}
+
+/*
+ * A queue over several pages needs them physically contiguous: inside a 2 MiB huge page
+ * it is accepted (and pins all of them), across into a page mapped next to it it is not.
+ */
+TEST_F(viommu, a_hw_queue_over_pages_needs_them_physically_contiguous)
+{
+	const unsigned long huge = 2UL << 20;
+	const __u64 base = MOCK_APERTURE_START + (32UL << 20);
+	char nr[32], *mem, *q;
+	__u64 iova = base;
+	__u32 q0, dup;
+
+	write_str("/proc/sys/vm/nr_hugepages", "1");
+	if (read_file("/proc/sys/vm/nr_hugepages", nr, sizeof(nr)) < 0 || atoi(nr) < 1)
+		SKIP(return, "no 2 MiB huge page in the guest");
+	mem = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+	if (mem == MAP_FAILED) {
+		write_str("/proc/sys/vm/nr_hugepages", "0");
+		SKIP(return, "no 2 MiB huge page in the guest");
+	}
+	q = mmap(NULL, self->psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	memset(q, 1, self->psz);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, mem, huge, &iova,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	iova = base + huge;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, q, self->psz, &iova,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	/* The last huge-page byte and the next page's first: not contiguous. */
+	EXPECT_ERRNO(EFAULT, hw_queue_alloc(self->fd, self->viommu, 0, base + huge - 8, 16, &dup));
+	/* Three and a half pages, unaligned, inside the huge page: four pages pinned. */
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, self->viommu, 0, base + self->psz / 2,
+				    3 * self->psz + self->psz / 2, &q0));
+	EXPECT_ERRNO(EBUSY, ioas_unmap(self->fd, self->ioas, base, huge, NULL));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, base + huge, self->psz, NULL));
+	ASSERT_EQ(0, destroy(self->fd, q0));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, base, huge, NULL));
+	munmap(q, self->psz);
+	munmap(mem, huge);
+	write_str("/proc/sys/vm/nr_hugepages", "0");
 }
 
 TEST_F(viommu, closing_the_file_with_hw_queues_unpins_their_memory)
