@@ -585,6 +585,54 @@ TEST_F(viommu, a_hw_queue_over_pages_needs_them_physically_contiguous)
 	write_str("/proc/sys/vm/nr_hugepages", "0");
 }
 
+/*
+ * A reply that cannot be written (read-only memory) fails the ioctl with EFAULT after the
+ * object was built: it is torn down, so no ID, no region and no pin is left.
+ */
+TEST_F(viommu, an_unwritable_reply_leaves_no_viommu_region_or_queue)
+{
+	char *ro = mmap(NULL, self->psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	char *q = mmap(NULL, QPAGES * self->psz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct iommu_viommu_selftest *data = (void *)ro;
+	struct iommu_hw_queue_alloc *cmd = (void *)(ro + 64);
+	__u32 before, out = 0;
+	long pinned0;
+
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_NE(MAP_FAILED, q);
+	memset(q, 1, QPAGES * self->psz);
+	ASSERT_EQ(0, map_queue_pages(self->fd, self->ioas, q, self->psz, RW));
+	*data = (struct iommu_viommu_selftest){ .in_data = 9 };
+	*cmd = (struct iommu_hw_queue_alloc){
+		.size = sizeof(*cmd), .viommu_id = self->viommu,
+		.type = IOMMU_HW_QUEUE_TYPE_SELFTEST, .nesting_parent_iova = QIOVA,
+		.length = self->psz,
+	};
+	ASSERT_EQ(0, mprotect(ro, self->psz, PROT_READ));
+	before = next_object_id(self->fd);
+	pinned0 = proc_status_kb(getpid(), "VmPin");
+	/* The vIOMMU's data (with the region's offset) cannot be written back. */
+	EXPECT_ERRNO(EFAULT, viommu_alloc(self->fd, self->idev, self->parent,
+					  IOMMU_VIOMMU_TYPE_SELFTEST, data, sizeof(*data), &out));
+	EXPECT_EQ(0, out);
+	/* The queue's ID cannot be written back. */
+	EXPECT_ERRNO(EFAULT, ioctl(self->fd, IOMMU_HW_QUEUE_ALLOC, cmd));
+	EXPECT_EQ(before, next_object_id(self->fd));
+	EXPECT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));
+	/* No queue 0 was left registered or pinning: it can be allocated, then all unmaps. */
+	ASSERT_EQ(0, hw_queue_alloc(self->fd, self->viommu, 0, QIOVA, self->psz, &out));
+	ASSERT_EQ(0, destroy(self->fd, out));
+	EXPECT_EQ(ALL_PAGES, unmappable_pages(self->fd, self->ioas, q, self->psz));
+	/* Nothing counted on the parent or the vIOMMU either. */
+	ASSERT_EQ(0, destroy(self->fd, self->nested));
+	ASSERT_EQ(0, destroy(self->fd, self->viommu));
+	ASSERT_EQ(0, destroy(self->fd, self->parent));
+	munmap(q, QPAGES * self->psz);
+	munmap(ro, self->psz);
+}
+
 TEST_F(viommu, closing_the_file_with_hw_queues_unpins_their_memory)
 {
 	char *q = mmap(NULL, QPAGES * self->psz, PROT_READ | PROT_WRITE,
