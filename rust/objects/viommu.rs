@@ -252,7 +252,8 @@ impl Viommu {
     }
 }
 
-/// A vIOMMU is used by its vDEVICEs and nested HWPTs.
+/// A vIOMMU is used by its vDEVICEs, nested HWPTs and HW queues, and by each mapping of its
+/// mmap region.
 impl ObjectKind for Arc<Viommu> {
     fn users(&self) -> u32 {
         let maps = self.mmap.as_ref().map_or(0, |r| r.maps());
