@@ -7,8 +7,9 @@
 //! upstream iommufd (same numbers, layouts and errno values) plus ioasid's own extensions
 //! for binding devices; `include/uapi/linux/ioasid.h` is the contract.
 //!
-//! Layout: `ffi` (with `ffi::iommu` and `ffi::mmap`) is the FFI layer, the only modules with `unsafe` code
-//! (with the C shim in `shim/`); every other module says `#![deny(unsafe_code)]`. The
+//! Layout: `ffi` (with `ffi::iommu` and `ffi::mmap`) is the FFI layer, the only modules
+//! with `unsafe` code (with the C shim in `shim/`); every other module says
+//! `#![deny(unsafe_code)]`. The
 //! pure-logic modules of `uapi` (`ucmd`: ioctl numbers and size rules, `iova`: IOVA
 //! arithmetic and allocator, `abi`: structure mirrors and argument checks, `dirty`: the
 //! dirty-bitmap windows, `mock_s1`: the mock's stage-1 format, `vfio`: the VFIO type1
