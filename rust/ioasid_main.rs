@@ -9,14 +9,14 @@
 //!
 //! Layout: `ffi` (with `ffi::iommu` and `ffi::mmap`) is the FFI layer, the only modules
 //! with `unsafe` code (with the C shim in `shim/`); every other module says
-//! `#![deny(unsafe_code)]`. The
-//! pure-logic modules of `uapi` (`ucmd`: ioctl numbers and size rules, `iova`: IOVA
-//! arithmetic and allocator, `abi`: structure mirrors and argument checks, `dirty`: the
-//! dirty-bitmap windows, `mock_s1`: the mock's stage-1 format, `vfio`: the VFIO type1
-//! mirrors and the arithmetic of their replies) depend only on `core` and are also
-//! unit-tested on the host; `error` gives their errors an errno and has
-//! `refuse!`, with which every refusal carries its reason; `dispatch` is the single ioctl
-//! dispatcher and its table, keyed by the uAPI names;
+//! `#![deny(unsafe_code)]`. The pure-logic modules of `uapi` (`ucmd`: ioctl numbers and
+//! size rules, `iova`: IOVA arithmetic and allocator, `abi`: structure mirrors and
+//! argument checks, `dirty`: the dirty-bitmap windows, `hw_queue`: the rules of HW queue
+//! allocation, `mock_s1`: the mock's stage-1 format, `vfio`: the VFIO type1 mirrors and
+//! the arithmetic of their replies) depend only on `core` and are also unit-tested on the
+//! host; `error` gives their errors an errno and has `refuse!`, with which every refusal
+//! carries its reason; `dispatch` is the single ioctl dispatcher and its table, keyed by
+//! the uAPI names;
 //! `objects` the objects (`table` their table, `context` the per-file state, one module
 //! per object type, `dirty` the dirty-tracking ioctls of HWPTs, `vfio_compat` the VFIO
 //! type1 container ioctls on the compatibility IOAS); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
