@@ -7,6 +7,7 @@
 //! cover, and states the contract that makes the call sound.
 
 pub(crate) mod iommu;
+pub(crate) mod pasid;
 
 use crate::objects::access::Access;
 use core::ptr::NonNull;

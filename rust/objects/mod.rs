@@ -2,7 +2,7 @@
 
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
 //! object table, and one module per object type (IOAS, HWPT, devices, accesses, vIOMMU,
-//! vDEVICE), and the dirty-tracking ioctls of HWPTs.
+//! vDEVICE, PASID), and the dirty-tracking ioctls of HWPTs.
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
 //! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
 //! line each ([`table::object_kinds!`]).
@@ -16,6 +16,7 @@ pub(crate) mod device;
 pub(crate) mod dirty;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
+pub(crate) mod pasid;
 pub(crate) mod pcidev;
 pub(crate) mod table;
 pub(crate) mod vdevice;
@@ -26,6 +27,7 @@ use crate::iopt::Ioas;
 use device::{DeviceRef, MockDevice};
 use hwpt::Hwpt;
 use kernel::sync::Arc;
+use pasid::Pasid;
 use vdevice::Vdevice;
 use viommu::Viommu;
 
@@ -43,4 +45,6 @@ table::object_kinds! {
     Viommu(Arc<Viommu>) = "vIOMMU";
     /// A vDEVICE: a device as a vIOMMU's VM numbers it.
     Vdevice(Arc<Vdevice>) = "vDEVICE";
+    /// A PASID allocated with `IOASID_PASID_ALLOC`.
+    Pasid(Arc<Pasid>) = "PASID";
 }

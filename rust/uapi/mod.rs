@@ -5,7 +5,8 @@
 //! argument checks ([`abi`], re-exported here), the size rules of every ioctl
 //! ([`ucmd`]), the IOVA arithmetic and allocator ([`iova`]), the dirty-bitmap arithmetic
 //! ([`dirty`]), the mock IOMMU's stage-1 table format and translation cache
-//! ([`mock_s1`]), and the VFIO type1 compatibility uAPI ([`vfio`]).
+//! ([`mock_s1`]), the VFIO type1 compatibility uAPI ([`vfio`]) and the PASID ranges of
+//! `IOASID_PASID_ALLOC` ([`pasid`]).
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -14,6 +15,7 @@ mod abi;
 pub(crate) mod dirty;
 pub(crate) mod iova;
 pub(crate) mod mock_s1;
+pub(crate) mod pasid;
 pub(crate) mod ucmd;
 pub(crate) mod vfio;
 

@@ -333,6 +333,11 @@ fn test_op_mirrors() -> Vec<(&'static str, &'static [(&'static str, usize)])> {
         (TestCheckDevCache::MEMBER, TestCheckDevCache::LAYOUT),
         (TestCheckIotlb::MEMBER, TestCheckIotlb::LAYOUT),
         (TestDirty::MEMBER, TestDirty::LAYOUT),
+        (TestPasidAttach::MEMBER, TestPasidAttach::LAYOUT),
+        // The same shape under another name.
+        ("pasid_replace", TestPasidAttach::LAYOUT),
+        (TestPasidDetach::MEMBER, TestPasidDetach::LAYOUT),
+        (TestPasidCheck::MEMBER, TestPasidCheck::LAYOUT),
     ]
 }
 
