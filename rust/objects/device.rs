@@ -500,11 +500,7 @@ impl MockDevice {
     /// translation.
     /// The caller has counted the device in the new HWPT already; on error (`EINVAL`: see
     /// [`MockDevice::rid_may_use`]) `new` is released into `objects`.
-    fn attach(
-        &self,
-        objects: &ObjectTable,
-        new: Attachment,
-    ) -> Result<Option<Attachment>> {
+    fn attach(&self, objects: &ObjectTable, new: Attachment) -> Result<Option<Attachment>> {
         let mut inner = self.inner.lock();
         if let Err(e) = Self::rid_check(&inner, &new.hwpt) {
             drop(inner);

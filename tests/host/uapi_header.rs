@@ -224,6 +224,16 @@ fn mirrors() -> Vec<Mirror> {
             IoasidDeviceDetach::SIZE,
             IoasidDeviceDetach::LAYOUT,
         ),
+        (
+            "ioasid_pasid_alloc",
+            IoasidPasidAlloc::SIZE,
+            IoasidPasidAlloc::LAYOUT,
+        ),
+        (
+            "ioasid_pasid_free",
+            IoasidPasidFree::SIZE,
+            IoasidPasidFree::LAYOUT,
+        ),
     ]
 }
 

@@ -145,7 +145,10 @@ impl MockDevice {
                 if pasid == FAKE_ERROR_PASID {
                     fail_next = !fail_next;
                     if !fail_next {
-                        return refuse!(ENOMEM, "pasid_attach: the mock fails this attach of PASID 1024\n");
+                        return refuse!(
+                            ENOMEM,
+                            "pasid_attach: the mock fails this attach of PASID 1024\n"
+                        );
                     }
                 }
                 Ok(())
