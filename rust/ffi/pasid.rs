@@ -23,10 +23,8 @@ pub(crate) struct Entry {
     pub(crate) pasid: u32,
     /// The owning context ([`crate::objects::context::Context::ident`]).
     pub(crate) owner: usize,
-    /// The object ID of the PASID in its owner's table.
+    /// The object ID of the PASID in its owner's table (0 until known).
     pub(crate) id: u32,
-    /// Attachments of the owner's devices to this PASID.
-    pub(crate) users: u32,
 }
 
 kernel::sync::global_lock! {
@@ -43,7 +41,7 @@ pub(crate) fn init() {
     unsafe { PASIDS.init() }
 }
 
-/// The registry, locked: every allocated PASID, kept sorted by space and PASID.
+/// The registry, locked: every allocated PASID, in no order.
 ///
 /// Lock order: a leaf, taken with device locks held and nothing taken under it.
 pub(crate) fn registry() -> GlobalGuard<PASIDS> {

@@ -23,33 +23,37 @@ use crate::{
     ffi::pasid::{self as registry, Entry},
     uapi::{self, IoasidPasidAlloc, IoasidPasidFree},
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+};
 
 pub(crate) use crate::ffi::pasid::Space;
 
-/// A PASID allocated by a context: an object of its table.
+/// A PASID allocated by a context: an object of its table. Dropping the last reference
+/// (the table's, or an attachment's [`Claim`] after the context closed) gives the PASID
+/// back.
 pub(crate) struct Pasid {
     space: Space,
     pasid: u32,
     /// The owning context ([`Context::ident`]).
     owner: usize,
-}
-
-impl Pasid {
-    fn is(&self, e: &Entry) -> bool {
-        e.space == self.space && e.pasid == self.pasid && e.owner == self.owner
-    }
+    /// Attachments of the owner's devices to this PASID (their [`Claim`]s).
+    users: Atomic<u32>,
 }
 
 /// A PASID is used by the attachments of its owner's devices to it.
 impl ObjectKind for Arc<Pasid> {
     fn users(&self) -> u32 {
-        let reg = registry::registry();
-        reg.iter().find(|e| self.is(e)).map_or(0, |e| e.users)
+        self.users.load(Relaxed)
     }
+}
 
-    /// Gives the PASID back to its space.
-    fn teardown(&self, _objects: &super::table::ObjectTable) {
+impl Drop for Pasid {
+    fn drop(&mut self) {
         release(self.space, self.pasid, self.owner);
     }
 }
@@ -76,24 +80,12 @@ pub(crate) fn space_of(dev: &DeviceRef) -> Space {
 }
 
 /// A device's attachment's hold on an allocated PASID of its own context: while it
-/// exists, the PASID object cannot be destroyed.
-pub(crate) struct Claim {
-    space: Space,
-    pasid: u32,
-    owner: usize,
-}
+/// exists, the PASID object cannot be destroyed (and the PASID stays allocated).
+pub(crate) struct Claim(Arc<Pasid>);
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let mut reg = registry::registry();
-        let entry = reg
-            .iter_mut()
-            .find(|e| e.space == self.space && e.pasid == self.pasid && e.owner == self.owner);
-        // The entry is gone only if the context is closing (its objects torn down in any
-        // order); then there is nothing to count.
-        if let Some(e) = entry {
-            e.users = e.users.saturating_sub(1);
-        }
+        self.0.users.fetch_sub(1, Relaxed);
     }
 }
 
@@ -101,13 +93,10 @@ impl Drop for Claim {
 /// context allocated it; a claim on it when `ctx` did, `None` when nobody did (a PASID the
 /// user picked, as VFIO's PASID attach allows).
 ///
-/// Takes the registry lock, a leaf: callable under a device's lock.
+/// Takes the registry lock (a leaf) and the object table's: callable under a device's lock.
 pub(crate) fn claim(ctx: &Context, space: Space, pasid: u32) -> Result<Option<Claim>> {
-    let mut reg = registry::registry();
-    let Some(e) = reg
-        .iter_mut()
-        .find(|e| e.space == space && e.pasid == pasid)
-    else {
+    let reg = registry::registry();
+    let Some(e) = reg.iter().find(|e| e.space == space && e.pasid == pasid) else {
         return Ok(None);
     };
     if e.owner != ctx.ident() {
@@ -117,12 +106,23 @@ pub(crate) fn claim(ctx: &Context, space: Space, pasid: u32) -> Result<Option<Cl
             pasid
         );
     }
-    e.users += 1;
-    Ok(Some(Claim {
-        space,
-        pasid,
-        owner: e.owner,
-    }))
+    let id = e.id;
+    drop(reg);
+    // Counted while the lookup holds the object: IOMMU_DESTROY cannot come in between.
+    let obj = ctx
+        .objects()
+        .get_as::<Arc<Pasid>>(id)
+        .ok()
+        .filter(|o| o.space == space && o.pasid == pasid);
+    let Some(obj) = obj else {
+        return refuse!(
+            ENOENT,
+            "attach: PASID {} is being allocated or freed by this file\n",
+            pasid
+        );
+    };
+    obj.users.fetch_add(1, Relaxed);
+    Ok(Some(Claim((*obj).clone())))
 }
 
 /// Module parameter `pasid_quota`: how many PASIDs one file may hold.
@@ -190,7 +190,6 @@ fn allocate(ctx: &Context, dev: &DeviceRef, min: u32, max: u32) -> Result<(Space
         pasid,
         owner,
         id: 0,
-        users: 0,
     };
     if reg.push_within_capacity(entry).is_err() {
         // Not reached: room was reserved under the same lock.
@@ -217,14 +216,18 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             space,
             pasid,
             owner,
+            users: Atomic::new(0),
         },
         GFP_KERNEL,
     )
     .inspect_err(|_| release(space, pasid, owner))?;
-    // On failure from here the table tears the object down, which frees the PASID.
+    // On failure from here the table drops the object, which frees the PASID.
     let new = ctx.objects().add(Object::Pasid(obj.clone()))?;
     let id = new.id();
-    if let Some(e) = registry::registry().iter_mut().find(|e| obj.is(e)) {
+    if let Some(e) = registry::registry()
+        .iter_mut()
+        .find(|e| e.space == space && e.pasid == pasid && e.owner == owner)
+    {
         e.id = id;
     }
     cmd.out_pasid = pasid;
