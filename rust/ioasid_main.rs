@@ -116,16 +116,19 @@ struct IoasidModule {
     pci: ffi::iommu::PciDriver,
     #[pin]
     miscdev: MiscDeviceRegistration<context::Context>,
+    /// The global PASID registry, freed last.
+    _pasids: ffi::pasid::Registry,
 }
 
 impl kernel::InPlaceModule for IoasidModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // Before /dev/ioasid exists: no file can use the registry earlier.
-        ffi::pasid::init();
+        let pasids = ffi::pasid::init();
         let options = MiscDeviceOptions { name: c"ioasid" };
         try_pin_init!(Self {
             pci: ffi::iommu::PciDriver::register()?,
             miscdev <- MiscDeviceRegistration::register(options),
+            _pasids: pasids,
         })
         .pin_chain(|_| {
             if testing::selftest::enabled() {

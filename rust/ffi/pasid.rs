@@ -33,12 +33,25 @@ kernel::sync::global_lock! {
     pub(crate) unsafe(uninit) static PASIDS: Mutex<KVec<Entry>> = KVec::new();
 }
 
+/// The registry's lifetime in the module: made by [`init`], dropped at module exit, when it
+/// frees the registry's memory (the static outlives no loaded module, its vector's buffer
+/// must not either).
+pub(crate) struct Registry(());
+
 /// Initializes the registry's lock.
 ///
-/// Called once, by the module's init.
-pub(crate) fn init() {
+/// Called once, by the module's init; the module keeps what it returns until its exit.
+pub(crate) fn init() -> Registry {
     // SAFETY: Only the module's init calls this, once, before any use of `PASIDS`.
-    unsafe { PASIDS.init() }
+    unsafe { PASIDS.init() };
+    Registry(())
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // Every file is closed (the module is going): every PASID was released.
+        drop(core::mem::take(&mut *PASIDS.lock()));
+    }
 }
 
 /// The registry, locked: every allocated PASID, in no order.
