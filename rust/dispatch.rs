@@ -27,7 +27,7 @@ use crate::{
     hw,
     objects::{
         context::{self, Context},
-        device, dirty, hw_queue, hwpt, ioas, pcidev,
+        device, dirty, hw_queue, hwpt, ioas, pasid, pcidev,
         table::{self, NewObject},
         vdevice, vfio_compat, viommu,
     },
@@ -274,6 +274,8 @@ static OPS: &[Op] = &[
     op!(IOASID_DEVICE_BIND, IoasidDeviceBind, last = out_dev_id, pcidev::ioctl_bind),
     op!(IOASID_DEVICE_ATTACH, IoasidDeviceAttach, last = pt_id, pcidev::ioctl_attach),
     op!(IOASID_DEVICE_DETACH, IoasidDeviceDetach, last = dev_id, pcidev::ioctl_detach),
+    op!(IOASID_PASID_ALLOC, IoasidPasidAlloc, last = reserved, pasid::ioctl_alloc),
+    op!(IOASID_PASID_FREE, IoasidPasidFree, last = pasid, pasid::ioctl_free),
     op!(IOMMU_VFIO_IOAS, IommuVfioIoas, last = reserved, vfio_compat::ioctl_vfio_ioas),
     // VFIO's type1 container ioctls (`VFIO_IOMMU_DIRTY_PAGES` has no row: ENOTTY, as
     // iommufd, whose dirty tracking is `IOMMU_HWPT_GET_DIRTY_BITMAP`).

@@ -40,8 +40,10 @@
 //! 8. `MockNested::stage1`: a mock nested domain's stage 1 (its translation cache).
 //! 9. `MockDomain::table`: a mock domain's page table, dirty bits and tracking switch.
 //! 10. `Context::process_cache`: a leaf, taken with nothing else held.
-//! 11. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
-//! 12. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
+//! 11. `ffi::pasid::PASIDS`: the global registry of allocated PASIDs; a leaf, taken with
+//!     nothing held or under a device's lock (3).
+//! 12. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
+//! 13. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
 //!
 //! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls, with two
 //! places in this order: `ioasid_pci_dev::revoke_lock` comes before `PciGroup::inner` (a
@@ -88,6 +90,10 @@ module! {
             default: false,
             description: "Bind devices whose MSIs are not isolated (unsafe; taints the kernel)",
         },
+        pasid_quota: u32 {
+            default: 64,
+            description: "How many PASIDs one /dev/ioasid file may allocate (IOASID_PASID_ALLOC)",
+        },
         selftest: bool {
             default: false,
             description: "Enable IOMMU_TEST_CMD (upstream iommufd's test ABI); taints the kernel",
@@ -113,14 +119,19 @@ struct IoasidModule {
     pci: ffi::iommu::PciDriver,
     #[pin]
     miscdev: MiscDeviceRegistration<context::Context>,
+    /// The global PASID registry, freed last.
+    _pasids: ffi::pasid::Registry,
 }
 
 impl kernel::InPlaceModule for IoasidModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // Before /dev/ioasid exists: no file can use the registry earlier.
+        let pasids = ffi::pasid::init();
         let options = MiscDeviceOptions { name: c"ioasid" };
         try_pin_init!(Self {
             pci: ffi::iommu::PciDriver::register()?,
             miscdev <- MiscDeviceRegistration::register(options),
+            _pasids: pasids,
         })
         .pin_chain(|_| {
             if testing::selftest::enabled() {

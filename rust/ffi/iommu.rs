@@ -333,6 +333,17 @@ impl PciDev {
         unsafe { bindings::iommu_group_has_isolated_msi((*dev).iommu_group) }
     }
 
+    /// A PASID from the IOMMU core's global space (`iommu_alloc_global_pasid`), for this
+    /// device's shared work queues; `None` when the space below the device's PASID width is
+    /// exhausted or the device has no PASIDs.
+    pub(crate) fn alloc_global_pasid(&self) -> Option<u32> {
+        // SAFETY: By the type invariant the device is live and (bound to ioasid-pci) has
+        // an IOMMU; the call only reads its PASID width and allocates from an IDA.
+        let pasid = unsafe { kernel::bindings::iommu_alloc_global_pasid(self.device().cast()) };
+        // `IOMMU_PASID_INVALID` is `-1U`.
+        (pasid != u32::MAX).then_some(pasid)
+    }
+
     /// Whether the device's IOMMU can track dirty pages. Only meaningful with an IOMMU.
     pub(crate) fn dirty_tracking_capable(&self) -> bool {
         self.capable(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING)

@@ -8,6 +8,7 @@
 
 pub(crate) mod iommu;
 pub(crate) mod mmap;
+pub(crate) mod pasid;
 
 use crate::objects::access::Access;
 use core::ptr::NonNull;

@@ -54,6 +54,12 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// Identifies the context (its address, only to compare; it stays unique while the
+    /// context's objects exist).
+    pub(crate) fn ident(&self) -> usize {
+        core::ptr::from_ref(self) as usize
+    }
+
     /// The object table.
     pub(crate) fn objects(&self) -> &ObjectTable {
         &self.objects

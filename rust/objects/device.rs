@@ -12,6 +12,10 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
+mod pasid;
+
+pub(crate) use pasid::PasidMode;
+
 use super::{
     context::Context,
     hwpt::Hwpt,
@@ -22,7 +26,7 @@ use super::{
 };
 use crate::{
     error::refuse,
-    hw::{Domain, NestedDomain},
+    hw::{mock::MockDomain, Domain, NestedDomain},
 };
 use kernel::{
     new_mutex,
@@ -96,9 +100,17 @@ impl ObjectKind for DeviceRef {
 /// `iommufd_device_remove_vdev()`: `IOMMU_DESTROY` of it gives `ENOENT` from then on).
 impl ObjectKind for Arc<MockDevice> {
     fn teardown(&self, objects: &ObjectTable) {
-        let (attached, idev_id, vdev) = self.unbind();
-        if let Some(a) = attached {
+        let Unbound {
+            rid,
+            mut pasids,
+            idev_id,
+            vdev,
+        } = self.unbind();
+        if let Some(a) = rid {
             release(objects, a);
+        }
+        for p in pasids.drain_all() {
+            release(objects, p.into_attachment());
         }
         if let Some(link) = vdev {
             objects.tombstone_if::<Arc<Vdevice>>(link.id, |v| v.ident() == link.vdev);
@@ -184,10 +196,14 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
 /// automatic HWPT of that IOAS whose domain `accepts` and on which `switch` succeeds
 /// (`EINVAL` from `switch` means "incompatible, try the next", as iommufd does), or else
 /// a new automatic HWPT with a domain from `new_domain`, destroyed again if `switch`
-/// fails. On error nothing changed.
+/// fails. For a PASID (`pasid`), only HWPTs allocated with `IOMMU_HWPT_ALLOC_PASID` serve
+/// (`EINVAL` for another named HWPT) and a new automatic HWPT is made PASID-compatible.
+/// On error nothing changed.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn attach_to(
     ctx: &Context,
     pt_id: u32,
+    pasid: bool,
     dirty_capable: bool,
     accepts: impl Fn(&Domain) -> bool,
     new_domain: impl FnOnce() -> Result<Domain>,
@@ -208,6 +224,14 @@ pub(crate) fn attach_to(
                 return refuse!(
                     EINVAL,
                     "attach: HWPT {}'s domain cannot serve this device\n",
+                    pt_id
+                );
+            }
+            if pasid && !att.hwpt.pasid_compat() {
+                release(objects, att);
+                return refuse!(
+                    EINVAL,
+                    "attach: HWPT {} was not allocated with IOMMU_HWPT_ALLOC_PASID\n",
                     pt_id
                 );
             }
@@ -246,7 +270,10 @@ pub(crate) fn attach_to(
             continue;
         };
         let att = Attachment { hwpt, hwpt_id: *id };
-        if !Arc::ptr_eq(att.hwpt.ioas(), &ioas) || !accepts(att.hwpt.domain()) {
+        if !Arc::ptr_eq(att.hwpt.ioas(), &ioas)
+            || !accepts(att.hwpt.domain())
+            || (pasid && !att.hwpt.pasid_compat())
+        {
             release(objects, att);
             continue;
         }
@@ -260,7 +287,7 @@ pub(crate) fn attach_to(
             }
         }
     }
-    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true, false)?;
+    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true, false, pasid)?;
     hwpt.get_device();
     let hwpt_id = match objects.insert(Object::Hwpt(hwpt.clone())) {
         Ok(id) => id,
@@ -303,7 +330,14 @@ pub(crate) struct VdevLink {
 
 /// The fields of [`MockDevice`] under its lock.
 struct DeviceInner {
+    /// The RID's attachment.
     attached: Option<Attachment>,
+    /// The attachments of PASIDs ([`pasid`]), in no order.
+    pasids: KVec<pasid::PasidAttachment>,
+    /// Upstream's mock fails every second attach of PASID 1024 (a replace included) with
+    /// `ENOMEM`, so that tests can see a failed replace keep the old domain: set by a
+    /// successful attach of PASID 1024, cleared by the failure and by its detach.
+    fail_next_1024: bool,
     /// The idev ID, 0 until bound and again once unbound.
     idev_id: u32,
     /// The device's vDEVICE: a device has at most one, as in iommufd.
@@ -330,7 +364,13 @@ impl MockDevice {
             pin_init!(MockDevice {
                 flags,
                 cache: [const { Atomic::new(MOCK_DEV_CACHE_DEFAULT) }; MOCK_DEV_CACHE_NUM],
-                inner <- new_mutex!(DeviceInner { attached: None, idev_id: 0, vdev: None }),
+                inner <- new_mutex!(DeviceInner {
+                    attached: None,
+                    pasids: KVec::new(),
+                    fail_next_1024: false,
+                    idev_id: 0,
+                    vdev: None,
+                }),
             }),
             GFP_KERNEL,
         )
@@ -405,14 +445,69 @@ impl MockDevice {
         self.inner.lock().idev_id = id;
     }
 
+    /// Whether the RID may attach to `hwpt` now: not while PASIDs are attached, unless
+    /// `hwpt` is PASID-compatible (iommufd's rule).
+    pub(crate) fn rid_may_use(&self, hwpt: &Hwpt) -> Result {
+        Self::rid_check(&self.inner.lock(), hwpt)
+    }
+
+    fn rid_check(inner: &DeviceInner, hwpt: &Hwpt) -> Result {
+        if !inner.pasids.is_empty() && !hwpt.pasid_compat() {
+            return refuse!(
+                EINVAL,
+                "attach: the device has PASIDs attached; its RID needs a HWPT allocated with IOMMU_HWPT_ALLOC_PASID\n"
+            );
+        }
+        Ok(())
+    }
+
+    /// Attaches the RID to `pt_id` (a mock HWPT, or an IOAS through an automatic HWPT; a
+    /// nested HWPT on a vIOMMU only with a vDEVICE of the device there, as upstream's
+    /// mock), replacing its attachment in one step; returns the HWPT ID.
+    pub(crate) fn attach_rid(&self, ctx: &Context, pt_id: u32) -> Result<u32> {
+        let att = attach_to(
+            ctx,
+            pt_id,
+            false,
+            self.dirty_tracking_capable(),
+            |d| matches!(d, Domain::Mock(_)),
+            || Ok(Domain::Mock(MockDomain::new()?)),
+            |att| match att.hwpt.viommu() {
+                Some(v) if !self.has_vdev_on(v.ident()) => refuse!(
+                    ENOENT,
+                    "attach: the device has no vDEVICE on the vIOMMU of HWPT {}\n",
+                    att.hwpt_id
+                ),
+                _ => self.rid_may_use(&att.hwpt),
+            },
+        )?;
+        let hwpt_id = att.hwpt_id;
+        if let Some(old) = self.attach(ctx.objects(), att)? {
+            release(ctx.objects(), old);
+        }
+        Ok(hwpt_id)
+    }
+
+    /// Detaches the RID (its DMA is blocked from now on); returns its attachment for the
+    /// caller to [`release`], `None` if it was not attached.
+    pub(crate) fn detach_rid(&self) -> Option<Attachment> {
+        self.inner.lock().attached.take()
+    }
+
     /// Attaches to (or replaces the current attachment with) `new`; returns the previous
     /// attachment, which the caller releases with [`release`] after this returns. The new
     /// domain is fully mapped before the switch, so there is no window without
     /// translation.
-    /// The caller has counted the device in the new HWPT already.
-    pub(crate) fn attach(&self, new: Attachment) -> Option<Attachment> {
+    /// The caller has counted the device in the new HWPT already; on error (`EINVAL`: see
+    /// [`MockDevice::rid_may_use`]) `new` is released into `objects`.
+    fn attach(&self, objects: &ObjectTable, new: Attachment) -> Result<Option<Attachment>> {
         let mut inner = self.inner.lock();
-        inner.attached.replace(new)
+        if let Err(e) = Self::rid_check(&inner, &new.hwpt) {
+            drop(inner);
+            release(objects, new);
+            return Err(e);
+        }
+        Ok(inner.attached.replace(new))
     }
 
     /// The current attachment's HWPT ID.
@@ -420,17 +515,20 @@ impl MockDevice {
         self.inner.lock().attached.as_ref().map(|a| a.hwpt_id)
     }
 
-    /// DMA by the mock device: `buf.len()` bytes at `iova` through its attached domain
-    /// (`write`: into memory).
+    /// DMA by the mock device: `buf.len()` bytes at `iova` through the domain attached to
+    /// its RID or to PASID `pasid` (`write`: into memory).
     ///
     /// # Errors
     ///
     /// `ENXIO` when not attached; otherwise as [`crate::hw::mock::MockDomain::dma`] (through
     /// a nested domain: [`crate::hw::mock::nested::MockNested::dma`]).
-    pub(crate) fn dma(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
-        let hwpt = match self.inner.lock().attached.as_ref() {
-            Some(a) => a.hwpt.clone(),
-            None => return Err(ENXIO),
+    pub(crate) fn dma(&self, pasid: Option<u32>, iova: u64, buf: &mut [u8], write: bool) -> Result {
+        let hwpt = match pasid {
+            None => self.inner.lock().attached.as_ref().map(|a| a.hwpt.clone()),
+            Some(p) => self.pasid_hwpt(p),
+        };
+        let Some(hwpt) = hwpt else {
+            return Err(ENXIO);
         };
         match (hwpt.nested_domain(), hwpt.domain()) {
             (Some(NestedDomain::Mock(n)), _) => n.dma(iova, buf, write),
@@ -439,16 +537,25 @@ impl MockDevice {
         }
     }
 
-    /// Detaches and unbinds: returns the old attachment, the idev ID and the vDEVICE for
-    /// the caller to release.
-    pub(crate) fn unbind(&self) -> (Option<Attachment>, u32, Option<VdevLink>) {
+    /// Detaches the RID and every PASID and unbinds: returns the old attachments, the
+    /// idev ID and the vDEVICE for the caller to release.
+    pub(crate) fn unbind(&self) -> Unbound {
         let mut inner = self.inner.lock();
-        (
-            inner.attached.take(),
-            core::mem::take(&mut inner.idev_id),
-            inner.vdev.take(),
-        )
+        Unbound {
+            rid: inner.attached.take(),
+            pasids: core::mem::take(&mut inner.pasids),
+            idev_id: core::mem::take(&mut inner.idev_id),
+            vdev: inner.vdev.take(),
+        }
     }
+}
+
+/// What an unbound mock device let go of ([`MockDevice::unbind`]).
+pub(crate) struct Unbound {
+    rid: Option<Attachment>,
+    pasids: KVec<pasid::PasidAttachment>,
+    idev_id: u32,
+    vdev: Option<VdevLink>,
 }
 
 /// Releases an attachment a device let go of: an automatic HWPT with no device left is

@@ -68,6 +68,10 @@ pub(crate) struct Hwpt {
     devices: Atomic<u32>,
     /// Number of nested HWPTs and vIOMMUs on this one.
     dependents: Atomic<u32>,
+    /// Allocated with `IOMMU_HWPT_ALLOC_PASID` (iommufd's `pasid_compat`): PASIDs of a
+    /// device may be attached to it, and a device with PASIDs attached may attach its RID
+    /// only to such a HWPT.
+    pasid: bool,
 }
 
 impl Hwpt {
@@ -81,6 +85,7 @@ impl Hwpt {
         domain: Domain,
         auto: bool,
         nest_parent: bool,
+        pasid: bool,
     ) -> Result<Arc<Hwpt>> {
         ioas.add_domain(&domain)?;
         // INVARIANT: attached just above; `Drop` detaches, also when the allocation below
@@ -95,13 +100,15 @@ impl Hwpt {
                 },
                 devices: Atomic::new(0),
                 dependents: Atomic::new(0),
+                pasid,
             },
             GFP_KERNEL,
         )?)
     }
 
     /// A nested HWPT with stage-1 domain `domain` on paging HWPT `parent`, which the caller
-    /// checked is a nest parent, or on `viommu` (whose parent `parent` is).
+    /// checked is a nest parent, or on `viommu` (whose parent `parent` is); `pasid`: it
+    /// may serve PASIDs.
     ///
     /// # Errors
     ///
@@ -110,6 +117,7 @@ impl Hwpt {
         parent: Arc<Hwpt>,
         viommu: Option<Arc<Viommu>>,
         domain: NestedDomain,
+        pasid: bool,
     ) -> Result<Arc<Hwpt>> {
         // Counted first: the caller's lookup of `parent` (or the vIOMMU) keeps DESTROY
         // away until then.
@@ -129,6 +137,7 @@ impl Hwpt {
                 },
                 devices: Atomic::new(0),
                 dependents: Atomic::new(0),
+                pasid,
             },
             GFP_KERNEL,
         )?)
@@ -158,6 +167,11 @@ impl Hwpt {
             Kind::Paging { ioas, .. } => ioas,
             Kind::Nested { parent, .. } => parent.ioas(),
         }
+    }
+
+    /// Whether PASIDs may be attached to the HWPT (`IOMMU_HWPT_ALLOC_PASID`).
+    pub(crate) fn pasid_compat(&self) -> bool {
+        self.pasid
     }
 
     /// Whether the HWPT was made by an attach to an IOAS.
@@ -344,7 +358,8 @@ fn alloc_paging(
         }
     };
     let nest_parent = cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0;
-    Hwpt::new(ioas, domain, false, nest_parent)
+    let pasid = cmd.flags & IOMMU_HWPT_ALLOC_PASID != 0;
+    Hwpt::new(ioas, domain, false, nest_parent, pasid)
 }
 
 /// The page-table format of a mock paging HWPT: the default without driver data, or the
@@ -426,7 +441,8 @@ fn alloc_nested(
         );
     };
     let domain = mock_nested(cmd, stage2)?;
-    Hwpt::new_nested(parent.clone(), None, domain)
+    let pasid = cmd.flags & IOMMU_HWPT_ALLOC_PASID != 0;
+    Hwpt::new_nested(parent.clone(), None, domain, pasid)
 }
 
 /// The nested HWPT of `IOMMU_HWPT_ALLOC` on `viommu`, with the rules of iommufd: a device
@@ -445,7 +461,8 @@ fn alloc_on_viommu(
     }
     check_nested(cmd)?;
     let domain = mock_nested(cmd, viommu.stage2())?;
-    Hwpt::new_nested(viommu.parent().clone(), Some(viommu.clone()), domain)
+    let pasid = cmd.flags & IOMMU_HWPT_ALLOC_PASID != 0;
+    Hwpt::new_nested(viommu.parent().clone(), Some(viommu.clone()), domain, pasid)
 }
 
 /// What every nested HWPT needs, checked first as iommufd does: flags other than

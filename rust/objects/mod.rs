@@ -2,7 +2,7 @@
 
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
 //! object table, and one module per object type (IOAS, HWPT, devices, accesses, vIOMMU,
-//! vDEVICE, HW queue), and the dirty-tracking ioctls of HWPTs.
+//! vDEVICE, HW queue, PASID), and the dirty-tracking ioctls of HWPTs.
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
 //! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
 //! line each ([`table::object_kinds!`]).
@@ -17,6 +17,7 @@ pub(crate) mod dirty;
 pub(crate) mod hw_queue;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
+pub(crate) mod pasid;
 pub(crate) mod pcidev;
 pub(crate) mod table;
 pub(crate) mod vdevice;
@@ -28,6 +29,7 @@ use device::{DeviceRef, MockDevice};
 use hw_queue::HwQueue;
 use hwpt::Hwpt;
 use kernel::sync::Arc;
+use pasid::Pasid;
 use vdevice::Vdevice;
 use viommu::Viommu;
 
@@ -47,4 +49,6 @@ table::object_kinds! {
     Vdevice(Arc<Vdevice>) = "vDEVICE";
     /// A HW queue of a vIOMMU.
     HwQueue(Arc<HwQueue>) = "HW queue";
+    /// A PASID allocated with `IOASID_PASID_ALLOC`.
+    Pasid(Arc<Pasid>) = "PASID";
 }

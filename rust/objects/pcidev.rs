@@ -139,6 +139,11 @@ impl PciDevice {
         )?))
     }
 
+    /// A PASID of the IOMMU core's global space for this device (`None`: exhausted).
+    pub(crate) fn alloc_global_pasid(&self) -> Option<u32> {
+        self.bound.dev.alloc_global_pasid()
+    }
+
     /// Whether the device's IOMMU can track dirty pages (`IOMMU_CAP_DIRTY_TRACKING`).
     pub(crate) fn dirty_tracking_capable(&self) -> bool {
         self.bound.dev.dirty_tracking_capable()
@@ -236,6 +241,7 @@ impl PciDevice {
         let att = device::attach_to(
             ctx,
             pt_id,
+            false,
             self.dirty_tracking_capable(),
             Self::accepts,
             || self.new_domain(0),
@@ -423,10 +429,9 @@ impl Narrow for Arc<PciDevice> {
     }
 }
 
-/// Refuses the flags of `IOASID_DEVICE_ATTACH` and `_DETACH` that `what` does not
-/// support: unknown ones and reserved fields (`reserved`), and `IOASID_DEVICE_PASID`
-/// until PASIDs are supported.
-fn check_flags(what: &str, flags: u32, reserved: u32) -> Result {
+/// Refuses unknown flags of `IOASID_DEVICE_ATTACH` and `_DETACH` and reserved fields
+/// (`reserved`); returns whether the operation is on a PASID (`IOASID_DEVICE_PASID`).
+fn check_flags(what: &str, flags: u32, reserved: u32) -> Result<bool> {
     if flags & !IOASID_DEVICE_PASID != 0 || reserved != 0 {
         return refuse!(
             EOPNOTSUPP,
@@ -435,29 +440,80 @@ fn check_flags(what: &str, flags: u32, reserved: u32) -> Result {
             flags
         );
     }
-    if flags & IOASID_DEVICE_PASID != 0 {
-        return refuse!(EOPNOTSUPP, "{}: PASIDs are not supported yet\n", what);
-    }
-    Ok(())
+    Ok(flags & IOASID_DEVICE_PASID != 0)
 }
 
-/// `IOASID_DEVICE_ATTACH`.
+impl PciDevice {
+    /// The refusal of a PASID operation on this device: the device or its IOMMU has no
+    /// PASIDs (what every device of QEMU's emulation reports), or ioasid does not drive
+    /// real PASIDs yet.
+    fn refuse_pasid(&self, what: &str) -> Result {
+        let width = self.hw_info(0)?.max_pasid_log2;
+        if width == 0 {
+            return refuse!(
+                EOPNOTSUPP,
+                "{}: {} has no PASID support (no PASID capability, or none from its IOMMU)\n",
+                what,
+                self.bound.dev.name()
+            );
+        }
+        refuse!(
+            EOPNOTSUPP,
+            "{}: {}: PASIDs of real devices are not attached by ioasid yet\n",
+            what,
+            self.bound.dev.name()
+        )
+    }
+}
+
+/// `IOASID_DEVICE_ATTACH`: attaches a bound device's RID or (`IOASID_DEVICE_PASID`) one
+/// of its PASIDs to `pt_id`, replacing what it was attached to in one step.
 pub(crate) fn ioctl_attach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let mut cmd = IoasidDeviceAttach::read(ucmd.bytes());
-    check_flags("device_attach", cmd.flags, cmd.reserved)?;
-    let dev = ctx.objects().get_as::<Arc<PciDevice>>(cmd.dev_id)?;
-    cmd.pt_id = dev.attach(ctx, cmd.pt_id)?;
+    let pasid = check_flags("device_attach", cmd.flags, cmd.reserved)?;
+    let dev = ctx.objects().get_as::<DeviceRef>(cmd.dev_id)?;
+    cmd.pt_id = match (&*dev, pasid) {
+        (DeviceRef::Pci(d), false) => d.attach(ctx, cmd.pt_id)?,
+        (DeviceRef::Pci(d), true) => return d.refuse_pasid("device_attach"),
+        (DeviceRef::Mock(m), false) => m.attach_rid(ctx, cmd.pt_id)?,
+        (DeviceRef::Mock(m), true) => {
+            if m.max_pasids() == 0 {
+                return refuse!(
+                    EOPNOTSUPP,
+                    "device_attach: the mock device was made without PASID support\n"
+                );
+            }
+            m.attach_pasid(ctx, cmd.pasid, cmd.pt_id, device::PasidMode::Either)?
+        }
+    };
     cmd.write(ucmd.bytes_mut());
     Ok(())
 }
 
-/// `IOASID_DEVICE_DETACH`.
+/// `IOASID_DEVICE_DETACH`: detaches a bound device's RID or one of its PASIDs (`EINVAL`
+/// when not attached); its DMA is blocked from then on.
 pub(crate) fn ioctl_detach(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     let cmd = IoasidDeviceDetach::read(ucmd.bytes());
-    check_flags("device_detach", cmd.flags, 0)?;
-    let dev = ctx.objects().get_as::<Arc<PciDevice>>(cmd.dev_id)?;
-    if let Some(old) = dev.detach()? {
-        device::release(ctx.objects(), old);
+    let pasid = check_flags("device_detach", cmd.flags, 0)?;
+    let dev = ctx.objects().get_as::<DeviceRef>(cmd.dev_id)?;
+    let old = match (&*dev, pasid) {
+        (DeviceRef::Pci(d), false) => d.detach()?,
+        (DeviceRef::Pci(d), true) => return d.refuse_pasid("device_detach"),
+        (DeviceRef::Mock(m), false) => m.detach_rid(),
+        (DeviceRef::Mock(m), true) => m.detach_pasid(cmd.pasid),
+    };
+    match old {
+        Some(old) => device::release(ctx.objects(), old),
+        // A PCI device of a group with other devices attached leaves nothing to release.
+        None if matches!(&*dev, DeviceRef::Pci(_)) => {}
+        None => {
+            return refuse!(
+                EINVAL,
+                "device_detach: device {} ({}) is not attached\n",
+                cmd.dev_id,
+                if pasid { "PASID" } else { "RID" }
+            );
+        }
     }
     Ok(())
 }

@@ -7,4 +7,5 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
+mod pasid;
 pub(crate) mod selftest;

@@ -8,8 +8,9 @@
 //! otherwise the ioctl number is unknown (`ENOTTY`). Implemented ops: ADD_RESERVED,
 //! MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
 //! CREATE_ACCESS, DESTROY_ACCESS_PAGES, ACCESS_PAGES, ACCESS_RW, SET_TEMP_MEMORY_LIMIT,
-//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB and DEV_CHECK_CACHE. The others (dirty tracking,
-//! IOPF, vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
+//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB, DEV_CHECK_CACHE, DIRTY and the PASID ops
+//! ([`super::pasid`]). The others (IOPF, vEVENT, dma-buf) return `EOPNOTSUPP` until those
+//! features exist.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -27,7 +28,7 @@ use crate::{
     objects::{
         access::Access,
         context::Context,
-        device::{self, Attachment, DeviceRef, MockDevice},
+        device::{DeviceRef, MockDevice},
         hwpt::Hwpt,
         Object,
     },
@@ -35,7 +36,7 @@ use crate::{
     uapi::{
         IommuTestCmd, TestAccessPages, TestAccessReplaceIoas, TestAccessRw, TestCheckDevCache,
         TestCheckIotlb, TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages,
-        TestDirty, TestMemoryLimit, TestMockDomain, TestMockDomainReplace,
+        TestDirty, TestMemoryLimit, TestMockDma, TestMockDomain, TestMockDomainReplace,
     },
 };
 use kernel::{
@@ -64,6 +65,8 @@ const OP_DEV_CHECK_CACHE: u32 = 16;
 const IOASID_TEST_OP_MOCK_DMA: u32 = 0x10000;
 /// `IOASID_TEST_OP_MOCK_DMA` flag: write into memory.
 const MOCK_DMA_WRITE: u32 = 1 << 0;
+/// `IOASID_TEST_OP_MOCK_DMA` flag: the DMA is tagged with PASID `pasid`.
+const MOCK_DMA_PASID: u32 = 1 << 1;
 
 /// `MOCK_FLAGS_DEVICE_*` this mock knows.
 use crate::objects::device::{MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID};
@@ -151,29 +154,13 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
                 None => Err(EINVAL),
             }
         }
-        IOASID_TEST_OP_MOCK_DMA => mock_dma(ctx, cmd.id, TestAccessRw::read(ucmd.bytes())),
+        super::pasid::OP_PASID_ATTACH
+        | super::pasid::OP_PASID_REPLACE
+        | super::pasid::OP_PASID_DETACH
+        | super::pasid::OP_PASID_CHECK_HWPT => super::pasid::op(ctx, ucmd, cmd.op, cmd.id),
+        IOASID_TEST_OP_MOCK_DMA => mock_dma(ctx, cmd.id, TestMockDma::read(ucmd.bytes())),
         op => refuse!(EOPNOTSUPP, "test: op {} is not implemented\n", op),
     }
-}
-
-/// Finds or makes the HWPT mock device `dev` attaches to for `pt_id` (mock domains only;
-/// a nested HWPT on a vIOMMU only with a vDEVICE of `dev` there, as upstream's mock).
-fn attachment_for(ctx: &Context, dev: &MockDevice, pt_id: u32) -> Result<Attachment> {
-    device::attach_to(
-        ctx,
-        pt_id,
-        dev.dirty_tracking_capable(),
-        |d| matches!(d, Domain::Mock(_)),
-        || Ok(Domain::Mock(MockDomain::new()?)),
-        |att| match att.hwpt.viommu() {
-            Some(v) if !dev.has_vdev_on(v.ident()) => refuse!(
-                ENOENT,
-                "attach: the device has no vDEVICE on the vIOMMU of HWPT {}\n",
-                att.hwpt_id
-            ),
-            _ => Ok(()),
-        },
-    )
 }
 
 /// The mock device of object `id` (its test object or its device ID).
@@ -197,11 +184,7 @@ fn mock_domain<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>, pt_id: u32, flags: u32
     let idev = objects.add(Object::Device(DeviceRef::Mock(dev.clone())))?;
     dev.set_idev_id(idev.id());
     // From here on, dropping `stdev` unbinds and detaches the device.
-    let att = attachment_for(ctx, &dev, pt_id)?;
-    let hwpt_id = att.hwpt_id;
-    if let Some(old) = dev.attach(att) {
-        device::release(objects, old);
-    }
+    let hwpt_id = dev.attach_rid(ctx, pt_id)?;
     let mut out = TestMockDomain::read(ucmd.bytes());
     out.out_stdev_id = stdev.id();
     out.out_hwpt_id = hwpt_id;
@@ -218,11 +201,7 @@ fn mock_domain_replace(ctx: &Context, ucmd: &mut Ucmd<'_>, stdev_id: u32, pt_id:
     if dev.hwpt_id() == Some(pt_id) {
         return Ok(());
     }
-    let att = attachment_for(ctx, &dev, pt_id)?;
-    let hwpt_id = att.hwpt_id;
-    if let Some(old) = dev.attach(att) {
-        device::release(ctx.objects(), old);
-    }
+    let hwpt_id = dev.attach_rid(ctx, pt_id)?;
     TestMockDomainReplace { pt_id: hwpt_id }.write(ucmd.bytes_mut());
     Ok(())
 }
@@ -415,17 +394,26 @@ fn access_pages(ucmd: &mut Ucmd<'_>, fd: u32) -> Result {
 }
 
 /// `IOASID_TEST_OP_MOCK_DMA`: mock device `id` reads or writes `length` bytes at `iova`
-/// through its domain, to or from the user buffer at `uptr` (`access_rw`'s shape).
-fn mock_dma(ctx: &Context, id: u32, op: TestAccessRw) -> Result {
-    let write = check_rw(&op, MOCK_DMA_WRITE, 0)?;
+/// through the domain of its RID or (`MOCK_DMA_PASID`) of PASID `pasid`, to or from the
+/// user buffer at `uptr` (`access_rw`'s shape and the PASID).
+fn mock_dma(ctx: &Context, id: u32, op: TestMockDma) -> Result {
+    let rw = TestAccessRw {
+        iova: op.iova,
+        length: op.length,
+        uptr: op.uptr,
+        flags: op.flags,
+    };
+    let write = check_rw(&rw, MOCK_DMA_WRITE, MOCK_DMA_PASID)?;
+    let pasid = (op.flags & MOCK_DMA_PASID != 0).then_some(op.pasid);
     let dev = mock_device(ctx, id)?;
-    through_user_buffer(&op, write, |buf| {
-        dev.dma(op.iova, buf, write).or_else(|e| {
+    through_user_buffer(&rw, write, |buf| {
+        dev.dma(pasid, op.iova, buf, write).or_else(|e| {
             refuse!(
                 e,
-                "mock DMA at {:#x}+{:#x} faulted: {:?}\n",
+                "mock DMA at {:#x}+{:#x} (PASID {:?}) faulted: {:?}\n",
                 op.iova,
                 op.length,
+                pasid,
                 e
             )
         })

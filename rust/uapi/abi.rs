@@ -456,8 +456,32 @@ uapi_struct! {
     }
 }
 
-/// `IOASID_DEVICE_ATTACH`/`DETACH` flag: the operation is on `pasid` (not yet supported).
+/// `IOASID_DEVICE_ATTACH`/`DETACH` flag: the operation is on `pasid`.
 pub(crate) const IOASID_DEVICE_PASID: u32 = 1 << 0;
+
+uapi_struct! {
+    /// `struct ioasid_pasid_alloc`: allocate a PASID from a device's space.
+    IoasidPasidAlloc size 32 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        dev_id: u32 = 8,
+        min_pasid: u32 = 12,
+        max_pasid: u32 = 16,
+        out_pasid: u32 = 20,
+        out_id: u32 = 24,
+        reserved: u32 = 28,
+    }
+}
+
+uapi_struct! {
+    /// `struct ioasid_pasid_free`: free an allocated PASID.
+    IoasidPasidFree size 16 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        dev_id: u32 = 8,
+        pasid: u32 = 12,
+    }
+}
 
 /// `IOMMU_IOAS_MAP` and `IOMMU_IOAS_COPY` flags.
 pub(crate) const IOMMU_IOAS_MAP_FIXED_IOVA: u32 = 1 << 0;

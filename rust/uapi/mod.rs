@@ -4,8 +4,9 @@
 //! (`tests/host`) as well as compiled into the module: the structure mirrors and their
 //! argument checks ([`abi`], re-exported here), the size rules of every ioctl
 //! ([`ucmd`]), the IOVA arithmetic and allocator ([`iova`]), the dirty-bitmap arithmetic
-//! ([`dirty`]), the rules of `IOMMU_HW_QUEUE_ALLOC` ([`hw_queue`]), the mock IOMMU's stage-1 table format and translation cache
-//! ([`mock_s1`]), and the VFIO type1 compatibility uAPI ([`vfio`]).
+//! ([`dirty`]), the rules of `IOMMU_HW_QUEUE_ALLOC` ([`hw_queue`]), the mock IOMMU's
+//! stage-1 table format and translation cache ([`mock_s1`]), the VFIO type1 compatibility
+//! uAPI ([`vfio`]) and the PASID ranges of `IOASID_PASID_ALLOC` ([`pasid`]).
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -15,6 +16,7 @@ pub(crate) mod dirty;
 pub(crate) mod hw_queue;
 pub(crate) mod iova;
 pub(crate) mod mock_s1;
+pub(crate) mod pasid;
 pub(crate) mod ucmd;
 pub(crate) mod vfio;
 

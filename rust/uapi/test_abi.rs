@@ -186,3 +186,40 @@ test_op! {
         iotlb: u32 = 20,
     }
 }
+
+test_op! {
+    /// `pasid_attach` (and `pasid_replace`, the same shape): attach PASID `pasid` of a mock
+    /// device to `pt_id`.
+    TestPasidAttach member "pasid_attach" {
+        pasid: u32 = 16,
+        pt_id: u32 = 20,
+    }
+}
+
+test_op! {
+    /// `pasid_detach`: detach PASID `pasid` of a mock device.
+    TestPasidDetach member "pasid_detach" {
+        pasid: u32 = 16,
+    }
+}
+
+test_op! {
+    /// `pasid_check`: PASID `pasid` of a mock device is attached to HWPT `hwpt_id` (0:
+    /// detached).
+    TestPasidCheck member "pasid_check" {
+        pasid: u32 = 16,
+        hwpt_id: u32 = 20,
+    }
+}
+
+test_op! {
+    /// ioasid's own `IOASID_TEST_OP_MOCK_DMA` (not upstream's): `access_rw`'s shape, plus
+    /// the PASID the DMA is tagged with (with `IOASID_MOCK_DMA_PASID`).
+    TestMockDma member "mock_dma" {
+        iova: u64 = 16,
+        length: u64 = 24,
+        uptr: u64 = 32,
+        flags: u32 = 40,
+        pasid: u32 = 44,
+    }
+}

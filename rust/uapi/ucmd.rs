@@ -112,6 +112,10 @@ ioctls! {
     IOASID_DEVICE_ATTACH = IOASID_CMD_BASE + 1;
     /// `IOASID_DEVICE_DETACH`: detach a bound device.
     IOASID_DEVICE_DETACH = IOASID_CMD_BASE + 2;
+    /// `IOASID_PASID_ALLOC`: allocate a PASID for the file's devices.
+    IOASID_PASID_ALLOC = IOASID_CMD_BASE + 3;
+    /// `IOASID_PASID_FREE`: free an allocated PASID.
+    IOASID_PASID_FREE = IOASID_CMD_BASE + 4;
     /// `VFIO_GET_API_VERSION` of `linux/vfio.h`: the VFIO API version (a value, no argument).
     VFIO_GET_API_VERSION = VFIO_BASE;
     /// `VFIO_CHECK_EXTENSION`: whether an extension (IOMMU type) is supported (a value).

@@ -122,18 +122,31 @@ TEST_F(edu, bind_checks_and_errors)
 	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
 }
 
-TEST_F(edu, pasid_flag_is_reserved)
+/*
+ * PASIDs of a real device: refused with EOPNOTSUPP when the device or its IOMMU reports no
+ * PASIDs (IOMMU_GET_HW_INFO's out_max_pasid_log2 of 0), as for every device QEMU emulates.
+ */
+TEST_F(edu, pasids_refused_without_pasid_support)
 {
+	struct iommu_hw_info info = { .size = sizeof(info), .dev_id = self->dev_id };
 	struct ioasid_device_attach cmd = {
 		.size = sizeof(cmd), .flags = IOASID_DEVICE_PASID, .dev_id = self->dev_id,
 		.pt_id = self->ioas, .pasid = 1,
 	};
 	struct ioasid_device_detach det = {
 		.size = sizeof(det), .flags = IOASID_DEVICE_PASID, .dev_id = self->dev_id,
+		.pasid = 1,
 	};
+	struct ioasid_pasid_alloc alloc = { .size = sizeof(alloc), .dev_id = self->dev_id };
 
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
+	if (info.out_max_pasid_log2)
+		SKIP(return, "the device has %u-bit PASIDs", info.out_max_pasid_log2);
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOASID_DEVICE_ATTACH, &cmd));
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOASID_DEVICE_DETACH, &det));
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOASID_PASID_ALLOC, &alloc));
+	/* The RID is unaffected. */
+	EXPECT_EQ(0, device_attach(self->fd, self->dev_id, self->ioas, NULL));
 }
 
 TEST_F(edu, get_hw_info_returns_the_drivers_registers)

@@ -834,6 +834,83 @@ TEST_F(fail_nth, hw_queue_alloc_leaves_nothing_pinned_on_failure)
 	ASSERT_EQ(0, destroy(self->fd, parent));
 }
 
+/*
+ * PASIDs of a mock device: a failed IOASID_PASID_ALLOC leaves the PASID free; a failed
+ * PASID attach to an IOAS (a new automatic HWPT) leaves the PASID detached and nothing
+ * pinned beyond the RID's domain; a failed replace keeps the old HWPT.
+ */
+TEST_F(fail_nth, pasid_alloc_attach_and_replace_leave_nothing_on_failure)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .flags = RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = 4 * self->page,
+		.iova = MOCK_APERTURE_START,
+	};
+	__u32 stdev, idev, rid_hwpt, other, pt = 0, p = 0;
+	long pinned0;
+	unsigned int points;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP, &map));
+	ASSERT_EQ(0, test_mock_domain_flags(self->fd, self->ioas, MOCK_FLAGS_DEVICE_PASID, &stdev,
+					    NULL, &idev));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_PASID, idev, self->ioas, 0, NULL, 0,
+				&rid_hwpt));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_PASID, idev, self->ioas, 0, NULL, 0,
+				&other));
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, stdev, rid_hwpt));
+	pinned0 = proc_status_kb(getpid(), "VmPin");
+
+#define CHECK_PASID_ALLOC(ok)							\
+	do {									\
+		if (ok) {							\
+			ASSERT_EQ(77, p);					\
+			ASSERT_EQ(0, pasid_free(self->fd, idev, p));		\
+		}								\
+		/* Free again: one allocation gets it, a second finds none. */	\
+		ASSERT_EQ(0, pasid_alloc(self->fd, idev, 77, 77, &p, NULL));	\
+		ASSERT_EQ(-1, pasid_alloc(self->fd, idev, 77, 77, NULL, NULL));	\
+		ASSERT_EQ(0, pasid_free(self->fd, idev, 77));			\
+	} while (0)
+	points = FOR_EACH_FAILURE(pasid_alloc(self->fd, idev, 77, 77, &p, NULL),
+				  CHECK_PASID_ALLOC);
+	TH_LOG("alloc: %u allocation points", points);
+
+#define CHECK_PASID_ATTACH(ok)							\
+	do {									\
+		if (ok) {							\
+			ASSERT_EQ(0, test_pasid_check(self->fd, stdev, 9, pt));	\
+			ASSERT_EQ(0, device_detach_pasid(self->fd, idev, 9));	\
+		}								\
+		ASSERT_EQ(0, test_pasid_check(self->fd, stdev, 9, 0));		\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+	} while (0)
+	points = FOR_EACH_FAILURE((pt = self->ioas, device_attach_pasid(self->fd, idev, 9, &pt)),
+				  CHECK_PASID_ATTACH);
+	TH_LOG("attach: %u allocation points", points);
+	EXPECT_LE(1, points);
+
+	ASSERT_EQ(0, test_pasid_attach_op(self->fd, IOMMU_TEST_OP_PASID_ATTACH, stdev, 9, other));
+#define CHECK_PASID_REPLACE(ok)							\
+	do {									\
+		ASSERT_EQ(0, test_pasid_check(self->fd, stdev, 9, (ok) ? pt : other)); \
+		if (ok) {							\
+			ASSERT_EQ(0, test_pasid_attach_op(self->fd, IOMMU_TEST_OP_PASID_REPLACE, \
+							  stdev, 9, other));	\
+		}								\
+		ASSERT_EQ(0, test_check_refs(self->fd, self->buf, 4 * self->page, 1)); \
+		ASSERT_EQ(pinned0, proc_status_kb(getpid(), "VmPin"));		\
+	} while (0)
+	points = FOR_EACH_FAILURE((pt = self->ioas, device_attach_pasid(self->fd, idev, 9, &pt)),
+				  CHECK_PASID_REPLACE);
+	TH_LOG("replace: %u allocation points", points);
+	EXPECT_LE(1, points);
+	ASSERT_EQ(0, test_pasid_detach(self->fd, stdev, 9));
+	ASSERT_EQ(0, destroy(self->fd, other));
+}
+
 TEST(open_fails_cleanly)
 {
 	unsigned int n, points = 0;

@@ -162,10 +162,16 @@ enum {
 	IOMMU_TEST_OP_ACCESS_REPLACE_IOAS,
 	IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
 	IOMMU_TEST_OP_DIRTY,
+	IOMMU_TEST_OP_PASID_ATTACH = 18,
+	IOMMU_TEST_OP_PASID_REPLACE,
+	IOMMU_TEST_OP_PASID_DETACH,
+	IOMMU_TEST_OP_PASID_CHECK_HWPT,
 };
 /* ioasid's own test op (outside upstream's numbers): DMA by a mock device. */
 #define IOASID_TEST_OP_MOCK_DMA 0x10000
 #define IOASID_MOCK_DMA_WRITE 1
+/* IOASID_TEST_OP_MOCK_DMA flag: the DMA is tagged with mock_dma.pasid. */
+#define IOASID_MOCK_DMA_PASID 2
 /* The mock IOMMU's aperture (upstream's MOCK_APERTURE_START/LAST). */
 #define MOCK_APERTURE_START (1ULL << 24)
 #define MOCK_APERTURE_LAST ((1ULL << 31) - 1)
@@ -173,6 +179,8 @@ enum {
 #define MOCK_FLAGS_ACCESS_WRITE 1
 #define MOCK_ACCESS_RW_WRITE 1
 #define MOCK_FLAGS_DEVICE_NO_DIRTY 1
+#define MOCK_FLAGS_DEVICE_PASID 4
+#define MOCK_PASID_WIDTH 20
 /* The page-table formats of upstream's mock HWPT data (struct iommu_hwpt_selftest). */
 #define MOCK_IOMMUPT_DEFAULT 0
 #define MOCK_IOMMUPT_HUGE 1
@@ -240,6 +248,21 @@ struct ioasid_test_cmd {
 			__aligned_u64 uptr;
 			__aligned_u64 out_nr_dirty;
 		} dirty;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__u32 flags;
+			__u32 pasid;
+		} mock_dma;
+		struct {
+			__u32 pasid;
+			__u32 pt_id;
+		} pasid_attach;
+		struct {
+			__u32 pasid;
+			__u32 hwpt_id;
+		} pasid_check;
 		__u8 union_bytes[48];
 	};
 	__u32 last;
@@ -400,6 +423,95 @@ static inline int test_mock_dma(int fd, __u32 dev, __u64 iova, void *buf, size_t
 	};
 
 	return test_cmd(fd, &cmd);
+}
+
+/* Mock device dev reads (or writes) len bytes at iova, tagged with PASID pasid. */
+static inline int test_mock_dma_pasid(int fd, __u32 dev, __u32 pasid, __u64 iova, void *buf,
+				      size_t len, bool write)
+{
+	struct ioasid_test_cmd cmd = {
+		.op = IOASID_TEST_OP_MOCK_DMA,
+		.id = dev,
+		.mock_dma = { .iova = iova, .length = len, .uptr = (uintptr_t)buf,
+			      .flags = IOASID_MOCK_DMA_PASID | (write ? IOASID_MOCK_DMA_WRITE : 0),
+			      .pasid = pasid },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+/* Upstream's PASID test ops (op is IOMMU_TEST_OP_PASID_ATTACH or _REPLACE). */
+static inline int test_pasid_attach_op(int fd, __u32 op, __u32 stdev, __u32 pasid, __u32 pt_id)
+{
+	struct ioasid_test_cmd cmd = { .op = op, .id = stdev };
+
+	cmd.pasid_attach.pasid = pasid;
+	cmd.pasid_attach.pt_id = pt_id;
+	return test_cmd(fd, &cmd);
+}
+
+static inline int test_pasid_detach(int fd, __u32 stdev, __u32 pasid)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_PASID_DETACH, .id = stdev };
+
+	cmd.pasid_attach.pasid = pasid;
+	return test_cmd(fd, &cmd);
+}
+
+/* PASID pasid of mock device stdev is attached to hwpt (0: detached). */
+static inline int test_pasid_check(int fd, __u32 stdev, __u32 pasid, __u32 hwpt)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_PASID_CHECK_HWPT, .id = stdev };
+
+	cmd.pasid_check.pasid = pasid;
+	cmd.pasid_check.hwpt_id = hwpt;
+	return test_cmd(fd, &cmd);
+}
+
+/* IOASID_DEVICE_ATTACH/DETACH of PASID pasid; *pt_id is updated to the HWPT. */
+static inline int device_attach_pasid(int fd, __u32 dev_id, __u32 pasid, __u32 *pt_id)
+{
+	struct ioasid_device_attach cmd = {
+		.size = sizeof(cmd), .flags = IOASID_DEVICE_PASID, .dev_id = dev_id,
+		.pt_id = *pt_id, .pasid = pasid,
+	};
+	int rc = ioctl(fd, IOASID_DEVICE_ATTACH, &cmd);
+
+	if (!rc)
+		*pt_id = cmd.pt_id;
+	return rc;
+}
+
+static inline int device_detach_pasid(int fd, __u32 dev_id, __u32 pasid)
+{
+	struct ioasid_device_detach cmd = {
+		.size = sizeof(cmd), .flags = IOASID_DEVICE_PASID, .dev_id = dev_id, .pasid = pasid,
+	};
+
+	return ioctl(fd, IOASID_DEVICE_DETACH, &cmd);
+}
+
+/* IOASID_PASID_ALLOC from dev_id's space within [min, max]; the PASID and its object ID. */
+static inline int pasid_alloc(int fd, __u32 dev_id, __u32 min, __u32 max, __u32 *pasid,
+			      __u32 *id)
+{
+	struct ioasid_pasid_alloc cmd = {
+		.size = sizeof(cmd), .dev_id = dev_id, .min_pasid = min, .max_pasid = max,
+	};
+	int rc = ioctl(fd, IOASID_PASID_ALLOC, &cmd);
+
+	if (!rc && pasid)
+		*pasid = cmd.out_pasid;
+	if (!rc && id)
+		*id = cmd.out_id;
+	return rc;
+}
+
+static inline int pasid_free(int fd, __u32 dev_id, __u32 pasid)
+{
+	struct ioasid_pasid_free cmd = { .size = sizeof(cmd), .dev_id = dev_id, .pasid = pasid };
+
+	return ioctl(fd, IOASID_PASID_FREE, &cmd);
 }
 
 /* Every page of [ptr, ptr + len) has `refs` pins (FOLL_PIN count). */

@@ -161,6 +161,8 @@ fn mirror(name: &str) -> (usize, &'static [(&'static str, usize)]) {
         IoasidDeviceBind,
         IoasidDeviceAttach,
         IoasidDeviceDetach,
+        IoasidPasidAlloc,
+        IoasidPasidFree,
         IommuVfioIoas,
         VfioIommuType1Info,
         VfioIommuType1DmaMap,
@@ -234,6 +236,8 @@ const HAND_WRITTEN_MIN_SIZES: &[(&str, usize)] = &[
     ("IOASID_DEVICE_BIND", 16),
     ("IOASID_DEVICE_ATTACH", 16),
     ("IOASID_DEVICE_DETACH", 12),
+    ("IOASID_PASID_ALLOC", 32),
+    ("IOASID_PASID_FREE", 16),
 ];
 
 #[test]

@@ -16,6 +16,8 @@ pub mod hw_queue;
 pub mod iova;
 #[path = "../../rust/uapi/mock_s1.rs"]
 pub mod mock_s1;
+#[path = "../../rust/uapi/pasid.rs"]
+pub mod pasid;
 #[path = "../../rust/uapi/abi.rs"]
 pub mod uapi;
 #[path = "../../rust/uapi/ucmd.rs"]
@@ -34,3 +36,6 @@ mod ioctl_table;
 
 #[cfg(test)]
 mod iova_model;
+
+#[cfg(test)]
+mod pasid_model;

@@ -229,6 +229,16 @@ fn mirrors() -> Vec<Mirror> {
             IoasidDeviceDetach::SIZE,
             IoasidDeviceDetach::LAYOUT,
         ),
+        (
+            "ioasid_pasid_alloc",
+            IoasidPasidAlloc::SIZE,
+            IoasidPasidAlloc::LAYOUT,
+        ),
+        (
+            "ioasid_pasid_free",
+            IoasidPasidFree::SIZE,
+            IoasidPasidFree::LAYOUT,
+        ),
     ]
 }
 
@@ -338,6 +348,11 @@ fn test_op_mirrors() -> Vec<(&'static str, &'static [(&'static str, usize)])> {
         (TestCheckDevCache::MEMBER, TestCheckDevCache::LAYOUT),
         (TestCheckIotlb::MEMBER, TestCheckIotlb::LAYOUT),
         (TestDirty::MEMBER, TestDirty::LAYOUT),
+        (TestPasidAttach::MEMBER, TestPasidAttach::LAYOUT),
+        // The same shape under another name.
+        ("pasid_replace", TestPasidAttach::LAYOUT),
+        (TestPasidDetach::MEMBER, TestPasidDetach::LAYOUT),
+        (TestPasidCheck::MEMBER, TestPasidCheck::LAYOUT),
     ]
 }
 

@@ -1014,6 +1014,8 @@ enum {
 	IOASID_CMD_DEVICE_BIND = IOASID_CMD_BASE,
 	IOASID_CMD_DEVICE_ATTACH,
 	IOASID_CMD_DEVICE_DETACH,
+	IOASID_CMD_PASID_ALLOC,
+	IOASID_CMD_PASID_FREE,
 };
 
 /**
@@ -1060,7 +1062,7 @@ struct ioasid_device_bind {
 
 /**
  * enum ioasid_device_attach_flags - flags of IOASID_DEVICE_ATTACH/DETACH
- * @IOASID_DEVICE_PASID: the operation is on @pasid (reserved: EOPNOTSUPP for now)
+ * @IOASID_DEVICE_PASID: the operation is on PASID @pasid of the device, not its RID
  */
 enum ioasid_device_attach_flags {
 	IOASID_DEVICE_PASID = 1 << 0,
@@ -1089,11 +1091,28 @@ enum ioasid_device_attach_flags {
  * elsewhere moves all of them in one step. The group is detached when its last attached
  * device is.
  *
- * Errors: EOPNOTSUPP for unknown @flags, IOASID_DEVICE_PASID or non-zero @__reserved;
+ * @dev_id may also name a mock device of the test interface (IOMMU_TEST_OP_MOCK_DOMAIN),
+ * which attaches as upstream's IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE does.
+ *
+ * With IOASID_DEVICE_PASID, PASID @pasid of the device is attached to @pt_id instead of
+ * its RID (VFIO_DEVICE_ATTACH_IOMMUFD_PT with VFIO_DEVICE_ATTACH_PASID): DMA tagged with
+ * that PASID is translated by @pt_id's domain. An attached PASID is replaced in one step.
+ * The rules (iommufd's): @pt_id must be a HWPT allocated with IOMMU_HWPT_ALLOC_PASID
+ * (paging or nested), or an IOAS, which gets an automatic HWPT that is PASID-compatible;
+ * the RID must not be attached to a HWPT without IOMMU_HWPT_ALLOC_PASID, and while PASIDs
+ * are attached the RID can only be attached to such HWPTs; @pasid must be non-zero and
+ * below the device's PASID count (IOMMU_GET_HW_INFO's out_max_pasid_log2); a PASID that
+ * another /dev/ioasid file allocated (IOASID_PASID_ALLOC) is refused, one allocated by
+ * this file cannot be freed while attached, and any other PASID is the caller's choice.
+ *
+ * Errors: EOPNOTSUPP for unknown @flags or non-zero @__reserved, and for
+ * IOASID_DEVICE_PASID on a device without PASID support (every device QEMU emulates;
+ * PASIDs of PCI devices are not attached by ioasid yet: only mock devices' are);
  * ENOENT for an unknown @dev_id or @pt_id; EINVAL when @pt_id is neither an IOAS nor a
- * HWPT or its domain cannot serve this device; EADDRINUSE when the device's reserved
- * regions or the domain's aperture collide with mappings of the IOAS; ENODEV when the
- * binding was revoked; the IOMMU driver's errors. On error the device stays as it was.
+ * HWPT or its domain cannot serve this device, or by the PASID rules above; EPERM for a
+ * PASID of another file; EADDRINUSE when the device's reserved regions or the domain's
+ * aperture collide with mappings of the IOAS; ENODEV when the binding was revoked; the
+ * IOMMU driver's errors. On error the device stays as it was.
  */
 struct ioasid_device_attach {
 	__u32 size;
@@ -1117,8 +1136,12 @@ struct ioasid_device_attach {
  * Its reserved regions leave the IOAS; an automatic HWPT whose last device this was is
  * destroyed.
  *
- * Errors: EOPNOTSUPP for unknown @flags or IOASID_DEVICE_PASID; ENOENT for an unknown
- * @dev_id; EINVAL when the device is not attached.
+ * With IOASID_DEVICE_PASID only PASID @pasid is detached (blocked); the RID and other
+ * PASIDs stay as they are.
+ *
+ * Errors: EOPNOTSUPP for unknown @flags, or IOASID_DEVICE_PASID on a device without PASID
+ * support; ENOENT for an unknown @dev_id; EINVAL when the device (the PASID) is not
+ * attached.
  */
 struct ioasid_device_detach {
 	__u32 size;
@@ -1127,5 +1150,62 @@ struct ioasid_device_detach {
 	__u32 pasid;
 };
 #define IOASID_DEVICE_DETACH _IO(IOMMUFD_TYPE, IOASID_CMD_DEVICE_DETACH)
+
+/**
+ * struct ioasid_pasid_alloc - ioctl(IOASID_PASID_ALLOC)
+ * @size: sizeof(struct ioasid_pasid_alloc)
+ * @flags: must be 0
+ * @dev_id: a bound device whose PASID space the PASID comes from
+ * @min_pasid: with @max_pasid, the range to allocate from (both 0: the whole space)
+ * @max_pasid: the range's last PASID
+ * @out_pasid: the PASID
+ * @out_id: the PASID's object ID (IOMMU_DESTROY frees it, as IOASID_PASID_FREE does)
+ * @__reserved: must be 0
+ *
+ * Allocates a PASID that the file's devices can share: the lowest free PASID of the range
+ * in the mock IOMMU's space for a mock device, or a PASID of the IOMMU core's global space
+ * (iommu_alloc_global_pasid, the space of shared work queues and ENQCMD) for a PCI
+ * device, whose range must be the whole space. The PASID is returned in @out_pasid and
+ * belongs to this file until IOASID_PASID_FREE, IOMMU_DESTROY of @out_id or the file's
+ * close: devices of other /dev/ioasid files cannot attach it (EPERM), so no process can
+ * use another's shared PASID. A file holds at most pasid_quota PASIDs (module parameter,
+ * default 64).
+ *
+ * Errors: EOPNOTSUPP for non-zero @flags or @__reserved, or a device without PASID
+ * support; ENOENT for an unknown @dev_id; EINVAL for a range that is empty, includes
+ * PASID 0 or goes beyond the device's PASID count, or any range for a PCI device; EDQUOT
+ * when the file holds pasid_quota PASIDs; ENOSPC when no PASID of the range is free.
+ */
+struct ioasid_pasid_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 min_pasid;
+	__u32 max_pasid;
+	__u32 out_pasid;
+	__u32 out_id;
+	__u32 __reserved;
+};
+#define IOASID_PASID_ALLOC _IO(IOMMUFD_TYPE, IOASID_CMD_PASID_ALLOC)
+
+/**
+ * struct ioasid_pasid_free - ioctl(IOASID_PASID_FREE)
+ * @size: sizeof(struct ioasid_pasid_free)
+ * @flags: must be 0
+ * @dev_id: a bound device of the PASID's space
+ * @pasid: a PASID this file allocated from that space
+ *
+ * Frees the PASID, as IOMMU_DESTROY of its object ID does.
+ *
+ * Errors: EOPNOTSUPP for non-zero @flags; ENOENT for an unknown @dev_id or a PASID this
+ * file did not allocate; EBUSY while one of the file's devices has it attached.
+ */
+struct ioasid_pasid_free {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pasid;
+};
+#define IOASID_PASID_FREE _IO(IOMMUFD_TYPE, IOASID_CMD_PASID_FREE)
 
 #endif /* _UAPI_LINUX_IOASID_H */
