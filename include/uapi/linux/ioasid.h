@@ -91,13 +91,20 @@
  *  - MD_CHECK_IOTLB: EINVAL unless mock nested HWPT @id's IOTLB entry (0-3) has the
  *    value; ENOENT when @id is not a nested HWPT;
  *  - DEV_CHECK_CACHE: EINVAL unless the mock device's cache entry (0-3, each starting at
- *    0xbaddad, cleared by vIOMMU invalidations) has the value.
+ *    0xbaddad, cleared by vIOMMU invalidations) has the value;
+ *  - PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT: a PASID of mock device
+ *    @id (made with MOCK_FLAGS_DEVICE_PASID: 2^20 PASIDs) with upstream's semantics:
+ *    ATTACH over an attached PASID is EBUSY, REPLACE of a detached one EINVAL, an IOAS
+ *    EINVAL, DETACH of a detached PASID succeeds, every second attach of PASID 1024 fails
+ *    with ENOMEM; otherwise IOASID_DEVICE_ATTACH's PASID rules. CHECK_HWPT: EINVAL unless
+ *    the PASID is attached to HWPT hwpt_id (0: detached).
  *  - IOASID_TEST_OP_MOCK_DMA (0x10000, ioasid's own, laid out as ACCESS_RW: iova, length,
- *    uptr, flags bit 0 = write to memory): mock device @id reads or writes memory through
- *    the page table of the domain it is attached to (through a mock nested HWPT: its
- *    stage 1, then its parent's table), as a device's DMA would: EFAULT at
- *    an unmapped IOVA (a DMA fault), EPERM without the IOPTE's permission, ENXIO when
- *    the device is not attached.
+ *    uptr, flags, then a __u32 pasid; flags bit 0 = write to memory, bit 1 = the DMA is
+ *    tagged with pasid): mock device @id reads or writes memory through the page table
+ *    of the domain its RID (or that PASID) is attached to (through a mock nested HWPT:
+ *    its stage 1, then its parent's table), as a device's DMA would: EFAULT at an
+ *    unmapped IOVA (a DMA fault), EPERM without the IOPTE's permission, ENXIO when the
+ *    device (the PASID) is not attached.
  * EBADFD for an @id that is not an access file. Other ops return EOPNOTSUPP.
  */
 
