@@ -223,6 +223,7 @@ impl Ioas {
         prot: u32,
         process: Arc<ffi::Process>,
     ) -> Result<u64> {
+        self.check_length(length)?;
         let pages = Pages::new_user(
             user_va,
             length,
@@ -255,6 +256,7 @@ impl Ioas {
         prot: u32,
         process: Arc<ffi::Process>,
     ) -> Result<u64> {
+        self.check_length(length)?;
         let pages = Pages::new_file(
             file,
             start,
@@ -272,6 +274,28 @@ impl Ioas {
             )
         })?;
         self.map_pages(pages, length, fixed_iova, prot)
+    }
+
+    /// Refuses a length that the IOAS's current alignment rules out, before anything is
+    /// allocated for the mapping: under the debug kernels an allocation costs more than
+    /// the rest of a refused map (upstream's `ioas_iova_alloc` makes thousands). The
+    /// alignment can change before the mapping takes the lock; [`Ioas::map_slices`]
+    /// checks again under it.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for a length of 0 or one not aligned to the IOAS's alignment.
+    fn check_length(&self, length: u64) -> Result {
+        let align = self.inner.lock().iova_alignment;
+        if length == 0 || length & (align - 1) != 0 {
+            return refuse!(
+                EINVAL,
+                "map: length {:#x} is not {:#x}-aligned\n",
+                length,
+                align
+            );
+        }
+        Ok(())
     }
 
     /// Maps all `length` bytes of `pages` as one area.
