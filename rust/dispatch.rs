@@ -27,7 +27,7 @@ use crate::{
     hw,
     objects::{
         context::{self, Context},
-        device, dirty, hwpt, ioas, pcidev,
+        device, dirty, fault, hwpt, ioas, pcidev,
         table::{self, NewObject},
         vdevice, vfio_compat, viommu,
     },
@@ -264,6 +264,7 @@ static OPS: &[Op] = &[
     op!(IOMMU_HWPT_GET_DIRTY_BITMAP, IommuHwptGetDirtyBitmap, last = data,
         dirty::ioctl_get_dirty_bitmap),
     op!(IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate, last = reserved, hwpt::ioctl_invalidate),
+    op!(IOMMU_FAULT_QUEUE_ALLOC, IommuFaultAlloc, last = out_fault_fd, fault::ioctl_alloc),
     op!(IOMMU_IOAS_MAP_FILE, IommuIoasMapFile, last = iova, ioas::ioctl_map_file),
     op!(IOMMU_VIOMMU_ALLOC, IommuViommuAlloc, last = out_viommu_id, viommu::ioctl_alloc),
     op!(IOMMU_VDEVICE_ALLOC, IommuVdeviceAlloc, last = virt_id, vdevice::ioctl_alloc),

@@ -16,7 +16,8 @@
 #![deny(unsafe_code)]
 
 use crate::uapi::{
-    dirty::DirtyError, iova::IovaError, mock_s1::S1Error, ucmd::UcmdError, MapArgError,
+    dirty::DirtyError, eventq::EventqError, iova::IovaError, mock_s1::S1Error, ucmd::UcmdError,
+    MapArgError,
 };
 use kernel::prelude::*;
 
@@ -26,6 +27,16 @@ impl From<UcmdError> for Error {
         match e {
             UcmdError::Inval => EINVAL,
             UcmdError::TooBig => E2BIG,
+        }
+    }
+}
+
+/// The reads and writes of an event queue's file.
+impl From<EventqError> for Error {
+    fn from(e: EventqError) -> Self {
+        match e {
+            EventqError::Spipe => ESPIPE,
+            EventqError::Inval => EINVAL,
         }
     }
 }

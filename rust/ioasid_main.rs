@@ -17,7 +17,7 @@
 //! `refuse!`, with which every refusal carries its reason; `dispatch` is the single ioctl
 //! dispatcher and its table, keyed by the uAPI names;
 //! `objects` the objects (`table` their table, `context` the per-file state, one module
-//! per object type, `dirty` the dirty-tracking ioctls of HWPTs, `vfio_compat` the VFIO
+//! per object type (`fault` the fault queues), `dirty` the dirty-tracking ioctls of HWPTs, `vfio_compat` the VFIO
 //! type1 container ioctls on the compatibility IOAS); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
 //! real and mock; `testing` the test interface. Dependencies point that way: handlers,
 //! objects, engine, domains, FFI.
@@ -37,8 +37,11 @@
 //! 8. `MockNested::stage1`: a mock nested domain's stage 1 (its translation cache).
 //! 9. `MockDomain::table`: a mock domain's page table, dirty bits and tracking switch.
 //! 10. `Context::process_cache`: a leaf, taken with nothing else held.
-//! 11. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
-//! 12. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
+//! 11. `FaultQueue::inner`: a fault queue's groups; a leaf, taken with nothing else held
+//!     (a mock DMA waiting for a page response holds no other lock, and sleeps only in
+//!     this lock's condition variable, which releases it).
+//! 12. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
+//! 13. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
 //!
 //! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls, with two
 //! places in this order: `ioasid_pci_dev::revoke_lock` comes before `PciGroup::inner` (a

@@ -260,7 +260,7 @@ pub(crate) fn attach_to(
             }
         }
     }
-    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true, false)?;
+    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true, false, None)?;
     hwpt.get_device();
     let hwpt_id = match objects.insert(Object::Hwpt(hwpt.clone())) {
         Ok(id) => id,
@@ -427,16 +427,53 @@ impl MockDevice {
     ///
     /// `ENXIO` when not attached; otherwise as [`crate::hw::mock::MockDomain::dma`] (through
     /// a nested domain: [`crate::hw::mock::nested::MockNested::dma`]).
+    ///
+    /// Through an IOPF-capable HWPT, a missing translation raises page requests to its
+    /// fault queue and the DMA waits for the response, with no lock held
+    /// ([`super::fault::dma_with_page_requests`]).
     pub(crate) fn dma(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
-        let hwpt = match self.inner.lock().attached.as_ref() {
-            Some(a) => a.hwpt.clone(),
-            None => return Err(ENXIO),
+        let (hwpt, dev_id) = {
+            let inner = self.inner.lock();
+            match inner.attached.as_ref() {
+                Some(a) => (a.hwpt.clone(), inner.idev_id),
+                None => return Err(ENXIO),
+            }
         };
-        match (hwpt.nested_domain(), hwpt.domain()) {
+        let dma = |iova: u64, buf: &mut [u8]| match (hwpt.nested_domain(), hwpt.domain()) {
             (Some(NestedDomain::Mock(n)), _) => n.dma(iova, buf, write),
             (None, Domain::Mock(m)) => m.dma(iova, buf, write),
             (None, Domain::Real(_)) => Err(EINVAL),
+        };
+        match hwpt.fault() {
+            Some(q) => {
+                super::fault::dma_with_page_requests(q, dev_id, hwpt.ident(), iova, buf, write, dma)
+            }
+            None => dma(iova, buf),
         }
+    }
+
+    /// Raises page request `req` as upstream's mock does (`IOMMU_TEST_OP_TRIGGER_IOPF`):
+    /// to the fault queue of the HWPT attached to the RID, which serves every PASID when
+    /// it is a nested HWPT (the mock IOMMU's PASID table is the user's); nobody waits for
+    /// the response. A request nothing takes (no IOPF-capable HWPT) is dropped, as the
+    /// IOMMU core answers it with failure itself.
+    pub(crate) fn page_request(&self, req: super::fault::PageRequest, pasid_valid: bool) -> Result {
+        let (hwpt, dev_id) = {
+            let inner = self.inner.lock();
+            match inner.attached.as_ref() {
+                Some(a) => (a.hwpt.clone(), inner.idev_id),
+                None => return Ok(()),
+            }
+        };
+        if pasid_valid && hwpt.nested_domain().is_none() {
+            return Ok(());
+        }
+        if let Some(q) = hwpt.fault() {
+            let mut reqs = KVec::with_capacity(1, GFP_KERNEL)?;
+            reqs.push(req, GFP_KERNEL)?;
+            q.deliver(dev_id, hwpt.ident(), reqs, None);
+        }
+        Ok(())
     }
 
     /// Detaches and unbinds: returns the old attachment, the idev ID and the vDEVICE for

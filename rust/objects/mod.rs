@@ -2,7 +2,7 @@
 
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
 //! object table, and one module per object type (IOAS, HWPT, devices, accesses, vIOMMU,
-//! vDEVICE), and the dirty-tracking ioctls of HWPTs.
+//! vDEVICE, fault queue), and the dirty-tracking ioctls of HWPTs.
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
 //! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
 //! line each ([`table::object_kinds!`]).
@@ -14,6 +14,7 @@ pub(crate) mod access;
 pub(crate) mod context;
 pub(crate) mod device;
 pub(crate) mod dirty;
+pub(crate) mod fault;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
 pub(crate) mod pcidev;
@@ -24,6 +25,7 @@ pub(crate) mod viommu;
 
 use crate::iopt::Ioas;
 use device::{DeviceRef, MockDevice};
+use fault::FaultQueue;
 use hwpt::Hwpt;
 use kernel::sync::Arc;
 use vdevice::Vdevice;
@@ -43,4 +45,6 @@ table::object_kinds! {
     Viommu(Arc<Viommu>) = "vIOMMU";
     /// A vDEVICE: a device as a vIOMMU's VM numbers it.
     Vdevice(Arc<Vdevice>) = "vDEVICE";
+    /// A fault queue: I/O page faults delivered to userspace.
+    Fault(Arc<FaultQueue>) = "fault queue";
 }

@@ -8,8 +8,8 @@
 //! otherwise the ioctl number is unknown (`ENOTTY`). Implemented ops: ADD_RESERVED,
 //! MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
 //! CREATE_ACCESS, DESTROY_ACCESS_PAGES, ACCESS_PAGES, ACCESS_RW, SET_TEMP_MEMORY_LIMIT,
-//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB and DEV_CHECK_CACHE. The others (dirty tracking,
-//! IOPF, vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
+//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB, DEV_CHECK_CACHE and TRIGGER_IOPF. The others (dirty
+//! tracking, vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -35,7 +35,7 @@ use crate::{
     uapi::{
         IommuTestCmd, TestAccessPages, TestAccessReplaceIoas, TestAccessRw, TestCheckDevCache,
         TestCheckIotlb, TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages,
-        TestDirty, TestMemoryLimit, TestMockDomain, TestMockDomainReplace,
+        TestDirty, TestMemoryLimit, TestMockDomain, TestMockDomainReplace, TestTriggerIopf,
     },
 };
 use kernel::{
@@ -59,6 +59,7 @@ const OP_ACCESS_REPLACE_IOAS: u32 = 11;
 const OP_MOCK_DOMAIN_FLAGS: u32 = 12;
 const OP_DIRTY: u32 = 13;
 const OP_MD_CHECK_IOTLB: u32 = 14;
+const OP_TRIGGER_IOPF: u32 = 15;
 const OP_DEV_CHECK_CACHE: u32 = 16;
 /// ioasid's own op (beyond upstream's numbers): DMA by a mock device through its domain.
 const IOASID_TEST_OP_MOCK_DMA: u32 = 0x10000;
@@ -151,6 +152,7 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
                 None => Err(EINVAL),
             }
         }
+        OP_TRIGGER_IOPF => trigger_iopf(ctx, TestTriggerIopf::read(ucmd.bytes())),
         IOASID_TEST_OP_MOCK_DMA => mock_dma(ctx, cmd.id, TestAccessRw::read(ucmd.bytes())),
         op => refuse!(EOPNOTSUPP, "test: op {} is not implemented\n", op),
     }
@@ -412,6 +414,27 @@ fn access_pages(ucmd: &mut Ucmd<'_>, fd: u32) -> Result {
         id,
         replied: false,
     })
+}
+
+/// `IOMMU_TEST_OP_TRIGGER_IOPF`: mock device `dev_id` (its device object) raises one page
+/// request, the last of its group, for `pasid` (`IOMMU_NO_PASID`, 0: none) as upstream's
+/// mock does; it goes to the fault queue of the device's IOPF-capable HWPT, if any
+/// ([`MockDevice::page_request`]).
+fn trigger_iopf(ctx: &Context, t: TestTriggerIopf) -> Result {
+    use crate::{objects::fault::PageRequest, uapi::eventq::PGFAULT_PASID_VALID};
+    let dev = ctx.objects().get_as::<DeviceRef>(t.dev_id)?;
+    let DeviceRef::Mock(mock) = &*dev else {
+        return refuse!(EINVAL, "trigger_iopf: {} is not a mock device\n", t.dev_id);
+    };
+    let pasid_valid = t.pasid != 0;
+    let req = PageRequest {
+        flags: if pasid_valid { PGFAULT_PASID_VALID } else { 0 },
+        pasid: t.pasid,
+        grpid: t.grpid,
+        perm: t.perm,
+        addr: t.addr,
+    };
+    mock.page_request(req, pasid_valid)
 }
 
 /// `IOASID_TEST_OP_MOCK_DMA`: mock device `id` reads or writes `length` bytes at `iova`

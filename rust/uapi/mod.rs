@@ -4,7 +4,7 @@
 //! (`tests/host`) as well as compiled into the module: the structure mirrors and their
 //! argument checks ([`abi`], re-exported here), the size rules of every ioctl
 //! ([`ucmd`]), the IOVA arithmetic and allocator ([`iova`]), the dirty-bitmap arithmetic
-//! ([`dirty`]), the mock IOMMU's stage-1 table format and translation cache
+//! ([`dirty`]), the rules of an event queue's file ([`eventq`]), the mock IOMMU's stage-1 table format and translation cache
 //! ([`mock_s1`]), and the VFIO type1 compatibility uAPI ([`vfio`]).
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
@@ -12,6 +12,7 @@
 
 mod abi;
 pub(crate) mod dirty;
+pub(crate) mod eventq;
 pub(crate) mod iova;
 pub(crate) mod mock_s1;
 pub(crate) mod ucmd;

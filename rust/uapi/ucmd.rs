@@ -94,6 +94,8 @@ ioctls! {
     IOMMU_HWPT_GET_DIRTY_BITMAP = 0x8c;
     /// `IOMMU_HWPT_INVALIDATE`: invalidate a nested HWPT's caches.
     IOMMU_HWPT_INVALIDATE = 0x8d;
+    /// `IOMMU_FAULT_QUEUE_ALLOC`: allocate a queue of I/O page faults.
+    IOMMU_FAULT_QUEUE_ALLOC = 0x8e;
     /// `IOMMU_IOAS_MAP_FILE`: map part of a memfd.
     IOMMU_IOAS_MAP_FILE = 0x8f;
     /// `IOMMU_VIOMMU_ALLOC`: allocate a vIOMMU.

@@ -10,6 +10,8 @@
 
 #[path = "../../rust/uapi/dirty.rs"]
 pub mod dirty;
+#[path = "../../rust/uapi/eventq.rs"]
+pub mod eventq;
 #[path = "../../rust/uapi/iova.rs"]
 pub mod iova;
 #[path = "../../rust/uapi/mock_s1.rs"]

@@ -185,6 +185,21 @@ fn mirrors() -> Vec<Mirror> {
             IommuHwptGetDirtyBitmap::LAYOUT,
         ),
         (
+            "iommu_fault_alloc",
+            IommuFaultAlloc::SIZE,
+            IommuFaultAlloc::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_pgfault",
+            IommuHwptPgfault::SIZE,
+            IommuHwptPgfault::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_page_response",
+            IommuHwptPageResponse::SIZE,
+            IommuHwptPageResponse::LAYOUT,
+        ),
+        (
             "iommu_ioas_change_process",
             IommuIoasChangeProcess::SIZE,
             IommuIoasChangeProcess::LAYOUT,
@@ -332,6 +347,7 @@ fn test_op_mirrors() -> Vec<(&'static str, &'static [(&'static str, usize)])> {
         (TestAccessReplaceIoas::MEMBER, TestAccessReplaceIoas::LAYOUT),
         (TestCheckDevCache::MEMBER, TestCheckDevCache::LAYOUT),
         (TestCheckIotlb::MEMBER, TestCheckIotlb::LAYOUT),
+        (TestTriggerIopf::MEMBER, TestTriggerIopf::LAYOUT),
         (TestDirty::MEMBER, TestDirty::LAYOUT),
     ]
 }

@@ -316,3 +316,56 @@ void *ioasid_shim_access_priv(struct file *file)
 {
 	return file->f_op == &ioasid_access_fops ? file->private_data : NULL;
 }
+
+/*
+ * Fault queue files: every operation is Rust's (rust/ffi/eventq.rs), on the queue the
+ * file's private data points to; the file position is passed as it is (the queue takes
+ * position 0 only, as iommufd's).
+ */
+static ssize_t ioasid_fault_fops_read(struct file *file, char __user *buf, size_t count,
+				      loff_t *ppos)
+{
+	return ioasid_fault_read(file->private_data, buf, count, *ppos);
+}
+
+static ssize_t ioasid_fault_fops_write(struct file *file, const char __user *buf,
+				       size_t count, loff_t *ppos)
+{
+	return ioasid_fault_write(file->private_data, buf, count, *ppos);
+}
+
+static __poll_t ioasid_fault_fops_poll(struct file *file, struct poll_table_struct *wait)
+{
+	return ioasid_fault_poll(file->private_data, file, wait);
+}
+
+static int ioasid_fault_fops_release(struct inode *inode, struct file *file)
+{
+	ioasid_fault_release(file->private_data);
+	return 0;
+}
+
+static const struct file_operations ioasid_fault_fops = {
+	.owner = THIS_MODULE,
+	.read = ioasid_fault_fops_read,
+	.write = ioasid_fault_fops_write,
+	.poll = ioasid_fault_fops_poll,
+	.release = ioasid_fault_fops_release,
+	.llseek = noop_llseek,
+};
+
+int ioasid_shim_fault_file_new(void *priv, struct file **filep)
+{
+	struct file *file;
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
+	if (fd < 0)
+		return fd;
+	file = anon_inode_getfile("[ioasid-pgfault]", &ioasid_fault_fops, priv, O_RDWR);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	*filep = file;
+	return fd;
+}
