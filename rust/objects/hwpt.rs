@@ -19,7 +19,11 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::{fault::FaultQueue, table::ObjectKind, viommu::Viommu};
+use super::{
+    fault::FaultQueue,
+    table::{ObjRef, ObjectKind},
+    viommu::Viommu,
+};
 use crate::{
     hw::{Domain, NestedDomain},
     iopt::Ioas,
@@ -308,8 +312,7 @@ pub(crate) fn ioctl_alloc<'a>(
         return refuse!(EOPNOTSUPP, "hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
     }
     let dev = ctx.objects().get_as::<DeviceRef>(cmd.dev_id)?;
-    // Held until the new HWPT counts as the queue's user: no DESTROY in between.
-    let fault_ref = if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
+    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
         if let DeviceRef::Pci(_) = &*dev {
             return refuse!(
                 EOPNOTSUPP,
@@ -317,15 +320,18 @@ pub(crate) fn ioctl_alloc<'a>(
                  emulated PCI device has PRI, and ioasid does not take real page requests\n"
             );
         }
-        Some(
-            ctx.objects()
-                .get_as::<Arc<FaultQueue>>(cmd.fault_id)
-                .or_else(|e| refuse!(e, "hwpt_alloc: no fault queue {}\n", cmd.fault_id))?,
-        )
-    } else {
-        None
+    }
+    // Looked up once the domain exists, as iommufd does (its errors come first); the
+    // reference is held until the new HWPT counts as the queue's user.
+    let fault = || -> Result<Option<ObjRef<Arc<FaultQueue>>>> {
+        if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID == 0 {
+            return Ok(None);
+        }
+        ctx.objects()
+            .get_as::<Arc<FaultQueue>>(cmd.fault_id)
+            .map(Some)
+            .or_else(|e| refuse!(e, "hwpt_alloc: no fault queue {}\n", cmd.fault_id))
     };
-    let fault = fault_ref.as_ref().map(|f| (**f).clone());
     // Held until the new HWPT counts as a user of its IOAS or parent: no DESTROY in between.
     let pt = ctx
         .objects()
@@ -354,10 +360,17 @@ fn alloc_paging(
     cmd: &crate::uapi::IommuHwptAlloc,
     dev: &crate::objects::device::DeviceRef,
     ioas: Arc<Ioas>,
-    fault: Option<Arc<FaultQueue>>,
+    fault: impl FnOnce() -> Result<Option<ObjRef<Arc<FaultQueue>>>>,
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, hw::mock::MockDomain, objects::device::DeviceRef};
     let dirty = cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0;
+    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 && cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0
+    {
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: a nest parent cannot take I/O page faults (FAULT_ID_VALID)\n"
+        );
+    }
     // As iommufd: the drivers leave this check to their caller.
     if dirty && !dev.dirty_tracking_capable() {
         return refuse!(
@@ -388,7 +401,8 @@ fn alloc_paging(
         }
     };
     let nest_parent = cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0;
-    Hwpt::new(ioas, domain, false, nest_parent, fault)
+    let fault = fault()?;
+    Hwpt::new(ioas, domain, false, nest_parent, fault.as_deref().cloned())
 }
 
 /// The page-table format of a mock paging HWPT: the default without driver data, or the
@@ -445,7 +459,7 @@ fn alloc_nested(
     cmd: &crate::uapi::IommuHwptAlloc,
     dev: &crate::objects::device::DeviceRef,
     parent: &Arc<Hwpt>,
-    fault: Option<Arc<FaultQueue>>,
+    fault: impl FnOnce() -> Result<Option<ObjRef<Arc<FaultQueue>>>>,
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, objects::device::DeviceRef};
     check_nested(cmd)?;
@@ -471,7 +485,8 @@ fn alloc_nested(
         );
     };
     let domain = mock_nested(cmd, stage2)?;
-    Hwpt::new_nested(parent.clone(), None, domain, fault)
+    let fault = fault()?;
+    Hwpt::new_nested(parent.clone(), None, domain, fault.as_deref().cloned())
 }
 
 /// The nested HWPT of `IOMMU_HWPT_ALLOC` on `viommu`, with the rules of iommufd: a device
@@ -480,7 +495,7 @@ fn alloc_on_viommu(
     cmd: &crate::uapi::IommuHwptAlloc,
     dev: &crate::objects::device::DeviceRef,
     viommu: &Arc<Viommu>,
-    fault: Option<Arc<FaultQueue>>,
+    fault: impl FnOnce() -> Result<Option<ObjRef<Arc<FaultQueue>>>>,
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, objects::device::DeviceRef};
     if let DeviceRef::Pci(_) = dev {
@@ -491,7 +506,13 @@ fn alloc_on_viommu(
     }
     check_nested(cmd)?;
     let domain = mock_nested(cmd, viommu.stage2())?;
-    Hwpt::new_nested(viommu.parent().clone(), Some(viommu.clone()), domain, fault)
+    let fault = fault()?;
+    Hwpt::new_nested(
+        viommu.parent().clone(),
+        Some(viommu.clone()),
+        domain,
+        fault.as_deref().cloned(),
+    )
 }
 
 /// What every nested HWPT needs, checked first as iommufd does: flags other than

@@ -535,14 +535,14 @@ enum iommufd_hwpt_alloc_flags {
  * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, driver data for a
  * paging HWPT of a real IOMMU (or a mock @data_type or @pagetable_type the mock does not
  * know), DIRTY_TRACKING on a real IOMMU or one without dirty tracking, or a flag the
- * IOMMU driver refuses, FAULT_ID_VALID for a PCI device; for a nested HWPT, flags other than
+ * IOMMU driver refuses, FAULT_ID_VALID for a PCI device or with NEST_PARENT; for a nested HWPT, flags other than
  * FAULT_ID_VALID and PASID, no driver data, a real
  * IOMMU, or a @data_type the driver does not know. EINVAL when @data_type and @data_len
  * disagree, @pt_id is neither an IOAS, a HWPT nor a vIOMMU, or (nested) the parent is
  * nested, automatic, not a NEST_PARENT or of another IOMMU, the device is not behind a
  * vIOMMU @pt_id's IOMMU, or the data is shorter than the type's first version or longer
  * than the kernel's structure; EFAULT when the data cannot be read; ENOENT when @dev_id is not a
- * device or @fault_id not a fault queue; ENODEV when the device's binding was revoked; EADDRINUSE when a mapping is
+ * device or @fault_id not a fault queue (checked after everything else); ENODEV when the device's binding was revoked; EADDRINUSE when a mapping is
  * misaligned for the domain or outside its aperture; ENOMEM (also over RLIMIT_MEMLOCK);
  * other errors of the IOMMU driver.
  */
