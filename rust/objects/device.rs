@@ -410,9 +410,28 @@ impl MockDevice {
     /// domain is fully mapped before the switch, so there is no window without
     /// translation.
     /// The caller has counted the device in the new HWPT already.
+    ///
+    /// The page requests the device left outstanding on an IOPF-capable HWPT it leaves
+    /// are completed with failure, as iommufd does: nothing answers them any more.
     pub(crate) fn attach(&self, new: Attachment) -> Option<Attachment> {
-        let mut inner = self.inner.lock();
-        inner.attached.replace(new)
+        let (old, dev_id) = {
+            let mut inner = self.inner.lock();
+            let new_hwpt = new.hwpt.clone();
+            let old = inner.attached.replace(new);
+            (
+                old.filter(|o| !Arc::ptr_eq(&o.hwpt, &new_hwpt)).map(Some),
+                inner.idev_id,
+            )
+        };
+        match old {
+            Some(old) => {
+                if let Some(o) = &old {
+                    fail_page_requests(o, dev_id);
+                }
+                old
+            }
+            None => None,
+        }
     }
 
     /// The current attachment's HWPT ID.
@@ -479,12 +498,26 @@ impl MockDevice {
     /// Detaches and unbinds: returns the old attachment, the idev ID and the vDEVICE for
     /// the caller to release.
     pub(crate) fn unbind(&self) -> (Option<Attachment>, u32, Option<VdevLink>) {
-        let mut inner = self.inner.lock();
-        (
-            inner.attached.take(),
-            core::mem::take(&mut inner.idev_id),
-            inner.vdev.take(),
-        )
+        let (old, dev_id, vdev) = {
+            let mut inner = self.inner.lock();
+            (
+                inner.attached.take(),
+                core::mem::take(&mut inner.idev_id),
+                inner.vdev.take(),
+            )
+        };
+        if let Some(o) = &old {
+            fail_page_requests(o, dev_id);
+        }
+        (old, dev_id, vdev)
+    }
+}
+
+/// Completes with failure the page requests device `dev_id` left outstanding on the
+/// IOPF-capable HWPT of `old`, which it just left (with no lock held).
+fn fail_page_requests(old: &Attachment, dev_id: u32) {
+    if let Some(q) = old.hwpt.fault() {
+        q.fail_device(old.hwpt.ident(), dev_id);
     }
 }
 

@@ -18,7 +18,8 @@
 //! leave a device waiting forever, so every way a group can lose its reader completes it
 //! with failure (`IOMMUFD_PAGE_RESP_INVALID`): the file's release (nobody can read or
 //! answer any more, and later groups fail at once), the queue's destruction, the
-//! destruction of the HWPT the group came through, and the requester's own bounded wait
+//! device's detach from the HWPT the group came through (replace or unbind) and that
+//! HWPT's destruction, and the requester's own bounded wait
 //! ([`FaultQueue::wait`]), which withdraws its group when it gives up.
 //!
 //! The queue counts its users (`IOMMU_DESTROY` gives `EBUSY` while there are any): each
@@ -367,6 +368,12 @@ impl FaultQueue {
     /// the HWPT is going away.
     pub(crate) fn fail_hwpt(&self, hwpt: usize) {
         self.fail_where(|g| g.hwpt == hwpt);
+    }
+
+    /// Completes with failure every group device `dev_id` raised through HWPT `hwpt` (its
+    /// identity): the device left the HWPT.
+    pub(crate) fn fail_device(&self, hwpt: usize, dev_id: u32) {
+        self.fail_where(|g| g.hwpt == hwpt && g.dev_id == dev_id);
     }
 
     /// The file was released: completes every group with failure, and every later one

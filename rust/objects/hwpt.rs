@@ -364,8 +364,7 @@ fn alloc_paging(
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, hw::mock::MockDomain, objects::device::DeviceRef};
     let dirty = cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0;
-    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 && cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0
-    {
+    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 && cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0 {
         return refuse!(
             EOPNOTSUPP,
             "hwpt_alloc: a nest parent cannot take I/O page faults (FAULT_ID_VALID)\n"
