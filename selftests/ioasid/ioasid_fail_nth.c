@@ -768,7 +768,8 @@ TEST_F(fail_nth, fault_queue_alloc_and_delivery_leave_nothing_on_failure)
 	struct iommu_hwpt_pgfault f;
 	struct iommu_hwpt_alloc ha = { .size = sizeof(ha), .flags = IOMMU_HWPT_FAULT_ID_VALID };
 	struct ioasid_test_cmd trig = { .op = 15 /* IOMMU_TEST_OP_TRIGGER_IOPF */ };
-	__u32 stdev, idev, fault, hwpt, next;
+	__u32 stdev, idev, fault, hwpt, next, w[4] = { 0, 0, 1, IOMMU_PGFAULT_PERM_READ };
+	__u64 addr = 0x1000;
 	unsigned int points;
 	int qfd, fd0;
 
@@ -820,14 +821,10 @@ TEST_F(fail_nth, fault_queue_alloc_and_delivery_leave_nothing_on_failure)
 	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &ha));
 	hwpt = ha.out_hwpt_id;
 	ASSERT_EQ(0, test_mock_domain_replace(self->fd, stdev, hwpt));
-	{
-		/* trigger_iopf: { dev_id, pasid, grpid, perm; __u64 addr }. */
-		__u32 w[4] = { idev, 0, 1, IOMMU_PGFAULT_PERM_READ };
-		__u64 addr = 0x1000;
-
-		memcpy(trig.union_bytes, w, sizeof(w));
-		memcpy(trig.union_bytes + 16, &addr, 8);
-	}
+	/* trigger_iopf: { dev_id, pasid, grpid, perm; __u64 addr }. */
+	w[0] = idev;
+	memcpy(trig.union_bytes, w, sizeof(w));
+	memcpy(trig.union_bytes + 16, &addr, 8);
 	/* Delivered whole (read and answered here) or not at all. */
 #define CHECK_DELIVERY(ok)								\
 	do {										\
