@@ -24,6 +24,7 @@
 #include "kselftest_harness.h"
 #include "ioasid_utils.h"
 #include "ioasid_ioas_utils.h"
+#include "ioasid_edu_utils.h"
 
 #define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 #define IOVA (MOCK_APERTURE_START + (1UL << 20))
@@ -516,6 +517,76 @@ TEST_F(fault, the_file_outlives_the_context)
 	self->fd = -1;
 	ASSERT_EQ(0, read(self->qfd, &f, sizeof(f)));
 	ASSERT_EQ(POLLOUT, poll_now(self->qfd));
+}
+
+/* Whether PCI device bdf has PCIe extended capability `id` (read from its config space). */
+static int has_ext_cap(const char *bdf, unsigned int id)
+{
+	unsigned char cfg[4096];
+	char path[320];
+	unsigned int off = 0x100, hops = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = pread(fd, cfg, sizeof(cfg), 0);
+	close(fd);
+	if (n < 0x104)
+		return 0; /* no extended configuration space: no PRI */
+	while (off >= 0x100 && off + 4 <= (unsigned int)n && hops++ < 64) {
+		__u32 hdr;
+
+		memcpy(&hdr, cfg + off, 4);
+		if (hdr == 0 || hdr == 0xffffffff)
+			return 0;
+		if ((hdr & 0xffff) == id)
+			return 1;
+		off = hdr >> 20;
+	}
+	return 0;
+}
+
+#define PCI_EXT_CAP_ID_PRI 0x13
+
+/*
+ * A real device (edu, behind the emulated VT-d or SMMUv3): ioasid takes page requests
+ * from the mock IOMMU only, so an IOPF-capable HWPT for it is refused with EOPNOTSUPP;
+ * what the device reports says why, and nothing is left behind.
+ */
+TEST(a_real_device_gets_no_iopf_capable_hwpt)
+{
+	struct edus e = { .n = 0 };
+	struct iommu_hwpt_alloc cmd = { .size = sizeof(cmd), .flags = IOMMU_HWPT_FAULT_ID_VALID };
+	volatile uint8_t *bar = NULL;
+	int fd = -1, dev_fd = -1, qfd, pri;
+	__u32 dev_id, ioas, fault, hwpt;
+
+	for_each_pci_device(EDU_VENDOR, EDU_DEVICE, collect_edu, &e);
+	if (e.n < 1)
+		SKIP(return, "no edu device in this machine");
+	ASSERT_EQ(0, edu_open(e.bdf[0], &fd, &dev_fd, &bar));
+	ASSERT_EQ(0, device_bind(fd, dev_fd, &dev_id));
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+	ASSERT_EQ(0, fault_alloc(fd, 0, &fault, &qfd));
+	pri = has_ext_cap(e.bdf[0], PCI_EXT_CAP_ID_PRI);
+	ASSERT_LE(0, pri);
+	TH_LOG("%s: %s", e.bdf[0],
+	       pri ? "has PRI, but ioasid takes no page requests of real IOMMU drivers" :
+		     "no PRI capability: the device cannot make page requests");
+	cmd.dev_id = dev_id;
+	cmd.pt_id = ioas;
+	cmd.fault_id = fault;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(fd, IOMMU_HWPT_ALLOC, &cmd));
+	/* The same without the flag works: the refusal is about page requests only. */
+	ASSERT_EQ(0, hwpt_alloc(fd, 0, dev_id, ioas, 0, NULL, 0, &hwpt));
+	ASSERT_EQ(0, destroy(fd, hwpt));
+	/* Nothing holds the queue. */
+	close(qfd);
+	ASSERT_EQ(0, destroy(fd, fault));
+	edu_release(e.bdf[0], fd, dev_fd, bar);
 }
 
 TEST_HARNESS_MAIN
