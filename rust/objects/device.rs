@@ -400,6 +400,11 @@ impl MockDevice {
         self.inner.lock().vdev.is_some_and(|l| l.viommu == viommu)
     }
 
+    /// The device's vDEVICE, if it has one.
+    pub(crate) fn vdev_link(&self) -> Option<VdevLink> {
+        self.inner.lock().vdev
+    }
+
     /// Records the idev ID.
     pub(crate) fn set_idev_id(&self, id: u32) {
         self.inner.lock().idev_id = id;

@@ -513,7 +513,7 @@ impl ObjectKind for Arc<FaultQueue> {
 
 /// Installs a new fault queue's file descriptor once the reply is written; dropping it
 /// without that releases the descriptor and the file.
-struct InstallOnReply(Option<ffi::eventq::NewFaultFile>);
+struct InstallOnReply(Option<ffi::eventq::NewEventFile<FaultQueue>>);
 
 impl Pending for InstallOnReply {
     fn commit(&mut self) {
@@ -534,7 +534,7 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
         return refuse!(EOPNOTSUPP, "fault_queue_alloc: flags {:#x}\n", cmd.flags);
     }
     let queue = FaultQueue::new()?;
-    let file = ffi::eventq::NewFaultFile::new(queue.clone())?;
+    let file = ffi::eventq::NewEventFile::new(queue.clone())?;
     let new = ctx.objects().add(Object::Fault(queue))?;
     cmd.out_fault_id = new.id();
     cmd.out_fault_fd = file.fd() as u32;

@@ -2,7 +2,7 @@
 
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
 //! object table, and one module per object type (IOAS, HWPT, devices, accesses, vIOMMU,
-//! vDEVICE, fault queue), and the dirty-tracking ioctls of HWPTs.
+//! vDEVICE, fault queue, vEVENTQ), and the dirty-tracking ioctls of HWPTs.
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
 //! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
 //! line each ([`table::object_kinds!`]).
@@ -20,6 +20,7 @@ pub(crate) mod ioas;
 pub(crate) mod pcidev;
 pub(crate) mod table;
 pub(crate) mod vdevice;
+pub(crate) mod veventq;
 pub(crate) mod vfio_compat;
 pub(crate) mod viommu;
 
@@ -29,6 +30,7 @@ use fault::FaultQueue;
 use hwpt::Hwpt;
 use kernel::sync::Arc;
 use vdevice::Vdevice;
+use veventq::Veventq;
 use viommu::Viommu;
 
 table::object_kinds! {
@@ -47,4 +49,6 @@ table::object_kinds! {
     Vdevice(Arc<Vdevice>) = "vDEVICE";
     /// A fault queue: I/O page faults delivered to userspace.
     Fault(Arc<FaultQueue>) = "fault queue";
+    /// A vEVENTQ: a vIOMMU's events of one type.
+    Veventq(Arc<Veventq>) = "vEVENTQ";
 }

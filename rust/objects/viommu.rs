@@ -26,6 +26,7 @@ use super::{
     device::{DeviceRef, MockDevice, MOCK_DEV_CACHE_NUM},
     hwpt::Hwpt,
     table::ObjectKind,
+    veventq::Veventq,
     Object,
 };
 use crate::{
@@ -94,6 +95,10 @@ pub(crate) struct Viommu {
     /// lock (`MockDevice::inner`), never the other way round; nothing is taken under it.
     #[pin]
     vdevs: Mutex<KVec<Vdev>>,
+    /// The vIOMMU's vEVENTQs, at most one per type ([`super::veventq`]), which hold the
+    /// vIOMMU; each takes itself off when removed. A leaf lock.
+    #[pin]
+    veventqs: Mutex<KVec<Arc<Veventq>>>,
 }
 
 impl Viommu {
@@ -144,6 +149,60 @@ impl Viommu {
         vdevs
             .insert_within_capacity(at, Vdev { virt_id, dev, vdev })
             .map_err(|_| ENOMEM)
+    }
+
+    /// The virtual ID of vDEVICE `vdev` (its identity).
+    pub(crate) fn virt_id_of(&self, vdev: usize) -> Option<u64> {
+        self.vdevs
+            .lock()
+            .iter()
+            .find(|v| v.vdev == vdev)
+            .map(|v| v.virt_id)
+    }
+
+    /// Registers `q` as the vIOMMU's vEVENTQ of its type.
+    ///
+    /// # Errors
+    ///
+    /// `EEXIST` when the vIOMMU has one of that type, `ENOMEM`.
+    pub(crate) fn add_veventq(&self, q: Arc<Veventq>) -> Result {
+        let mut qs = self.veventqs.lock();
+        if qs.iter().any(|o| o.ty() == q.ty()) {
+            return refuse!(
+                EEXIST,
+                "veventq_alloc: the vIOMMU has a vEVENTQ of type {:#x}\n",
+                q.ty()
+            );
+        }
+        qs.push(q, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Takes vEVENTQ `q` (its identity) off the vIOMMU.
+    pub(crate) fn remove_veventq(&self, q: usize) {
+        let mut qs = self.veventqs.lock();
+        if let Some(i) = qs.iter().position(|o| o.ident() == q) {
+            // Dropped after the lock: it may be the last reference.
+            let gone = qs.remove(i).ok();
+            drop(qs);
+            drop(gone);
+        }
+    }
+
+    /// Reports an event of type `ty` with `data` to the vIOMMU's vEVENTQ of that type.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` when it has none (as iommufd).
+    pub(crate) fn report_event(&self, ty: u32, data: &[u8]) -> Result {
+        let q = self.veventqs.lock().iter().find(|q| q.ty() == ty).cloned();
+        match q {
+            Some(q) => {
+                q.report(data);
+                Ok(())
+            }
+            None => refuse!(EOPNOTSUPP, "vIOMMU event: no vEVENTQ of type {:#x}\n", ty),
+        }
     }
 
     /// Removes what vDEVICE `vdev` (its identity) registered, if anything.
@@ -311,6 +370,7 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             stage2,
             users: Atomic::new(0),
             vdevs <- new_mutex!(KVec::new()),
+            veventqs <- new_mutex!(KVec::new()),
         }),
         GFP_KERNEL,
     )?;

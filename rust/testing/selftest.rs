@@ -8,8 +8,8 @@
 //! otherwise the ioctl number is unknown (`ENOTTY`). Implemented ops: ADD_RESERVED,
 //! MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
 //! CREATE_ACCESS, DESTROY_ACCESS_PAGES, ACCESS_PAGES, ACCESS_RW, SET_TEMP_MEMORY_LIMIT,
-//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB, DEV_CHECK_CACHE and TRIGGER_IOPF. The others (dirty
-//! tracking, vEVENT, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
+//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB, DEV_CHECK_CACHE, TRIGGER_IOPF and TRIGGER_VEVENT. The others
+//! (dirty tracking, PASID, dma-buf) return `EOPNOTSUPP` until those features exist.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -61,6 +61,9 @@ const OP_DIRTY: u32 = 13;
 const OP_MD_CHECK_IOTLB: u32 = 14;
 const OP_TRIGGER_IOPF: u32 = 15;
 const OP_DEV_CHECK_CACHE: u32 = 16;
+const OP_TRIGGER_VEVENT: u32 = 17;
+/// `IOMMU_VEVENTQ_TYPE_SELFTEST`: the mock vIOMMU's event type.
+const VEVENTQ_TYPE_SELFTEST: u32 = 0xbeef_beef;
 /// ioasid's own op (beyond upstream's numbers): DMA by a mock device through its domain.
 const IOASID_TEST_OP_MOCK_DMA: u32 = 0x10000;
 /// `IOASID_TEST_OP_MOCK_DMA` flag: write into memory.
@@ -153,6 +156,7 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
             }
         }
         OP_TRIGGER_IOPF => trigger_iopf(ctx, TestTriggerIopf::read(ucmd.bytes())),
+        OP_TRIGGER_VEVENT => trigger_vevent(ctx, TestTriggerIopf::read(ucmd.bytes()).dev_id),
         IOASID_TEST_OP_MOCK_DMA => mock_dma(ctx, cmd.id, TestAccessRw::read(ucmd.bytes())),
         op => refuse!(EOPNOTSUPP, "test: op {} is not implemented\n", op),
     }
@@ -435,6 +439,27 @@ fn trigger_iopf(ctx: &Context, t: TestTriggerIopf) -> Result {
         addr: t.addr,
     };
     mock.page_request(req, pasid_valid)
+}
+
+/// `IOMMU_TEST_OP_TRIGGER_VEVENT`: mock device `dev_id` (its device object) reports an
+/// event of upstream's mock type (`struct iommu_viommu_event_selftest`: its virtual ID) to
+/// the vIOMMU of its vDEVICE: `ENOENT` without a vDEVICE, `EOPNOTSUPP` when the vIOMMU
+/// has no vEVENTQ of that type.
+fn trigger_vevent(ctx: &Context, dev_id: u32) -> Result {
+    use crate::objects::vdevice::Vdevice;
+    let dev = ctx.objects().get_as::<DeviceRef>(dev_id)?;
+    let DeviceRef::Mock(mock) = &*dev else {
+        return refuse!(EINVAL, "trigger_vevent: {} is not a mock device\n", dev_id);
+    };
+    let Some(link) = mock.vdev_link() else {
+        return refuse!(ENOENT, "trigger_vevent: device {} has no vDEVICE\n", dev_id);
+    };
+    let vdev = ctx.objects().get_as::<Arc<Vdevice>>(link.id)?;
+    let viommu = vdev.viommu();
+    let Some(virt_id) = viommu.virt_id_of(link.vdev) else {
+        return refuse!(ENOENT, "trigger_vevent: the vDEVICE is going\n");
+    };
+    viommu.report_event(VEVENTQ_TYPE_SELFTEST, &(virt_id as u32).to_ne_bytes())
 }
 
 /// `IOASID_TEST_OP_MOCK_DMA`: mock device `id` reads or writes `length` bytes at `iova`

@@ -406,6 +406,28 @@ uapi_struct! {
 }
 
 uapi_struct! {
+    /// `struct iommu_veventq_alloc`: allocate a vEVENTQ and its file.
+    IommuVeventqAlloc size 32 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        viommu_id: u32 = 8,
+        r#type: u32 = 12,
+        veventq_depth: u32 = 16,
+        out_veventq_id: u32 = 20,
+        out_veventq_fd: u32 = 24,
+        reserved: u32 = 28,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommufd_vevent_header`: the header of each event read from a vEVENTQ.
+    IommufdVeventHeader size 8 {
+        flags: u32 = 0,
+        sequence: u32 = 4,
+    }
+}
+
+uapi_struct! {
     /// `struct iommu_vdevice_alloc`: allocate a vDEVICE.
     IommuVdeviceAlloc size 24 {
         size: u32 = 0,

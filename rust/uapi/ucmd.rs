@@ -104,6 +104,8 @@ ioctls! {
     IOMMU_VDEVICE_ALLOC = 0x91;
     /// `IOMMU_IOAS_CHANGE_PROCESS`: charge all pins to the calling process.
     IOMMU_IOAS_CHANGE_PROCESS = 0x92;
+    /// `IOMMU_VEVENTQ_ALLOC`: allocate a vIOMMU's event queue.
+    IOMMU_VEVENTQ_ALLOC = 0x93;
     /// `IOMMU_TEST_CMD` of upstream's `iommufd_test.h` (not uAPI): the test interface.
     IOMMU_TEST_CMD = IOMMUFD_CMD_BASE + 32;
     /// `IOASID_DEVICE_BIND`: bind a device to the context.

@@ -12,7 +12,10 @@
  *   own timeout complete outstanding groups with failure;
  * - demand paging: mock DMA on an IOPF-capable HWPT that hits an unmapped IOVA raises a
  *   page request and waits; a handler thread maps the page and answers SUCCESS and the
- *   DMA completes with the right bytes, INVALID makes it fail.
+ *   DMA completes with the right bytes, INVALID makes it fail;
+ * - vEVENTQs (IOMMU_VEVENTQ_ALLOC, the same event-queue machinery): allocation rules,
+ *   events read whole and in sequence, overflow lost visibly (LOST_EVENTS, sequence gaps),
+ *   IOMMU_TEST_OP_TRIGGER_VEVENT's errors.
  * Written against the uAPI documentation in include/uapi/linux/ioasid.h.
  */
 #include <fcntl.h>
@@ -587,6 +590,198 @@ TEST(a_real_device_gets_no_iopf_capable_hwpt)
 	close(qfd);
 	ASSERT_EQ(0, destroy(fd, fault));
 	edu_release(e.bdf[0], fd, dev_fd, bar);
+}
+
+#define IOMMU_TEST_OP_TRIGGER_VEVENT 17
+#define IOMMU_VEVENTQ_TYPE_SELFTEST 0xbeefbeef
+
+static int veventq_alloc(int fd, __u32 flags, __u32 viommu, __u32 type, __u32 depth,
+			 __u32 *id, int *qfd)
+{
+	struct iommu_veventq_alloc cmd = {
+		.size = sizeof(cmd), .flags = flags, .viommu_id = viommu, .type = type,
+		.veventq_depth = depth,
+	};
+	int rc = ioctl(fd, IOMMU_VEVENTQ_ALLOC, &cmd);
+
+	if (!rc) {
+		*id = cmd.out_veventq_id;
+		*qfd = cmd.out_veventq_fd;
+	}
+	return rc;
+}
+
+static int trigger_vevent(int fd, __u32 dev_id)
+{
+	struct ioasid_test_cmd cmd = { .op = IOMMU_TEST_OP_TRIGGER_VEVENT };
+
+	memcpy(cmd.union_bytes, &dev_id, 4);
+	return test_cmd(fd, &cmd);
+}
+
+/* One event of upstream's mock: a header and the virtual ID. */
+struct mock_vevent {
+	struct iommufd_vevent_header hdr;
+	__u32 virt_id;
+};
+
+FIXTURE(veventq)
+{
+	int fd;
+	__u32 ioas, stdev, auto_hwpt, idev, parent, plain, viommu, vdev;
+};
+
+FIXTURE_SETUP(veventq)
+{
+	self->fd = -1;
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	self->fd = open(IOASID_DEV, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
+	ASSERT_EQ(0, mock_nest_setup(self->fd, self->ioas, &self->stdev, &self->auto_hwpt,
+				     &self->idev, &self->parent, &self->plain));
+	ASSERT_EQ(0, viommu_alloc(self->fd, self->idev, self->parent, IOMMU_VIOMMU_TYPE_SELFTEST,
+				  NULL, 0, &self->viommu));
+}
+
+FIXTURE_TEARDOWN(veventq)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+TEST_F(veventq, alloc_rules)
+{
+	struct iommu_veventq_alloc reserved = {
+		.size = sizeof(reserved), .viommu_id = self->viommu,
+		.type = IOMMU_VEVENTQ_TYPE_SELFTEST, .veventq_depth = 2, .__reserved = 1,
+	};
+	__u32 id, id2;
+	int qfd, qfd2;
+
+	EXPECT_ERRNO(EOPNOTSUPP, veventq_alloc(self->fd, 1, self->viommu,
+					       IOMMU_VEVENTQ_TYPE_SELFTEST, 2, &id, &qfd));
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_VEVENTQ_ALLOC, &reserved));
+	EXPECT_ERRNO(EOPNOTSUPP, veventq_alloc(self->fd, 0, self->viommu,
+					       IOMMU_VEVENTQ_TYPE_DEFAULT, 2, &id, &qfd));
+	EXPECT_ERRNO(EINVAL, veventq_alloc(self->fd, 0, self->viommu,
+					   IOMMU_VEVENTQ_TYPE_SELFTEST, 0, &id, &qfd));
+	EXPECT_ERRNO(EINVAL, veventq_alloc(self->fd, 0, self->viommu,
+					   IOMMU_VEVENTQ_TYPE_SELFTEST, (1U << 19) + 1, &id, &qfd));
+	EXPECT_ERRNO(ENOENT, veventq_alloc(self->fd, 0, self->ioas, IOMMU_VEVENTQ_TYPE_SELFTEST,
+					   2, &id, &qfd));
+	ASSERT_EQ(0, veventq_alloc(self->fd, 0, self->viommu, IOMMU_VEVENTQ_TYPE_SELFTEST,
+				   1U << 19, &id, &qfd));
+	ASSERT_EQ(FD_CLOEXEC, fcntl(qfd, F_GETFD) & FD_CLOEXEC);
+	/* One per type. */
+	EXPECT_ERRNO(EEXIST, veventq_alloc(self->fd, 0, self->viommu,
+					   IOMMU_VEVENTQ_TYPE_SELFTEST, 2, &id2, &qfd2));
+	ASSERT_EQ(0, veventq_alloc(self->fd, 0, self->viommu, 7, 2, &id2, &qfd2));
+	/* Held: the vIOMMU by the vEVENTQs, each vEVENTQ by its open file. */
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, self->viommu));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, id));
+	/* Nothing to read, nothing to write. */
+	ASSERT_EQ(0, poll_now(qfd) & POLLIN);
+	EXPECT_ERRNO(EINVAL, write(qfd, &id, 4));
+	close(qfd);
+	close(qfd2);
+	ASSERT_EQ(0, destroy(self->fd, id));
+	ASSERT_EQ(0, destroy(self->fd, id2));
+	ASSERT_EQ(0, destroy(self->fd, self->viommu));
+}
+
+TEST_F(veventq, events_are_read_whole_and_in_sequence)
+{
+	struct mock_vevent ev[3];
+	__u32 id;
+	int qfd;
+
+	ASSERT_EQ(0, veventq_alloc(self->fd, 0, self->viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 4,
+				   &id, &qfd));
+	/* A device without a vDEVICE reports nothing. */
+	EXPECT_ERRNO(ENOENT, trigger_vevent(self->fd, self->idev));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, self->viommu, self->idev, 0x99, &self->vdev));
+	EXPECT_ERRNO(EINVAL, read(qfd, ev, 0));
+	ASSERT_EQ(0, read(qfd, ev, sizeof(ev)));
+	ASSERT_EQ(0, trigger_vevent(self->fd, self->idev));
+	ASSERT_EQ(0, trigger_vevent(self->fd, self->idev));
+	ASSERT_EQ(POLLIN | POLLRDNORM, poll_now(qfd) & (POLLIN | POLLRDNORM));
+	EXPECT_ERRNO(EINVAL, read(qfd, ev, sizeof(ev[0].hdr) - 1));
+	/* The header fits, the event does not. */
+	EXPECT_ERRNO(EINVAL, read(qfd, ev, sizeof(ev[0].hdr)));
+	EXPECT_ERRNO(ESPIPE, pread(qfd, ev, sizeof(ev), 4));
+	/* Room for one and a half: one. */
+	ASSERT_EQ(sizeof(ev[0]), read(qfd, ev, sizeof(ev[0]) + 4));
+	ASSERT_EQ(0, ev[0].hdr.flags);
+	ASSERT_EQ(0, ev[0].hdr.sequence);
+	ASSERT_EQ(0x99, ev[0].virt_id);
+	ASSERT_EQ(sizeof(ev[0]), read(qfd, ev, sizeof(ev)));
+	ASSERT_EQ(1, ev[0].hdr.sequence);
+	ASSERT_EQ(0, poll_now(qfd) & POLLIN);
+	close(qfd);
+	ASSERT_EQ(0, destroy(self->fd, id));
+	/* Without a vEVENTQ of the type. */
+	EXPECT_ERRNO(EOPNOTSUPP, trigger_vevent(self->fd, self->idev));
+}
+
+TEST_F(veventq, overflow_loses_events_visibly)
+{
+	struct mock_vevent ev[4];
+	char buf[64];
+	struct iommufd_vevent_header lost;
+	__u32 id;
+	int qfd;
+
+	ASSERT_EQ(0, veventq_alloc(self->fd, 0, self->viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2,
+				   &id, &qfd));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, self->viommu, self->idev, 0x88, &self->vdev));
+	/* Three into a queue of two: the third is lost, and says so last. */
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, trigger_vevent(self->fd, self->idev));
+	ASSERT_EQ(2 * sizeof(ev[0]) + sizeof(lost), read(qfd, buf, sizeof(buf)));
+	memcpy(ev, buf, 2 * sizeof(ev[0]));
+	memcpy(&lost, buf + 2 * sizeof(ev[0]), sizeof(lost));
+	ASSERT_EQ(0, ev[0].hdr.sequence);
+	ASSERT_EQ(1, ev[1].hdr.sequence);
+	ASSERT_EQ(IOMMU_VEVENTQ_FLAG_LOST_EVENTS, lost.flags);
+	ASSERT_EQ(2, lost.sequence);
+	/* Read: gone. The next event follows the lost one. */
+	ASSERT_EQ(0, read(qfd, buf, sizeof(buf)));
+	ASSERT_EQ(0, trigger_vevent(self->fd, self->idev));
+	ASSERT_EQ(sizeof(ev[0]), read(qfd, ev, sizeof(ev)));
+	ASSERT_EQ(0, ev[0].hdr.flags);
+	ASSERT_EQ(3, ev[0].hdr.sequence);
+	/* Full again, two lost: a later event replaces the LOST header, the gap remains. */
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(0, trigger_vevent(self->fd, self->idev));
+	ASSERT_EQ(sizeof(ev[0]), read(qfd, ev, sizeof(ev[0])));
+	ASSERT_EQ(4, ev[0].hdr.sequence);
+	ASSERT_EQ(0, trigger_vevent(self->fd, self->idev));
+	ASSERT_EQ(2 * sizeof(ev[0]), read(qfd, ev, sizeof(ev)));
+	ASSERT_EQ(5, ev[0].hdr.sequence);
+	ASSERT_EQ(0, ev[1].hdr.flags);
+	ASSERT_EQ(8, ev[1].hdr.sequence);
+	close(qfd);
+	ASSERT_EQ(0, destroy(self->fd, id));
+}
+
+TEST_F(veventq, the_file_outlives_the_context)
+{
+	struct mock_vevent ev;
+	__u32 id;
+	int qfd;
+
+	ASSERT_EQ(0, veventq_alloc(self->fd, 0, self->viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2,
+				   &id, &qfd));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, self->viommu, self->idev, 0x77, &self->vdev));
+	ASSERT_EQ(0, trigger_vevent(self->fd, self->idev));
+	close(self->fd);
+	self->fd = -1;
+	/* What was queued stays readable; the vIOMMU went with the context's objects. */
+	ASSERT_EQ(sizeof(ev), read(qfd, &ev, sizeof(ev)));
+	ASSERT_EQ(0x77, ev.virt_id);
+	close(qfd);
 }
 
 TEST_HARNESS_MAIN

@@ -200,6 +200,16 @@ fn mirrors() -> Vec<Mirror> {
             IommuHwptPageResponse::LAYOUT,
         ),
         (
+            "iommu_veventq_alloc",
+            IommuVeventqAlloc::SIZE,
+            IommuVeventqAlloc::LAYOUT,
+        ),
+        (
+            "iommufd_vevent_header",
+            IommufdVeventHeader::SIZE,
+            IommufdVeventHeader::LAYOUT,
+        ),
+        (
             "iommu_ioas_change_process",
             IommuIoasChangeProcess::SIZE,
             IommuIoasChangeProcess::LAYOUT,

@@ -96,7 +96,10 @@
  *    PCI device) raises one page request (the last of its group; PASID_VALID unless
  *    pasid is 0) to the fault queue of the IOPF-capable HWPT attached to it (for a PASID,
  *    only a nested HWPT on the RID takes it); without one it is dropped, and nothing
- *    waits for the response.
+ *    waits for the response;
+ *  - TRIGGER_VEVENT: mock device dev_id reports an event (its vDEVICE's virtual ID) to
+ *    its vIOMMU's vEVENTQ of type IOMMU_VEVENTQ_TYPE_SELFTEST (0xbeefbeef): ENOENT without
+ *    a vDEVICE, EOPNOTSUPP without such a vEVENTQ.
  *  - IOASID_TEST_OP_MOCK_DMA (0x10000, ioasid's own, laid out as ACCESS_RW: iova, length,
  *    uptr, flags bit 0 = write to memory): mock device @id reads or writes memory through
  *    the page table of the domain it is attached to (through a mock nested HWPT: its
@@ -129,6 +132,7 @@ enum {
 	IOMMUFD_CMD_VIOMMU_ALLOC = 0x90,
 	IOMMUFD_CMD_VDEVICE_ALLOC = 0x91,
 	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
+	IOMMUFD_CMD_VEVENTQ_ALLOC = 0x93,
 };
 
 /**
@@ -880,6 +884,79 @@ struct iommu_vdevice_alloc {
 	__aligned_u64 virt_id;
 };
 #define IOMMU_VDEVICE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)
+
+/**
+ * enum iommu_veventq_flag - flags of struct iommufd_vevent_header
+ * @IOMMU_VEVENTQ_FLAG_LOST_EVENTS: events were lost after the previous one read
+ */
+enum iommu_veventq_flag {
+	IOMMU_VEVENTQ_FLAG_LOST_EVENTS = 1U << 0,
+};
+
+/**
+ * struct iommufd_vevent_header - the header of each event read from a vEVENTQ
+ * @flags: enum iommu_veventq_flag
+ * @sequence: the event's sequence number, 0 to INT_MAX and then 0 again
+ *
+ * Each event is a header followed by its data (for upstream's mock vIOMMU, struct
+ * iommu_viommu_event_selftest of iommufd_test.h: the device's virtual ID). Sequence
+ * numbers of consecutive events differ by 1; a larger gap counts the events lost between
+ * them. When the newest event was lost, a header with IOMMU_VEVENTQ_FLAG_LOST_EVENTS and
+ * the lost event's sequence number, with no data, comes last instead.
+ */
+struct iommufd_vevent_header {
+	__u32 flags;
+	__u32 sequence;
+};
+
+/**
+ * enum iommu_veventq_type - the type of a vEVENTQ's events
+ * @IOMMU_VEVENTQ_TYPE_DEFAULT: reserved (EOPNOTSUPP)
+ *
+ * The types of vIOMMUs ioasid implements: upstream's mock IOMMU_VEVENTQ_TYPE_SELFTEST
+ * (iommufd_test.h). iommufd's types of real IOMMUs are left out: ioasid has no vIOMMU of
+ * a real IOMMU yet.
+ */
+enum iommu_veventq_type {
+	IOMMU_VEVENTQ_TYPE_DEFAULT = 0,
+};
+
+/**
+ * struct iommu_veventq_alloc - ioctl(IOMMU_VEVENTQ_ALLOC)
+ * @size: sizeof(struct iommu_veventq_alloc)
+ * @flags: must be 0
+ * @viommu_id: the vIOMMU
+ * @type: enum iommu_veventq_type (not DEFAULT)
+ * @veventq_depth: the most events queued at once, 1 to 1 << 19
+ * @out_veventq_id: the vEVENTQ's object ID
+ * @out_veventq_fd: its file descriptor (close-on-exec)
+ * @__reserved: must be 0
+ *
+ * Allocates the vIOMMU's queue of events of @type (at most one per type), which holds
+ * the vIOMMU (EBUSY on its destroy). read() of the file returns whole events (struct
+ * iommufd_vevent_header, then the data), oldest first, 0 bytes when none is queued; it
+ * never blocks: poll() gives EPOLLIN while an event is queued. An event that finds
+ * @veventq_depth events queued is lost, and the reader sees it (see struct
+ * iommufd_vevent_header). read(): ESPIPE at a file position other than 0, EINVAL for a
+ * length below the header or when the oldest event does not fit, EFAULT (after whole
+ * events, their length is returned instead); there is no write() (EINVAL). The vEVENTQ
+ * cannot be destroyed (EBUSY) while its file is open, as in iommufd.
+ *
+ * Errors: EOPNOTSUPP for non-zero @flags or @__reserved, or type DEFAULT; EINVAL for a
+ * depth out of bounds; ENOENT when @viommu_id is not a vIOMMU; EEXIST when it has a
+ * vEVENTQ of @type; EMFILE; ENOMEM.
+ */
+struct iommu_veventq_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 viommu_id;
+	__u32 type;
+	__u32 veventq_depth;
+	__u32 out_veventq_id;
+	__u32 out_veventq_fd;
+	__u32 __reserved;
+};
+#define IOMMU_VEVENTQ_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VEVENTQ_ALLOC)
 
 /*
  * ioasid's own stage-1 format for the test interface's mock IOMMU (selftest=1 only):
