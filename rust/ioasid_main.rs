@@ -40,8 +40,11 @@
 //! 11. `FaultQueue::inner`: a fault queue's groups; a leaf, taken with nothing else held
 //!     (a mock DMA waiting for a page response holds no other lock, and sleeps only in
 //!     this lock's condition variable, which releases it).
-//! 12. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
-//! 13. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
+//! 12. `Viommu::veventqs`: a vIOMMU's vEVENTQs; a leaf (an event is queued after it
+//!     was let go).
+//! 13. `Veventq::inner`: a vEVENTQ's events; a leaf.
+//! 14. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
+//! 15. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
 //!
 //! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls, with two
 //! places in this order: `ioasid_pci_dev::revoke_lock` comes before `PciGroup::inner` (a
