@@ -28,6 +28,7 @@ use crate::{
     uapi::IommuVeventqAlloc,
 };
 use kernel::{
+    alloc::KVVec,
     fs::File,
     new_mutex, new_poll_condvar,
     prelude::*,
@@ -56,13 +57,49 @@ struct Vevent {
 
 /// The fields of [`Veventq`] under its lock.
 struct Inner {
-    /// Queued events, oldest first; at most `depth`.
-    events: KVec<Vevent>,
+    /// Queued events from `head` on, oldest first; at most `depth` of them. The read ones
+    /// before `head` are emptied, and dropped in bulk (so reading a deep queue one event
+    /// at a time does not move the rest every time).
+    events: KVVec<Vevent>,
+    /// The index of the oldest queued event in `events`.
+    head: usize,
     /// The sequence number of the newest event, lost, when nothing was queued after it:
     /// read as a LOST_EVENTS header after `events`.
     lost: Option<u32>,
     /// The next event's sequence number.
     sequence: u32,
+}
+
+impl Inner {
+    /// The number of queued events.
+    fn queued(&self) -> usize {
+        self.events.len() - self.head
+    }
+
+    /// The oldest queued event.
+    fn oldest(&self) -> Option<&Vevent> {
+        self.events.get(self.head)
+    }
+
+    /// Drops the oldest queued event (there is one).
+    fn pop_oldest(&mut self) {
+        if let Some(e) = self.events.get_mut(self.head) {
+            e.data = KVec::new();
+            self.head += 1;
+        }
+        if self.head == self.events.len() {
+            self.events.clear();
+            self.head = 0;
+        } else if self.head >= 64 && self.head * 2 >= self.events.len() {
+            let mut i = 0;
+            let head = self.head;
+            self.events.retain(|_| {
+                i += 1;
+                i > head
+            });
+            self.head = 0;
+        }
+    }
 }
 
 /// A vEVENTQ.
@@ -112,7 +149,7 @@ impl Veventq {
             let sequence = inner.sequence;
             inner.sequence = (sequence + 1) & i32::MAX as u32;
             let queued = copied
-                && inner.events.len() < self.depth as usize
+                && inner.queued() < self.depth as usize
                 && inner.events.reserve(1, GFP_KERNEL).is_ok();
             if queued {
                 // Cannot fail: room was reserved just above.
@@ -146,7 +183,7 @@ impl Veventq {
         let mut inner = self.inner.lock();
         let mut done = 0;
         loop {
-            let (flags, sequence, len) = match inner.events.first() {
+            let (flags, sequence, len) = match inner.oldest() {
                 Some(e) => (0, e.sequence, e.data.len()),
                 None => match inner.lost {
                     Some(s) => (LOST_EVENTS, s, 0),
@@ -164,7 +201,7 @@ impl Veventq {
             header[4..].copy_from_slice(&sequence.to_ne_bytes());
             let copied = out
                 .write_slice(&header)
-                .and_then(|()| match inner.events.first() {
+                .and_then(|()| match inner.oldest() {
                     Some(e) => out.write_slice(&e.data),
                     None => Ok(()),
                 });
@@ -174,7 +211,7 @@ impl Veventq {
             if flags == LOST_EVENTS {
                 inner.lost = None;
             } else {
-                let _ = inner.events.remove(0);
+                inner.pop_oldest();
             }
             done += HEADER + len;
         }
@@ -185,7 +222,7 @@ impl Veventq {
     pub(crate) fn poll(&self, file: &File, table: &PollTable<'_>) -> bool {
         table.register_wait(file, &self.readable);
         let inner = self.inner.lock();
-        !inner.events.is_empty() || inner.lost.is_some()
+        inner.queued() != 0 || inner.lost.is_some()
     }
 }
 
@@ -263,7 +300,8 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             ty: cmd.r#type,
             depth: cmd.veventq_depth,
             inner <- new_mutex!(Inner {
-                events: KVec::new(),
+                events: KVVec::new(),
+                head: 0,
                 lost: None,
                 sequence: 0,
             }),

@@ -766,6 +766,36 @@ TEST_F(veventq, overflow_loses_events_visibly)
 	ASSERT_EQ(0, destroy(self->fd, id));
 }
 
+TEST_F(veventq, a_deep_queue_read_one_event_at_a_time_keeps_its_order)
+{
+	struct mock_vevent ev;
+	__u32 id, seq = 0;
+	int qfd;
+
+	ASSERT_EQ(0, veventq_alloc(self->fd, 0, self->viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 300,
+				   &id, &qfd));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, self->viommu, self->idev, 0x66, &self->vdev));
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 200; i++)
+			ASSERT_EQ(0, trigger_vevent(self->fd, self->idev));
+		/* Read half, one at a time, then queue more behind the rest. */
+		for (int i = 0; i < 100; i++) {
+			ASSERT_EQ(sizeof(ev), read(qfd, &ev, sizeof(ev)));
+			ASSERT_EQ(seq++, ev.hdr.sequence);
+			ASSERT_EQ(0x66, ev.virt_id);
+		}
+	}
+	/* 200 left, nothing lost. */
+	for (int i = 0; i < 200; i++) {
+		ASSERT_EQ(sizeof(ev), read(qfd, &ev, sizeof(ev)));
+		ASSERT_EQ(0, ev.hdr.flags);
+		ASSERT_EQ(seq++, ev.hdr.sequence);
+	}
+	ASSERT_EQ(0, read(qfd, &ev, sizeof(ev)));
+	close(qfd);
+	ASSERT_EQ(0, destroy(self->fd, id));
+}
+
 TEST_F(veventq, the_file_outlives_the_context)
 {
 	struct mock_vevent ev;
