@@ -419,24 +419,16 @@ impl MockDevice {
     /// The page requests the device left outstanding on an IOPF-capable HWPT it leaves
     /// are completed with failure, as iommufd does: nothing answers them any more.
     pub(crate) fn attach(&self, new: Attachment) -> Option<Attachment> {
+        let new_hwpt = new.hwpt.ident();
         let (old, dev_id) = {
             let mut inner = self.inner.lock();
-            let new_hwpt = new.hwpt.clone();
-            let old = inner.attached.replace(new);
-            (
-                old.filter(|o| !Arc::ptr_eq(&o.hwpt, &new_hwpt)).map(Some),
-                inner.idev_id,
-            )
+            (inner.attached.replace(new), inner.idev_id)
         };
-        match old {
-            Some(old) => {
-                if let Some(o) = &old {
-                    fail_page_requests(o, dev_id);
-                }
-                old
-            }
-            None => None,
+        // A replace by the same HWPT leaves it nothing.
+        if let Some(o) = old.as_ref().filter(|o| o.hwpt.ident() != new_hwpt) {
+            fail_page_requests(o, dev_id);
         }
+        old
     }
 
     /// The current attachment's HWPT ID.

@@ -208,13 +208,7 @@ impl FaultQueue {
             answer,
         };
         let mut inner = self.inner.lock();
-        if inner.closed {
-            group.complete(PAGE_RESP_INVALID);
-            drop(inner);
-            self.answered.notify_all();
-            return;
-        }
-        if inner.queued.reserve(1, GFP_KERNEL).is_err() {
+        if inner.closed || inner.queued.reserve(1, GFP_KERNEL).is_err() {
             group.complete(PAGE_RESP_INVALID);
             drop(inner);
             self.answered.notify_all();
@@ -233,8 +227,9 @@ impl FaultQueue {
     /// # Errors
     ///
     /// `ESPIPE` for a position or a length that is not a whole number of records,
-    /// `EINVAL` when the oldest group does not fit, `EFAULT`, `ENOMEM`; an error after
-    /// some groups were read returns what was read instead.
+    /// `EINVAL` when the oldest group does not fit, `EFAULT`, `ENOMEM`, `ENOSPC` when
+    /// every cookie is in use; an error after some groups were read returns what was read
+    /// instead.
     pub(crate) fn read(&self, out: &mut UserSliceWriter, count: usize, pos: i64) -> Result<usize> {
         let mut inner = self.inner.lock();
         let n = eventq::plan_read(count, pos, inner.queued.iter().map(|g| g.requests.len()))
