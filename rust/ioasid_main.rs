@@ -42,7 +42,7 @@
 //!     this lock's condition variable, which releases it).
 //! 12. `Viommu::veventqs`: a vIOMMU's vEVENTQs; a leaf (an event is queued after it
 //!     was let go).
-//! 13. `Veventq::inner`: a vEVENTQ's events; a leaf.
+//! 13. `VeventQueue::inner`: a vEVENTQ's events; a leaf.
 //! 14. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
 //! 15. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
 //!

@@ -7,7 +7,7 @@
 //! [`crate::objects::fault`] and [`crate::objects::veventq`]); this module only turns raw
 //! pointers into references and user buffers.
 
-use crate::objects::{fault::FaultQueue, veventq::Veventq};
+use crate::objects::{fault::FaultQueue, veventq::VeventQueue};
 use core::ptr::NonNull;
 use kernel::{
     ffi::{c_int, c_uint, c_void},
@@ -85,7 +85,7 @@ impl EventQueue for FaultQueue {
     }
 }
 
-impl EventQueue for Veventq {
+impl EventQueue for VeventQueue {
     const KIND: c_int = KIND_VEVENT;
 
     fn get_file_user(&self) {
@@ -93,11 +93,11 @@ impl EventQueue for Veventq {
     }
 
     fn read(&self, out: &mut UserSliceWriter, count: usize, pos: i64) -> Result<usize> {
-        Veventq::read(self, out, count, pos)
+        VeventQueue::read(self, out, count, pos)
     }
 
     fn poll(&self, file: &File, table: &PollTable<'_>) -> bool {
-        Veventq::poll(self, file, table)
+        VeventQueue::poll(self, file, table)
     }
 
     fn release(&self) {
@@ -215,7 +215,7 @@ pub(crate) unsafe extern "C" fn ioasid_eventq_read(
         EventQueue::read(&*q, &mut out, count, pos)
     } else {
         // SAFETY: By the function's contract: the shim has no other kind.
-        let q = unsafe { queue::<Veventq>(priv_) };
+        let q = unsafe { queue::<VeventQueue>(priv_) };
         EventQueue::read(&*q, &mut out, count, pos)
     };
     to_ssize(r)
@@ -241,7 +241,7 @@ pub(crate) unsafe extern "C" fn ioasid_eventq_write(
         EventQueue::write(&*q, &mut input, count, pos)
     } else {
         // SAFETY: By the function's contract: the shim has no other kind.
-        let q = unsafe { queue::<Veventq>(priv_) };
+        let q = unsafe { queue::<VeventQueue>(priv_) };
         EventQueue::write(&*q, &mut input, count, pos)
     };
     to_ssize(r)
@@ -275,7 +275,7 @@ pub(crate) unsafe extern "C" fn ioasid_eventq_poll(
         kernel::bindings::POLLOUT | if can_read { readable } else { 0 }
     } else {
         // SAFETY: By the function's contract: the shim has no other kind.
-        let q = unsafe { queue::<Veventq>(priv_) };
+        let q = unsafe { queue::<VeventQueue>(priv_) };
         if EventQueue::poll(&*q, file, &table) {
             readable
         } else {
@@ -300,7 +300,7 @@ pub(crate) unsafe extern "C" fn ioasid_eventq_release(kind: c_int, priv_: *mut c
         q.release();
     } else {
         // SAFETY: As above, for the only other kind.
-        let q = unsafe { Arc::<Veventq>::from_raw(priv_.cast::<Veventq>()) };
+        let q = unsafe { Arc::<VeventQueue>::from_raw(priv_.cast::<VeventQueue>()) };
         q.release();
     }
 }

@@ -14,7 +14,7 @@
 //! had. The machinery is the fault queues' ([`super::fault`]): an anonymous file
 //! (`crate::ffi::eventq`), a poll condition variable, a queue under one mutex.
 //!
-//! Locks: `Veventq::inner` protects the queue, a leaf; `Viommu::veventqs` (the vIOMMU's
+//! Locks: `VeventQueue::inner` protects the queue, a leaf; `Viommu::veventqs` (the vIOMMU's
 //! vEVENTQs) is a leaf too: an event is queued after the vIOMMU's list was let go.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
@@ -55,7 +55,7 @@ struct Vevent {
     data: KVec<u8>,
 }
 
-/// The fields of [`Veventq`] under its lock.
+/// The fields of [`VeventQueue`] under its lock.
 struct Inner {
     /// Queued events from `head` on, oldest first; at most `depth` of them. The read ones
     /// before `head` are emptied, and dropped in bulk (so reading a deep queue one event
@@ -102,10 +102,17 @@ impl Inner {
     }
 }
 
-/// A vEVENTQ.
-#[pin_data]
+/// A vEVENTQ object: its queue, and the vIOMMU it holds. The vIOMMU reaches the queue
+/// only (`Viommu::veventqs`), never this object, so nothing holds itself: the queue
+/// outlives both while its file is open.
 pub(crate) struct Veventq {
     viommu: ViommuUser,
+    queue: Arc<VeventQueue>,
+}
+
+/// The queue of a vEVENTQ, which its file and its vIOMMU hold.
+#[pin_data]
+pub(crate) struct VeventQueue {
     ty: u32,
     depth: u32,
     /// The queue; a leaf lock.
@@ -118,7 +125,7 @@ pub(crate) struct Veventq {
     users: Atomic<u32>,
 }
 
-impl Veventq {
+impl VeventQueue {
     /// The event type.
     pub(crate) fn ty(&self) -> u32 {
         self.ty
@@ -226,14 +233,14 @@ impl Veventq {
     }
 }
 
-/// A vEVENTQ is used by its open file; removing it takes it off its vIOMMU.
+/// A vEVENTQ is used by its open file; removing it takes its queue off its vIOMMU.
 impl ObjectKind for Arc<Veventq> {
     fn users(&self) -> u32 {
-        self.users.load(Relaxed)
+        self.queue.users.load(Relaxed)
     }
 
     fn teardown(&self, _objects: &ObjectTable) {
-        self.viommu.0.remove_veventq(self.ident());
+        self.viommu.0.remove_veventq(self.queue.ident());
     }
 }
 
@@ -260,7 +267,7 @@ impl Drop for ViommuUser {
 
 /// Installs a new vEVENTQ's file descriptor once the reply is written; dropping it
 /// without that releases the descriptor and the file.
-struct InstallOnReply(Option<ffi::eventq::NewEventFile<Veventq>>);
+struct InstallOnReply(Option<ffi::eventq::NewEventFile<VeventQueue>>);
 
 impl Pending for InstallOnReply {
     fn commit(&mut self) {
@@ -292,11 +299,8 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
         return refuse!(EINVAL, "veventq_alloc: depth {}\n", cmd.veventq_depth);
     }
     let vi = ctx.objects().get_as::<Arc<Viommu>>(cmd.viommu_id)?;
-    // Counted while the vEVENTQ (or the failed initializer) holds it.
-    let held = ViommuUser::new((*vi).clone());
     let queue = Arc::pin_init(
-        pin_init!(Veventq {
-            viommu: held,
+        pin_init!(VeventQueue {
             ty: cmd.r#type,
             depth: cmd.veventq_depth,
             inner <- new_mutex!(Inner {
@@ -311,6 +315,14 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
         GFP_KERNEL,
     );
     let queue = queue?;
+    // Counted while the object holds it.
+    let obj = Arc::new(
+        Veventq {
+            viommu: ViommuUser::new((*vi).clone()),
+            queue: queue.clone(),
+        },
+        GFP_KERNEL,
+    )?;
     vi.add_veventq(queue.clone())?;
     let file = match ffi::eventq::NewEventFile::new(queue.clone()) {
         Ok(f) => f,
@@ -319,7 +331,7 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             return Err(e);
         }
     };
-    let new = match ctx.objects().add(Object::Veventq(queue.clone())) {
+    let new = match ctx.objects().add(Object::Veventq(obj)) {
         Ok(n) => n,
         Err(e) => {
             drop(file);

@@ -26,7 +26,7 @@ use super::{
     device::{DeviceRef, MockDevice, MOCK_DEV_CACHE_NUM},
     hwpt::Hwpt,
     table::ObjectKind,
-    veventq::Veventq,
+    veventq::VeventQueue,
     Object,
 };
 use crate::{
@@ -95,10 +95,10 @@ pub(crate) struct Viommu {
     /// lock (`MockDevice::inner`), never the other way round; nothing is taken under it.
     #[pin]
     vdevs: Mutex<KVec<Vdev>>,
-    /// The vIOMMU's vEVENTQs, at most one per type ([`super::veventq`]), which hold the
-    /// vIOMMU; each takes itself off when removed. A leaf lock.
+    /// The queues of the vIOMMU's vEVENTQs, at most one per type ([`super::veventq`]);
+    /// each vEVENTQ holds the vIOMMU and takes its queue off when removed. A leaf lock.
     #[pin]
-    veventqs: Mutex<KVec<Arc<Veventq>>>,
+    veventqs: Mutex<KVec<Arc<VeventQueue>>>,
 }
 
 impl Viommu {
@@ -165,7 +165,7 @@ impl Viommu {
     /// # Errors
     ///
     /// `EEXIST` when the vIOMMU has one of that type, `ENOMEM`.
-    pub(crate) fn add_veventq(&self, q: Arc<Veventq>) -> Result {
+    pub(crate) fn add_veventq(&self, q: Arc<VeventQueue>) -> Result {
         let mut qs = self.veventqs.lock();
         if qs.iter().any(|o| o.ty() == q.ty()) {
             return refuse!(
