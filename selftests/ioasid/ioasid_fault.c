@@ -257,6 +257,9 @@ TEST_F(fault, read_returns_whole_groups_in_order)
 	void *none = mmap(NULL, self->psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	attach_iopf(_metadata, self, false);
+	/* A PASID's request finds no handler on a paging HWPT of the RID: dropped. */
+	ASSERT_EQ(0, trigger_iopf(self->fd, self->idev, 5, 9, IOMMU_PGFAULT_PERM_READ, 0x9000));
+	ASSERT_EQ(POLLOUT, poll_now(self->qfd));
 	for (int i = 0; i < 3; i++)
 		ASSERT_EQ(0, trigger_iopf(self->fd, self->idev, 0, i, IOMMU_PGFAULT_PERM_READ,
 					  0x10000 * (i + 1)));
