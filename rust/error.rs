@@ -16,8 +16,8 @@
 #![deny(unsafe_code)]
 
 use crate::uapi::{
-    dirty::DirtyError, hw_queue::HwQueueError, iova::IovaError, mock_s1::S1Error, ucmd::UcmdError,
-    MapArgError,
+    dirty::DirtyError, eventq::EventqError, hw_queue::HwQueueError, iova::IovaError,
+    mock_s1::S1Error, ucmd::UcmdError, MapArgError,
 };
 use kernel::prelude::*;
 
@@ -41,6 +41,16 @@ impl From<HwQueueError> for Error {
             HwQueueError::Range => ERANGE,
             HwQueueError::Exist => EEXIST,
             HwQueueError::Io => EIO,
+        }
+    }
+}
+
+/// The reads and writes of an event queue's file.
+impl From<EventqError> for Error {
+    fn from(e: EventqError) -> Self {
+        match e {
+            EventqError::Spipe => ESPIPE,
+            EventqError::Inval => EINVAL,
         }
     }
 }

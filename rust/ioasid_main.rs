@@ -18,7 +18,7 @@
 //! carries its reason; `dispatch` is the single ioctl dispatcher and its table, keyed by
 //! the uAPI names;
 //! `objects` the objects (`table` their table, `context` the per-file state, one module
-//! per object type, `dirty` the dirty-tracking ioctls of HWPTs, `vfio_compat` the VFIO
+//! per object type (`fault` the fault queues), `dirty` the dirty-tracking ioctls of HWPTs, `vfio_compat` the VFIO
 //! type1 container ioctls on the compatibility IOAS); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
 //! real and mock; `testing` the test interface. Dependencies point that way: handlers,
 //! objects, engine, domains, FFI.
@@ -42,8 +42,14 @@
 //! 10. `Context::process_cache`: a leaf, taken with nothing else held.
 //! 11. `ffi::pasid::PASIDS`: the global registry of allocated PASIDs; a leaf, taken with
 //!     nothing held or under a device's lock (3).
-//! 12. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
-//! 13. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
+//! 12. `FaultQueue::inner`: a fault queue's groups; a leaf, taken with nothing else held
+//!     (a mock DMA waiting for a page response holds no other lock, and sleeps only in
+//!     this lock's condition variable, which releases it).
+//! 13. `Viommu::veventqs`: a vIOMMU's vEVENTQs; a leaf (an event is queued after it
+//!     was let go).
+//! 14. `VeventQueue::inner`: a vEVENTQ's events; a leaf.
+//! 15. `ObjectTable::ids`: serializes the reservation and removal of object IDs.
+//! 16. `ObjectTable::slots` (the XArray's spinlock): innermost; nothing sleeps under it.
 //!
 //! The C shim's own locks (`rust/ffi/shim/`) are taken only inside shim calls, with two
 //! places in this order: `ioasid_pci_dev::revoke_lock` comes before `PciGroup::inner` (a

@@ -6,6 +6,7 @@
 //! the shim (`rust/ffi/shim/ioasid_shim.c`) or of the kernel that `kernel::bindings` does not
 //! cover, and states the contract that makes the call sound.
 
+pub(crate) mod eventq;
 pub(crate) mod iommu;
 pub(crate) mod mmap;
 pub(crate) mod pasid;

@@ -287,7 +287,7 @@ pub(crate) fn attach_to(
             }
         }
     }
-    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true, false, pasid)?;
+    let hwpt = Hwpt::new(ioas.clone(), new_domain()?, true, false, pasid, None)?;
     hwpt.get_device();
     let hwpt_id = match objects.insert(Object::Hwpt(hwpt.clone())) {
         Ok(id) => id,
@@ -440,6 +440,11 @@ impl MockDevice {
         self.inner.lock().vdev.is_some_and(|l| l.viommu == viommu)
     }
 
+    /// The device's vDEVICE, if it has one.
+    pub(crate) fn vdev_link(&self) -> Option<VdevLink> {
+        self.inner.lock().vdev
+    }
+
     /// Records the idev ID.
     pub(crate) fn set_idev_id(&self, id: u32) {
         self.inner.lock().idev_id = id;
@@ -500,6 +505,9 @@ impl MockDevice {
     /// translation.
     /// The caller has counted the device in the new HWPT already; on error (`EINVAL`: see
     /// [`MockDevice::rid_may_use`]) `new` is released into `objects`.
+    ///
+    /// The page requests the device left outstanding on an IOPF-capable HWPT it leaves
+    /// are completed with failure, as iommufd does: nothing answers them any more.
     fn attach(&self, objects: &ObjectTable, new: Attachment) -> Result<Option<Attachment>> {
         let mut inner = self.inner.lock();
         if let Err(e) = Self::rid_check(&inner, &new.hwpt) {
@@ -507,7 +515,14 @@ impl MockDevice {
             release(objects, new);
             return Err(e);
         }
-        Ok(inner.attached.replace(new))
+        let old = inner.attached.replace(new);
+        let left = old.as_ref().is_some_and(|o| !Self::uses(&inner, &o.hwpt));
+        let dev_id = inner.idev_id;
+        drop(inner);
+        if let Some(o) = old.as_ref().filter(|_| left) {
+            fail_page_requests(o, dev_id);
+        }
+        Ok(old)
     }
 
     /// The current attachment's HWPT ID.
@@ -523,30 +538,95 @@ impl MockDevice {
     /// `ENXIO` when not attached; otherwise as [`crate::hw::mock::MockDomain::dma`] (through
     /// a nested domain: [`crate::hw::mock::nested::MockNested::dma`]).
     pub(crate) fn dma(&self, pasid: Option<u32>, iova: u64, buf: &mut [u8], write: bool) -> Result {
-        let hwpt = match pasid {
-            None => self.inner.lock().attached.as_ref().map(|a| a.hwpt.clone()),
-            Some(p) => self.pasid_hwpt(p),
+        let (hwpt, dev_id) = {
+            let inner = self.inner.lock();
+            let att = match pasid {
+                None => inner.attached.as_ref(),
+                Some(p) => pasid::attachment(&inner, p),
+            };
+            match att {
+                Some(a) => (a.hwpt.clone(), inner.idev_id),
+                None => return Err(ENXIO),
+            }
         };
-        let Some(hwpt) = hwpt else {
-            return Err(ENXIO);
-        };
-        match (hwpt.nested_domain(), hwpt.domain()) {
+        let dma = |iova: u64, buf: &mut [u8]| match (hwpt.nested_domain(), hwpt.domain()) {
             (Some(NestedDomain::Mock(n)), _) => n.dma(iova, buf, write),
             (None, Domain::Mock(m)) => m.dma(iova, buf, write),
             (None, Domain::Real(_)) => Err(EINVAL),
+        };
+        match hwpt.fault() {
+            Some(q) => {
+                let at = super::fault::DmaAt {
+                    dev_id,
+                    hwpt: hwpt.ident(),
+                    pasid,
+                    iova,
+                };
+                super::fault::dma_with_page_requests(q, at, buf, write, dma)
+            }
+            None => dma(iova, buf),
         }
     }
 
+    /// Raises page request `req` as upstream's mock does (`IOMMU_TEST_OP_TRIGGER_IOPF`),
+    /// as the IOMMU core routes it: a request with a PASID to the fault queue of the HWPT
+    /// attached to that PASID, or else of a nested HWPT attached to the RID (the mock
+    /// IOMMU's PASID table is the user's); one without to the RID's HWPT. Nobody waits
+    /// for the response. A request nothing takes (no IOPF-capable HWPT) is dropped, as
+    /// the IOMMU core answers it with failure itself.
+    pub(crate) fn page_request(&self, req: super::fault::PageRequest, pasid_valid: bool) -> Result {
+        let (hwpt, dev_id) = {
+            let inner = self.inner.lock();
+            let own = pasid_valid
+                .then(|| pasid::attachment(&inner, req.pasid))
+                .flatten();
+            let att = match (own, inner.attached.as_ref()) {
+                (Some(a), _) => a,
+                (None, Some(a)) if !pasid_valid || a.hwpt.nested_domain().is_some() => a,
+                _ => return Ok(()),
+            };
+            (att.hwpt.clone(), inner.idev_id)
+        };
+        if let Some(q) = hwpt.fault() {
+            let mut reqs = KVec::with_capacity(1, GFP_KERNEL)?;
+            reqs.push(req, GFP_KERNEL)?;
+            q.deliver(dev_id, hwpt.ident(), reqs, None);
+        }
+        Ok(())
+    }
+
+    /// Whether the RID or a PASID of the device is attached to `hwpt` (under its lock).
+    fn uses(inner: &DeviceInner, hwpt: &Hwpt) -> bool {
+        let same = |a: &Attachment| core::ptr::eq(&*a.hwpt, hwpt);
+        inner.attached.as_ref().is_some_and(same) || pasid::any_attached_to(inner, hwpt)
+    }
+
     /// Detaches the RID and every PASID and unbinds: returns the old attachments, the
-    /// idev ID and the vDEVICE for the caller to release.
+    /// idev ID and the vDEVICE for the caller to release. The page requests the device
+    /// left outstanding are completed with failure.
     pub(crate) fn unbind(&self) -> Unbound {
         let mut inner = self.inner.lock();
-        Unbound {
+        let gone = Unbound {
             rid: inner.attached.take(),
             pasids: core::mem::take(&mut inner.pasids),
             idev_id: core::mem::take(&mut inner.idev_id),
             vdev: inner.vdev.take(),
+        };
+        drop(inner);
+        let pasids = gone.pasids.iter().map(|p| p.attachment());
+        let atts = Iterator::chain(gone.rid.iter(), pasids);
+        for a in atts {
+            fail_page_requests(a, gone.idev_id);
         }
+        gone
+    }
+}
+
+/// Completes with failure the page requests device `dev_id` left outstanding on the
+/// IOPF-capable HWPT of `old`, which it just left.
+pub(super) fn fail_page_requests(old: &Attachment, dev_id: u32) {
+    if let Some(q) = old.hwpt.fault() {
+        q.fail_device(old.hwpt.ident(), dev_id);
     }
 }
 

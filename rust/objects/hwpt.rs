@@ -19,7 +19,11 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::{table::ObjectKind, viommu::Viommu};
+use super::{
+    fault::FaultQueue,
+    table::{ObjRef, ObjectKind},
+    viommu::Viommu,
+};
 use crate::{
     hw::{Domain, NestedDomain},
     iopt::Ioas,
@@ -72,6 +76,9 @@ pub(crate) struct Hwpt {
     /// device may be attached to it, and a device with PASIDs attached may attach its RID
     /// only to such a HWPT.
     pasid: bool,
+    /// The fault queue of an IOPF-capable HWPT (`IOMMU_HWPT_FAULT_ID_VALID`), which
+    /// counts the HWPT as a user: the page requests of its devices go there.
+    fault: Option<Arc<FaultQueue>>,
 }
 
 impl Hwpt {
@@ -86,8 +93,12 @@ impl Hwpt {
         auto: bool,
         nest_parent: bool,
         pasid: bool,
+        fault: Option<Arc<FaultQueue>>,
     ) -> Result<Arc<Hwpt>> {
         ioas.add_domain(&domain)?;
+        if let Some(f) = &fault {
+            f.get_user();
+        }
         // INVARIANT: attached just above; `Drop` detaches, also when the allocation below
         // fails (the HWPT is dropped then).
         Ok(Arc::new(
@@ -101,6 +112,7 @@ impl Hwpt {
                 devices: Atomic::new(0),
                 dependents: Atomic::new(0),
                 pasid,
+                fault,
             },
             GFP_KERNEL,
         )?)
@@ -118,12 +130,16 @@ impl Hwpt {
         viommu: Option<Arc<Viommu>>,
         domain: NestedDomain,
         pasid: bool,
+        fault: Option<Arc<FaultQueue>>,
     ) -> Result<Arc<Hwpt>> {
         // Counted first: the caller's lookup of `parent` (or the vIOMMU) keeps DESTROY
         // away until then.
         match &viommu {
             Some(v) => v.get_user(),
             None => parent.get_dependent(),
+        }
+        if let Some(f) = &fault {
+            f.get_user();
         }
         // INVARIANT: `parent` is a paging HWPT (the caller checked) and counts this one, or
         // its vIOMMU does; `Drop` uncounts it, also when the allocation below fails (the
@@ -138,9 +154,20 @@ impl Hwpt {
                 devices: Atomic::new(0),
                 dependents: Atomic::new(0),
                 pasid,
+                fault,
             },
             GFP_KERNEL,
         )?)
+    }
+
+    /// The fault queue of an IOPF-capable HWPT.
+    pub(crate) fn fault(&self) -> Option<&Arc<FaultQueue>> {
+        self.fault.as_ref()
+    }
+
+    /// The HWPT's identity, which the fault groups that came through it record.
+    pub(crate) fn ident(&self) -> usize {
+        core::ptr::from_ref(self) as usize
     }
 
     /// The paging domain that maps the IOAS: the HWPT's own, or a nested HWPT's parent's
@@ -236,6 +263,11 @@ impl ObjectKind for Arc<Hwpt> {
 
 impl Drop for Hwpt {
     fn drop(&mut self) {
+        // No device is attached any more: its page requests cannot be answered.
+        if let Some(f) = &self.fault {
+            f.fail_hwpt(self.ident());
+            f.put_user();
+        }
         match &self.kind {
             // The parent's domain stays; the parent (or vIOMMU) may go once its last
             // dependent did.
@@ -269,8 +301,11 @@ const IOMMU_HWPT_ALLOC_PASID: u32 = 1 << 3;
 /// nest parent, a mock nested domain ([`crate::hw::mock::nested`]). `DIRTY_TRACKING` needs
 /// an IOMMU that can track dirty pages (`EOPNOTSUPP`, as iommufd); ioasid drives the
 /// dirty tracking of the mock only, so it refuses the flag for real IOMMUs. Nested
-/// domains of real IOMMUs, driver data for their paging domains and fault queues come
-/// with those features and give `EOPNOTSUPP` until then.
+/// domains of real IOMMUs and driver data for their paging domains come with those
+/// features and give `EOPNOTSUPP` until then. With `IOMMU_HWPT_FAULT_ID_VALID` the HWPT
+/// delivers its devices' page requests to fault queue `fault_id` ([`super::fault`]),
+/// which it holds (`ENOENT` for no such queue); only the mock IOMMU raises page requests
+/// in ioasid, so a PCI device's is refused (`EOPNOTSUPP`).
 pub(crate) fn ioctl_alloc<'a>(
     ctx: &'a crate::objects::context::Context,
     ucmd: &mut crate::dispatch::Ucmd<'a>,
@@ -290,22 +325,36 @@ pub(crate) fn ioctl_alloc<'a>(
     if cmd.flags & !known != 0 {
         return refuse!(EOPNOTSUPP, "hwpt_alloc: unknown flags {:#x}\n", cmd.flags);
     }
-    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
-        return refuse!(
-            EOPNOTSUPP,
-            "hwpt_alloc: fault queues are not supported yet\n"
-        );
-    }
     let dev = ctx.objects().get_as::<DeviceRef>(cmd.dev_id)?;
+    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
+        if let DeviceRef::Pci(_) = &*dev {
+            return refuse!(
+                EOPNOTSUPP,
+                "hwpt_alloc: I/O page faults are delivered for the mock IOMMU only: no \
+                 emulated PCI device has PRI, and ioasid does not take real page requests\n"
+            );
+        }
+    }
+    // Looked up once the domain exists, as iommufd does (its errors come first); the
+    // reference is held until the new HWPT counts as the queue's user.
+    let fault = || -> Result<Option<ObjRef<Arc<FaultQueue>>>> {
+        if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID == 0 {
+            return Ok(None);
+        }
+        ctx.objects()
+            .get_as::<Arc<FaultQueue>>(cmd.fault_id)
+            .map(Some)
+            .or_else(|e| refuse!(e, "hwpt_alloc: no fault queue {}\n", cmd.fault_id))
+    };
     // Held until the new HWPT counts as a user of its IOAS or parent: no DESTROY in between.
     let pt = ctx
         .objects()
         .get(cmd.pt_id)
         .or_else(|_| refuse!(EINVAL, "hwpt_alloc: no object {}\n", cmd.pt_id))?;
     let hwpt = match &*pt {
-        Object::Ioas(ioas) => alloc_paging(&cmd, &dev, ioas.clone())?,
-        Object::Hwpt(parent) => alloc_nested(&cmd, &dev, parent)?,
-        Object::Viommu(viommu) => alloc_on_viommu(&cmd, &dev, viommu)?,
+        Object::Ioas(ioas) => alloc_paging(&cmd, &dev, ioas.clone(), fault)?,
+        Object::Hwpt(parent) => alloc_nested(&cmd, &dev, parent, fault)?,
+        Object::Viommu(viommu) => alloc_on_viommu(&cmd, &dev, viommu, fault)?,
         _ => {
             return refuse!(
                 EINVAL,
@@ -325,9 +374,16 @@ fn alloc_paging(
     cmd: &crate::uapi::IommuHwptAlloc,
     dev: &crate::objects::device::DeviceRef,
     ioas: Arc<Ioas>,
+    fault: impl FnOnce() -> Result<Option<ObjRef<Arc<FaultQueue>>>>,
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, hw::mock::MockDomain, objects::device::DeviceRef};
     let dirty = cmd.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0;
+    if cmd.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 && cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0 {
+        return refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: a nest parent cannot take I/O page faults (FAULT_ID_VALID)\n"
+        );
+    }
     // As iommufd: the drivers leave this check to their caller.
     if dirty && !dev.dirty_tracking_capable() {
         return refuse!(
@@ -350,7 +406,7 @@ fn alloc_paging(
                     "hwpt_alloc: ioasid does not drive the dirty tracking of real IOMMUs\n"
                 );
             }
-            dev.new_domain(cmd.flags)?
+            dev.new_domain(cmd.flags & !IOMMU_HWPT_FAULT_ID_VALID)?
         }
         DeviceRef::Mock(_) => {
             let format = mock_format(cmd)?;
@@ -359,7 +415,15 @@ fn alloc_paging(
     };
     let nest_parent = cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0;
     let pasid = cmd.flags & IOMMU_HWPT_ALLOC_PASID != 0;
-    Hwpt::new(ioas, domain, false, nest_parent, pasid)
+    let fault = fault()?;
+    Hwpt::new(
+        ioas,
+        domain,
+        false,
+        nest_parent,
+        pasid,
+        fault.as_deref().cloned(),
+    )
 }
 
 /// The page-table format of a mock paging HWPT: the default without driver data, or the
@@ -416,6 +480,7 @@ fn alloc_nested(
     cmd: &crate::uapi::IommuHwptAlloc,
     dev: &crate::objects::device::DeviceRef,
     parent: &Arc<Hwpt>,
+    fault: impl FnOnce() -> Result<Option<ObjRef<Arc<FaultQueue>>>>,
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, objects::device::DeviceRef};
     check_nested(cmd)?;
@@ -442,7 +507,14 @@ fn alloc_nested(
     };
     let domain = mock_nested(cmd, stage2)?;
     let pasid = cmd.flags & IOMMU_HWPT_ALLOC_PASID != 0;
-    Hwpt::new_nested(parent.clone(), None, domain, pasid)
+    let fault = fault()?;
+    Hwpt::new_nested(
+        parent.clone(),
+        None,
+        domain,
+        pasid,
+        fault.as_deref().cloned(),
+    )
 }
 
 /// The nested HWPT of `IOMMU_HWPT_ALLOC` on `viommu`, with the rules of iommufd: a device
@@ -451,6 +523,7 @@ fn alloc_on_viommu(
     cmd: &crate::uapi::IommuHwptAlloc,
     dev: &crate::objects::device::DeviceRef,
     viommu: &Arc<Viommu>,
+    fault: impl FnOnce() -> Result<Option<ObjRef<Arc<FaultQueue>>>>,
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, objects::device::DeviceRef};
     if let DeviceRef::Pci(_) = dev {
@@ -462,7 +535,14 @@ fn alloc_on_viommu(
     check_nested(cmd)?;
     let domain = mock_nested(cmd, viommu.stage2())?;
     let pasid = cmd.flags & IOMMU_HWPT_ALLOC_PASID != 0;
-    Hwpt::new_nested(viommu.parent().clone(), Some(viommu.clone()), domain, pasid)
+    let fault = fault()?;
+    Hwpt::new_nested(
+        viommu.parent().clone(),
+        Some(viommu.clone()),
+        domain,
+        pasid,
+        fault.as_deref().cloned(),
+    )
 }
 
 /// What every nested HWPT needs, checked first as iommufd does: flags other than

@@ -2,7 +2,7 @@
 
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
 //! object table, and one module per object type (IOAS, HWPT, devices, accesses, vIOMMU,
-//! vDEVICE, HW queue, PASID), and the dirty-tracking ioctls of HWPTs.
+//! vDEVICE, HW queue, PASID, fault queue, vEVENTQ), and the dirty-tracking ioctls of HWPTs.
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
 //! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
 //! line each ([`table::object_kinds!`]).
@@ -14,6 +14,7 @@ pub(crate) mod access;
 pub(crate) mod context;
 pub(crate) mod device;
 pub(crate) mod dirty;
+pub(crate) mod fault;
 pub(crate) mod hw_queue;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
@@ -21,16 +22,19 @@ pub(crate) mod pasid;
 pub(crate) mod pcidev;
 pub(crate) mod table;
 pub(crate) mod vdevice;
+pub(crate) mod veventq;
 pub(crate) mod vfio_compat;
 pub(crate) mod viommu;
 
 use crate::iopt::Ioas;
 use device::{DeviceRef, MockDevice};
+use fault::FaultQueue;
 use hw_queue::HwQueue;
 use hwpt::Hwpt;
 use kernel::sync::Arc;
 use pasid::Pasid;
 use vdevice::Vdevice;
+use veventq::Veventq;
 use viommu::Viommu;
 
 table::object_kinds! {
@@ -51,4 +55,8 @@ table::object_kinds! {
     HwQueue(Arc<HwQueue>) = "HW queue";
     /// A PASID allocated with `IOASID_PASID_ALLOC`.
     Pasid(Arc<Pasid>) = "PASID";
+    /// A fault queue: I/O page faults delivered to userspace.
+    Fault(Arc<FaultQueue>) = "fault queue";
+    /// A vEVENTQ: a vIOMMU's events of one type.
+    Veventq(Arc<Veventq>) = "vEVENTQ";
 }

@@ -45,6 +45,11 @@ impl Vdevice {
     pub(crate) fn ident(&self) -> usize {
         core::ptr::from_ref(self) as usize
     }
+
+    /// The vIOMMU.
+    pub(crate) fn viommu(&self) -> &Arc<Viommu> {
+        &self.viommu
+    }
 }
 
 impl Drop for Vdevice {

@@ -37,6 +37,7 @@ use super::{
     hw_queue::HW_QUEUE_MAX,
     hwpt::Hwpt,
     table::ObjectKind,
+    veventq::VeventQueue,
     Object,
 };
 use crate::{
@@ -122,6 +123,10 @@ pub(crate) struct Viommu {
     /// taken, and no object is dropped.
     #[pin]
     queues: Mutex<[u32; HW_QUEUE_MAX]>,
+    /// The queues of the vIOMMU's vEVENTQs, at most one per type ([`super::veventq`]);
+    /// each vEVENTQ holds the vIOMMU and takes its queue off when removed. A leaf lock.
+    #[pin]
+    veventqs: Mutex<KVec<Arc<VeventQueue>>>,
 }
 
 impl Viommu {
@@ -178,6 +183,60 @@ impl Viommu {
         vdevs
             .insert_within_capacity(at, Vdev { virt_id, dev, vdev })
             .map_err(|_| ENOMEM)
+    }
+
+    /// The virtual ID of vDEVICE `vdev` (its identity).
+    pub(crate) fn virt_id_of(&self, vdev: usize) -> Option<u64> {
+        self.vdevs
+            .lock()
+            .iter()
+            .find(|v| v.vdev == vdev)
+            .map(|v| v.virt_id)
+    }
+
+    /// Registers `q` as the vIOMMU's vEVENTQ of its type.
+    ///
+    /// # Errors
+    ///
+    /// `EEXIST` when the vIOMMU has one of that type, `ENOMEM`.
+    pub(crate) fn add_veventq(&self, q: Arc<VeventQueue>) -> Result {
+        let mut qs = self.veventqs.lock();
+        if qs.iter().any(|o| o.ty() == q.ty()) {
+            return refuse!(
+                EEXIST,
+                "veventq_alloc: the vIOMMU has a vEVENTQ of type {:#x}\n",
+                q.ty()
+            );
+        }
+        qs.push(q, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Takes vEVENTQ `q` (its identity) off the vIOMMU.
+    pub(crate) fn remove_veventq(&self, q: usize) {
+        let mut qs = self.veventqs.lock();
+        if let Some(i) = qs.iter().position(|o| o.ident() == q) {
+            // Dropped after the lock: it may be the last reference.
+            let gone = qs.remove(i).ok();
+            drop(qs);
+            drop(gone);
+        }
+    }
+
+    /// Reports an event of type `ty` with `data` to the vIOMMU's vEVENTQ of that type.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` when it has none (as iommufd).
+    pub(crate) fn report_event(&self, ty: u32, data: &[u8]) -> Result {
+        let q = self.veventqs.lock().iter().find(|q| q.ty() == ty).cloned();
+        match q {
+            Some(q) => {
+                q.report(data);
+                Ok(())
+            }
+            None => refuse!(EOPNOTSUPP, "vIOMMU event: no vEVENTQ of type {:#x}\n", ty),
+        }
     }
 
     /// Removes what vDEVICE `vdev` (its identity) registered, if anything.
@@ -347,6 +406,7 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
             mmap,
             vdevs <- new_mutex!(KVec::new()),
             queues <- new_mutex!([0; HW_QUEUE_MAX]),
+            veventqs <- new_mutex!(KVec::new()),
         }),
         GFP_KERNEL,
     )?;

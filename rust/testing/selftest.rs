@@ -8,9 +8,9 @@
 //! otherwise the ioctl number is unknown (`ENOTTY`). Implemented ops: ADD_RESERVED,
 //! MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
 //! CREATE_ACCESS, DESTROY_ACCESS_PAGES, ACCESS_PAGES, ACCESS_RW, SET_TEMP_MEMORY_LIMIT,
-//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB, DEV_CHECK_CACHE, DIRTY and the PASID ops
-//! ([`super::pasid`]). The others (IOPF, vEVENT, dma-buf) return `EOPNOTSUPP` until those
-//! features exist.
+//! ACCESS_REPLACE_IOAS, MD_CHECK_IOTLB, DEV_CHECK_CACHE, DIRTY, TRIGGER_IOPF,
+//! TRIGGER_VEVENT and the PASID ops ([`super::pasid`]). The dma-buf ops return
+//! `EOPNOTSUPP`.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -37,6 +37,7 @@ use crate::{
         IommuTestCmd, TestAccessPages, TestAccessReplaceIoas, TestAccessRw, TestCheckDevCache,
         TestCheckIotlb, TestCheckMap, TestCheckRefs, TestCreateAccess, TestDestroyAccessPages,
         TestDirty, TestMemoryLimit, TestMockDma, TestMockDomain, TestMockDomainReplace,
+        TestTriggerIopf,
     },
 };
 use kernel::{
@@ -60,7 +61,11 @@ const OP_ACCESS_REPLACE_IOAS: u32 = 11;
 const OP_MOCK_DOMAIN_FLAGS: u32 = 12;
 const OP_DIRTY: u32 = 13;
 const OP_MD_CHECK_IOTLB: u32 = 14;
+const OP_TRIGGER_IOPF: u32 = 15;
 const OP_DEV_CHECK_CACHE: u32 = 16;
+const OP_TRIGGER_VEVENT: u32 = 17;
+/// `IOMMU_VEVENTQ_TYPE_SELFTEST`: the mock vIOMMU's event type.
+const VEVENTQ_TYPE_SELFTEST: u32 = 0xbeef_beef;
 /// ioasid's own op (beyond upstream's numbers): DMA by a mock device through its domain.
 const IOASID_TEST_OP_MOCK_DMA: u32 = 0x10000;
 /// `IOASID_TEST_OP_MOCK_DMA` flag: write into memory.
@@ -154,6 +159,8 @@ pub(crate) fn ioctl_test_cmd<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Resul
                 None => Err(EINVAL),
             }
         }
+        OP_TRIGGER_IOPF => trigger_iopf(ctx, TestTriggerIopf::read(ucmd.bytes())),
+        OP_TRIGGER_VEVENT => trigger_vevent(ctx, TestTriggerIopf::read(ucmd.bytes()).dev_id),
         super::pasid::OP_PASID_ATTACH
         | super::pasid::OP_PASID_REPLACE
         | super::pasid::OP_PASID_DETACH
@@ -391,6 +398,48 @@ fn access_pages(ucmd: &mut Ucmd<'_>, fd: u32) -> Result {
         id,
         replied: false,
     })
+}
+
+/// `IOMMU_TEST_OP_TRIGGER_IOPF`: mock device `dev_id` (its device object) raises one page
+/// request, the last of its group, for `pasid` (`IOMMU_NO_PASID`, 0: none) as upstream's
+/// mock does; it goes to the fault queue of the device's IOPF-capable HWPT, if any
+/// ([`MockDevice::page_request`]).
+fn trigger_iopf(ctx: &Context, t: TestTriggerIopf) -> Result {
+    use crate::{objects::fault::PageRequest, uapi::eventq::PGFAULT_PASID_VALID};
+    let dev = ctx.objects().get_as::<DeviceRef>(t.dev_id)?;
+    let DeviceRef::Mock(mock) = &*dev else {
+        return refuse!(EINVAL, "trigger_iopf: {} is not a mock device\n", t.dev_id);
+    };
+    let pasid_valid = t.pasid != 0;
+    let req = PageRequest {
+        flags: if pasid_valid { PGFAULT_PASID_VALID } else { 0 },
+        pasid: t.pasid,
+        grpid: t.grpid,
+        perm: t.perm,
+        addr: t.addr,
+    };
+    mock.page_request(req, pasid_valid)
+}
+
+/// `IOMMU_TEST_OP_TRIGGER_VEVENT`: mock device `dev_id` (its device object) reports an
+/// event of upstream's mock type (`struct iommu_viommu_event_selftest`: its virtual ID) to
+/// the vIOMMU of its vDEVICE: `ENOENT` without a vDEVICE, `EOPNOTSUPP` when the vIOMMU
+/// has no vEVENTQ of that type.
+fn trigger_vevent(ctx: &Context, dev_id: u32) -> Result {
+    use crate::objects::vdevice::Vdevice;
+    let dev = ctx.objects().get_as::<DeviceRef>(dev_id)?;
+    let DeviceRef::Mock(mock) = &*dev else {
+        return refuse!(EINVAL, "trigger_vevent: {} is not a mock device\n", dev_id);
+    };
+    let Some(link) = mock.vdev_link() else {
+        return refuse!(ENOENT, "trigger_vevent: device {} has no vDEVICE\n", dev_id);
+    };
+    let vdev = ctx.objects().get_as::<Arc<Vdevice>>(link.id)?;
+    let viommu = vdev.viommu();
+    let Some(virt_id) = viommu.virt_id_of(link.vdev) else {
+        return refuse!(ENOENT, "trigger_vevent: the vDEVICE is going\n");
+    };
+    viommu.report_event(VEVENTQ_TYPE_SELFTEST, &(virt_id as u32).to_ne_bytes())
 }
 
 /// `IOASID_TEST_OP_MOCK_DMA`: mock device `id` reads or writes `length` bytes at `iova`

@@ -372,6 +372,62 @@ pub(crate) const IOMMU_HWPT_DIRTY_TRACKING_ENABLE: u32 = 1;
 pub(crate) const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR: u32 = 1;
 
 uapi_struct! {
+    /// `struct iommu_fault_alloc`: allocate a fault queue and its file.
+    IommuFaultAlloc size 16 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        out_fault_id: u32 = 8,
+        out_fault_fd: u32 = 12,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_hwpt_pgfault`: one I/O page fault, as a fault queue's file reads it.
+    IommuHwptPgfault size 40 {
+        flags: u32 = 0,
+        dev_id: u32 = 4,
+        pasid: u32 = 8,
+        grpid: u32 = 12,
+        perm: u32 = 16,
+        reserved: u32 = 20,
+        addr: u64 = 24,
+        length: u32 = 32,
+        cookie: u32 = 36,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_hwpt_page_response`: the response to a fault group, as a fault
+    /// queue's file takes it.
+    IommuHwptPageResponse size 8 {
+        cookie: u32 = 0,
+        code: u32 = 4,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommu_veventq_alloc`: allocate a vEVENTQ and its file.
+    IommuVeventqAlloc size 32 {
+        size: u32 = 0,
+        flags: u32 = 4,
+        viommu_id: u32 = 8,
+        r#type: u32 = 12,
+        veventq_depth: u32 = 16,
+        out_veventq_id: u32 = 20,
+        out_veventq_fd: u32 = 24,
+        reserved: u32 = 28,
+    }
+}
+
+uapi_struct! {
+    /// `struct iommufd_vevent_header`: the header of each event read from a vEVENTQ.
+    IommufdVeventHeader size 8 {
+        flags: u32 = 0,
+        sequence: u32 = 4,
+    }
+}
+
+uapi_struct! {
     /// `struct iommu_vdevice_alloc`: allocate a vDEVICE.
     IommuVdeviceAlloc size 24 {
         size: u32 = 0,

@@ -180,6 +180,17 @@ test_op! {
 }
 
 test_op! {
+    /// `trigger_iopf`: a mock device raises a page request.
+    TestTriggerIopf member "trigger_iopf" {
+        dev_id: u32 = 16,
+        pasid: u32 = 20,
+        grpid: u32 = 24,
+        perm: u32 = 28,
+        addr: u64 = 32,
+    }
+}
+
+test_op! {
     /// `check_iotlb`: the value of a mock nested domain's IOTLB entry.
     TestCheckIotlb member "check_iotlb" {
         id: u32 = 16,

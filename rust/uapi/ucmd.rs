@@ -94,6 +94,8 @@ ioctls! {
     IOMMU_HWPT_GET_DIRTY_BITMAP = 0x8c;
     /// `IOMMU_HWPT_INVALIDATE`: invalidate a nested HWPT's caches.
     IOMMU_HWPT_INVALIDATE = 0x8d;
+    /// `IOMMU_FAULT_QUEUE_ALLOC`: allocate a queue of I/O page faults.
+    IOMMU_FAULT_QUEUE_ALLOC = 0x8e;
     /// `IOMMU_IOAS_MAP_FILE`: map part of a memfd.
     IOMMU_IOAS_MAP_FILE = 0x8f;
     /// `IOMMU_VIOMMU_ALLOC`: allocate a vIOMMU.
@@ -102,6 +104,8 @@ ioctls! {
     IOMMU_VDEVICE_ALLOC = 0x91;
     /// `IOMMU_IOAS_CHANGE_PROCESS`: charge all pins to the calling process.
     IOMMU_IOAS_CHANGE_PROCESS = 0x92;
+    /// `IOMMU_VEVENTQ_ALLOC`: allocate a vIOMMU's event queue.
+    IOMMU_VEVENTQ_ALLOC = 0x93;
     /// `IOMMU_HW_QUEUE_ALLOC`: allocate a HW queue of a vIOMMU.
     IOMMU_HW_QUEUE_ALLOC = 0x94;
     /// `IOMMU_TEST_CMD` of upstream's `iommufd_test.h` (not uAPI): the test interface.

@@ -911,6 +911,167 @@ TEST_F(fail_nth, pasid_alloc_attach_and_replace_leave_nothing_on_failure)
 	ASSERT_EQ(0, destroy(self->fd, other));
 }
 
+/*
+ * Fault queues: a failed IOMMU_FAULT_QUEUE_ALLOC leaves no object and no descriptor; a
+ * failed IOPF-capable IOMMU_HWPT_ALLOC leaves no HWPT and the queue unused (destroyable);
+ * a page request whose delivery fails (TRIGGER_IOPF) is either refused or dropped as a
+ * failed group, never half queued.
+ */
+TEST_F(fail_nth, fault_queue_alloc_and_delivery_leave_nothing_on_failure)
+{
+	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = self->ioas };
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_pgfault f;
+	struct iommu_hwpt_alloc ha = { .size = sizeof(ha), .flags = IOMMU_HWPT_FAULT_ID_VALID };
+	struct ioasid_test_cmd trig = { .op = 15 /* IOMMU_TEST_OP_TRIGGER_IOPF */ };
+	__u32 stdev, idev, fault, hwpt, next, w[4] = { 0, 0, 1, IOMMU_PGFAULT_PERM_READ };
+	__u64 addr = 0x1000;
+	unsigned int points;
+	int qfd, fd0;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, test_cmd(self->fd, &md));
+	stdev = md.mock_domain.out_stdev_id;
+	idev = md.mock_domain.out_idev_id;
+	next = next_object_id(self->fd);
+	fd0 = dup(0);
+	ASSERT_LE(0, fd0);
+	close(fd0);
+	/* No object and no descriptor left by a failure. */
+#define CHECK_FAULT_ALLOC(ok)								\
+	do {										\
+		int __fd;								\
+		if (ok) {								\
+			close(fa.out_fault_fd);						\
+			ASSERT_EQ(0, destroy(self->fd, fa.out_fault_id));		\
+		}									\
+		ASSERT_EQ(next, next_object_id(self->fd));				\
+		__fd = dup(0);								\
+		close(__fd);								\
+		ASSERT_EQ(fd0, __fd);							\
+	} while (0)
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_FAULT_QUEUE_ALLOC, &fa), CHECK_FAULT_ALLOC);
+	TH_LOG("FAULT_QUEUE_ALLOC: %u allocation points", points);
+	EXPECT_LE(2, points);
+
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_FAULT_QUEUE_ALLOC, &fa));
+	fault = fa.out_fault_id;
+	qfd = fa.out_fault_fd;
+	ha.dev_id = idev;
+	ha.pt_id = self->ioas;
+	ha.fault_id = fault;
+	next = next_object_id(self->fd);
+	/* No HWPT left, and the queue not counted: it can go once its file is closed. */
+#define CHECK_IOPF_HWPT(ok)								\
+	do {										\
+		if (ok) {								\
+			ASSERT_EQ(0, destroy(self->fd, ha.out_hwpt_id));		\
+		}									\
+		ASSERT_EQ(next, next_object_id(self->fd));				\
+	} while (0)
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_HWPT_ALLOC, &ha), CHECK_IOPF_HWPT);
+	TH_LOG("IOPF-capable HWPT_ALLOC: %u allocation points", points);
+	EXPECT_LE(1, points);
+
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &ha));
+	hwpt = ha.out_hwpt_id;
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, stdev, hwpt));
+	/* trigger_iopf: { dev_id, pasid, grpid, perm; __u64 addr }. */
+	w[0] = idev;
+	memcpy(trig.union_bytes, w, sizeof(w));
+	memcpy(trig.union_bytes + 16, &addr, 8);
+	/* Delivered whole (read and answered here) or not at all. */
+#define CHECK_DELIVERY(ok)								\
+	do {										\
+		ssize_t __n = read(qfd, &f, sizeof(f));				\
+		if (!(ok)) {								\
+			ASSERT_EQ(0, __n);						\
+		} else if (__n == sizeof(f)) {						\
+			struct iommu_hwpt_page_response __r = { f.cookie, 0 };	\
+			ASSERT_EQ(sizeof(__r), write(qfd, &__r, sizeof(__r)));		\
+		} else {								\
+			ASSERT_EQ(0, __n);						\
+		}									\
+		ASSERT_EQ(0, read(qfd, &f, sizeof(f)));				\
+	} while (0)
+	points = FOR_EACH_FAILURE(test_cmd(self->fd, &trig), CHECK_DELIVERY);
+	TH_LOG("TRIGGER_IOPF: %u allocation points", points);
+	EXPECT_LE(1, points);
+
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, stdev, self->ioas));
+	ASSERT_EQ(0, destroy(self->fd, hwpt));
+	close(qfd);
+	ASSERT_EQ(0, destroy(self->fd, fault));
+}
+
+/*
+ * vEVENTQs: a failed IOMMU_VEVENTQ_ALLOC leaves no object, no descriptor and the vIOMMU
+ * unheld (a retry of the same type works, the vIOMMU can go); an event whose copy cannot
+ * be allocated is lost visibly (a LOST_EVENTS header), never silently.
+ */
+TEST_F(fail_nth, veventq_alloc_and_events_leave_nothing_on_failure)
+{
+	struct ioasid_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = self->ioas };
+	struct iommu_veventq_alloc va = { .size = sizeof(va), .type = 0xbeefbeef,
+					  .veventq_depth = 4 };
+	struct ioasid_test_cmd trig = { .op = 17 /* IOMMU_TEST_OP_TRIGGER_VEVENT */ };
+	struct { struct iommufd_vevent_header hdr; __u32 virt_id; } ev;
+	__u32 idev, parent, viommu, vdev, next;
+	unsigned int points;
+	int fd0;
+
+	if (!getenv("IOASID_SELFTEST"))
+		SKIP(return, "needs the module loaded with selftest=1");
+	ASSERT_EQ(0, test_cmd(self->fd, &md));
+	idev = md.mock_domain.out_idev_id;
+	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_NEST_PARENT, idev, self->ioas, 0, NULL,
+				0, &parent));
+	ASSERT_EQ(0, viommu_alloc(self->fd, idev, parent, IOMMU_VIOMMU_TYPE_SELFTEST, NULL, 0,
+				  &viommu));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, viommu, idev, 0x99, &vdev));
+	va.viommu_id = viommu;
+	next = next_object_id(self->fd);
+	fd0 = dup(0);
+	ASSERT_LE(0, fd0);
+	close(fd0);
+#define CHECK_VEVENTQ_ALLOC(ok)								\
+	do {										\
+		int __fd;								\
+		if (ok) {								\
+			close(va.out_veventq_fd);					\
+			ASSERT_EQ(0, destroy(self->fd, va.out_veventq_id));		\
+		}									\
+		ASSERT_EQ(next, next_object_id(self->fd));				\
+		__fd = dup(0);								\
+		close(__fd);								\
+		ASSERT_EQ(fd0, __fd);							\
+	} while (0)
+	points = FOR_EACH_FAILURE(ioctl(self->fd, IOMMU_VEVENTQ_ALLOC, &va), CHECK_VEVENTQ_ALLOC);
+	TH_LOG("VEVENTQ_ALLOC: %u allocation points", points);
+	EXPECT_LE(2, points);
+
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_VEVENTQ_ALLOC, &va));
+	memcpy(trig.union_bytes, &idev, 4);
+	/* Queued whole, or lost with a LOST_EVENTS header: read either, then nothing. */
+#define CHECK_VEVENT(ok)								\
+	do {										\
+		ssize_t __n = read(va.out_veventq_fd, &ev, sizeof(ev));		\
+		ASSERT_TRUE(ok);							\
+		ASSERT_TRUE(__n == sizeof(ev) || (__n == sizeof(ev.hdr) &&		\
+			    ev.hdr.flags == IOMMU_VEVENTQ_FLAG_LOST_EVENTS));		\
+		ASSERT_EQ(0, read(va.out_veventq_fd, &ev, sizeof(ev)));		\
+	} while (0)
+	points = FOR_EACH_FAILURE(test_cmd(self->fd, &trig), CHECK_VEVENT);
+	TH_LOG("TRIGGER_VEVENT: %u allocation points", points);
+	EXPECT_LE(1, points);
+	close(va.out_veventq_fd);
+	ASSERT_EQ(0, destroy(self->fd, va.out_veventq_id));
+	ASSERT_EQ(0, destroy(self->fd, vdev));
+	ASSERT_EQ(0, destroy(self->fd, viommu));
+	ASSERT_EQ(0, destroy(self->fd, parent));
+}
+
 TEST(open_fails_cleanly)
 {
 	unsigned int n, points = 0;

@@ -100,7 +100,7 @@ TEST_F(nested, alloc_refusals_are_exact_and_leave_nothing_behind)
 		  self->idev, self->parent, IOMMU_HWPT_DATA_SELFTEST, sizeof(data), &data },
 		{ "DIRTY_TRACKING on a nested HWPT", EOPNOTSUPP, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
 		  self->idev, self->parent, IOMMU_HWPT_DATA_SELFTEST, sizeof(data), &data },
-		{ "a fault queue (none exist yet)", EOPNOTSUPP, IOMMU_HWPT_FAULT_ID_VALID,
+		{ "fault queue 0, which does not exist", ENOENT, IOMMU_HWPT_FAULT_ID_VALID,
 		  self->idev, self->parent, IOMMU_HWPT_DATA_SELFTEST, sizeof(data), &data },
 		{ "a parent without NEST_PARENT", EINVAL, 0, self->idev, self->plain,
 		  IOMMU_HWPT_DATA_SELFTEST, sizeof(data), &data },

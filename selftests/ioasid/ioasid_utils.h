@@ -556,8 +556,6 @@ static inline int test_check_map(int fd, __u32 hwpt, __u64 iova, void *ptr, size
 #define IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST 0xdeadbeef
 #define MOCK_DEV_CACHE_NUM 4
 #define IOMMU_TEST_DEV_CACHE_DEFAULT 0xbaddad
-/* iommufd's flag; ioasid's header leaves it out until it has fault queues. */
-#define IOMMU_HWPT_FAULT_ID_VALID (1 << 2)
 
 struct iommu_hwpt_selftest {
 	__u32 iotlb;

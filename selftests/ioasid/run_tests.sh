@@ -45,7 +45,8 @@ run() {
 	[ "$(cat /tmp/run_tests.rc)" = 0 ] || rc=1
 }
 
-for t in ./env_checks.sh ./ioasid_basic ./ioasid_ioas ./ioasid_objects ./ioasid_nested ./ioasid_viommu ./ioasid_pasid ./ioasid_dirty \
+for t in ./env_checks.sh ./ioasid_basic ./ioasid_ioas ./ioasid_objects ./ioasid_nested ./ioasid_viommu ./ioasid_pasid \
+	./ioasid_fault ./ioasid_dirty \
 	./ioasid_pin ./ioasid_device ./ioasid_vfio_compat ./ioasid_fail_nth ./ioasid_module; do
 	run "$t"
 done

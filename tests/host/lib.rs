@@ -10,6 +10,8 @@
 
 #[path = "../../rust/uapi/dirty.rs"]
 pub mod dirty;
+#[path = "../../rust/uapi/eventq.rs"]
+pub mod eventq;
 #[path = "../../rust/uapi/hw_queue.rs"]
 pub mod hw_queue;
 #[path = "../../rust/uapi/iova.rs"]

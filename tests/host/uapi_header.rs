@@ -185,6 +185,31 @@ fn mirrors() -> Vec<Mirror> {
             IommuHwptGetDirtyBitmap::LAYOUT,
         ),
         (
+            "iommu_fault_alloc",
+            IommuFaultAlloc::SIZE,
+            IommuFaultAlloc::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_pgfault",
+            IommuHwptPgfault::SIZE,
+            IommuHwptPgfault::LAYOUT,
+        ),
+        (
+            "iommu_hwpt_page_response",
+            IommuHwptPageResponse::SIZE,
+            IommuHwptPageResponse::LAYOUT,
+        ),
+        (
+            "iommu_veventq_alloc",
+            IommuVeventqAlloc::SIZE,
+            IommuVeventqAlloc::LAYOUT,
+        ),
+        (
+            "iommufd_vevent_header",
+            IommufdVeventHeader::SIZE,
+            IommufdVeventHeader::LAYOUT,
+        ),
+        (
             "iommu_ioas_change_process",
             IommuIoasChangeProcess::SIZE,
             IommuIoasChangeProcess::LAYOUT,
@@ -347,6 +372,7 @@ fn test_op_mirrors() -> Vec<(&'static str, &'static [(&'static str, usize)])> {
         (TestAccessReplaceIoas::MEMBER, TestAccessReplaceIoas::LAYOUT),
         (TestCheckDevCache::MEMBER, TestCheckDevCache::LAYOUT),
         (TestCheckIotlb::MEMBER, TestCheckIotlb::LAYOUT),
+        (TestTriggerIopf::MEMBER, TestTriggerIopf::LAYOUT),
         (TestDirty::MEMBER, TestDirty::LAYOUT),
         (TestPasidAttach::MEMBER, TestPasidAttach::LAYOUT),
         // The same shape under another name.

@@ -92,6 +92,15 @@
  *    value; ENOENT when @id is not a nested HWPT;
  *  - DEV_CHECK_CACHE: EINVAL unless the mock device's cache entry (0-3, each starting at
  *    0xbaddad, cleared by vIOMMU invalidations) has the value;
+ *  - TRIGGER_IOPF: mock device dev_id (its device object: ENOENT otherwise, EINVAL for a
+ *    PCI device) raises one page request (the last of its group; PASID_VALID unless
+ *    pasid is 0) to the fault queue of the IOPF-capable HWPT that takes it, as the IOMMU
+ *    core routes it: the HWPT attached to that PASID, or else a nested HWPT on the RID;
+ *    a request with no PASID goes to the RID's HWPT; without one it is dropped, and
+ *    nothing waits for the response;
+ *  - TRIGGER_VEVENT: mock device dev_id reports an event (its vDEVICE's virtual ID) to
+ *    its vIOMMU's vEVENTQ of type IOMMU_VEVENTQ_TYPE_SELFTEST (0xbeefbeef): ENOENT without
+ *    a vDEVICE, EOPNOTSUPP without such a vEVENTQ;
  *  - PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT: a PASID of mock device
  *    @id (made with MOCK_FLAGS_DEVICE_PASID: 2^20 PASIDs) with upstream's semantics:
  *    ATTACH over an attached PASID is EBUSY, REPLACE of a detached one EINVAL, an IOAS
@@ -104,7 +113,11 @@
  *    of the domain its RID (or that PASID) is attached to (through a mock nested HWPT:
  *    its stage 1, then its parent's table), as a device's DMA would: EFAULT at an
  *    unmapped IOVA (a DMA fault), EPERM without the IOPTE's permission, ENXIO when the
- *    device (the PASID) is not attached.
+ *    device (the PASID) is not attached. Through an IOPF-capable HWPT
+ *    (IOMMU_HWPT_FAULT_ID_VALID) the pages without translation are requested in one fault
+ *    group instead (tagged with the PASID) and the DMA waits (at most 5 s: ETIMEDOUT) for
+ *    the response: SUCCESS transfers them (EFAULT if still unmapped), INVALID or a failed
+ *    group gives EFAULT (see IOMMU_FAULT_QUEUE_ALLOC).
  * EBADFD for an @id that is not an access file. Other ops return EOPNOTSUPP.
  */
 
@@ -123,10 +136,12 @@ enum {
 	IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING = 0x8b,
 	IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP = 0x8c,
 	IOMMUFD_CMD_HWPT_INVALIDATE = 0x8d,
+	IOMMUFD_CMD_FAULT_QUEUE_ALLOC = 0x8e,
 	IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f,
 	IOMMUFD_CMD_VIOMMU_ALLOC = 0x90,
 	IOMMUFD_CMD_VDEVICE_ALLOC = 0x91,
 	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
+	IOMMUFD_CMD_VEVENTQ_ALLOC = 0x93,
 	IOMMUFD_CMD_HW_QUEUE_ALLOC = 0x94,
 };
 
@@ -461,14 +476,14 @@ struct iommu_vfio_ioas {
  *                                   (IOMMU_HWPT_SET_DIRTY_TRACKING,
  *                                   IOMMU_HWPT_GET_DIRTY_BITMAP); only devices whose
  *                                   IOMMU can track dirty pages may attach
+ * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id names a fault queue (IOMMU_FAULT_QUEUE_ALLOC):
+ *                             the HWPT is IOPF-capable
  * @IOMMU_HWPT_ALLOC_PASID: the domain can be attached to PASIDs
- *
- * Bit 2 is iommufd's IOMMU_HWPT_FAULT_ID_VALID; ioasid has no fault queues yet, so it is
- * not published here and refused (EOPNOTSUPP) like any unknown flag.
  */
 enum iommufd_hwpt_alloc_flags {
 	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
 	IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1,
+	IOMMU_HWPT_FAULT_ID_VALID = 1 << 2,
 	IOMMU_HWPT_ALLOC_PASID = 1 << 3,
 };
 
@@ -485,7 +500,8 @@ enum iommufd_hwpt_alloc_flags {
  *             a nested HWPT
  * @data_len: length of the driver data, 0 with @data_type 0
  * @data_uptr: the driver data
- * @fault_id: iommufd's fault queue ID; ignored (no flag selects it yet)
+ * @fault_id: with IOMMU_HWPT_FAULT_ID_VALID, the fault queue the HWPT delivers its
+ *            devices' page requests to
  * @__reserved2: must be 0
  *
  * With an IOAS @pt_id: allocates a paging domain for @dev_id's IOMMU and keeps it filled
@@ -524,16 +540,23 @@ enum iommufd_hwpt_alloc_flags {
  * of a nested HWPT apply. A mock device attaches to it only once it has a vDEVICE on that
  * vIOMMU (ENOENT otherwise).
  *
+ * With IOMMU_HWPT_FAULT_ID_VALID (paging or nested HWPT): the HWPT is IOPF-capable; the
+ * page requests of the devices attached to it go to fault queue @fault_id, which cannot
+ * be destroyed (EBUSY) while the HWPT exists; destroying the HWPT fails its outstanding
+ * requests. Only the mock IOMMU raises page requests in ioasid: for a PCI device the
+ * flag is refused (EOPNOTSUPP; no device QEMU emulates has a PRI capability).
+ *
  * Errors: EOPNOTSUPP for non-zero reserved fields, unknown @flags, driver data for a
  * paging HWPT of a real IOMMU (or a mock @data_type or @pagetable_type the mock does not
  * know), DIRTY_TRACKING on a real IOMMU or one without dirty tracking, or a flag the
- * IOMMU driver refuses; for a nested HWPT, flags other than PASID, no driver data, a real
+ * IOMMU driver refuses, FAULT_ID_VALID for a PCI device or with NEST_PARENT; for a nested HWPT, flags other than
+ * FAULT_ID_VALID and PASID, no driver data, a real
  * IOMMU, or a @data_type the driver does not know. EINVAL when @data_type and @data_len
  * disagree, @pt_id is neither an IOAS, a HWPT nor a vIOMMU, or (nested) the parent is
  * nested, automatic, not a NEST_PARENT or of another IOMMU, the device is not behind a
  * vIOMMU @pt_id's IOMMU, or the data is shorter than the type's first version or longer
  * than the kernel's structure; EFAULT when the data cannot be read; ENOENT when @dev_id is not a
- * device; ENODEV when the device's binding was revoked; EADDRINUSE when a mapping is
+ * device or @fault_id not a fault queue (checked after everything else); ENODEV when the device's binding was revoked; EADDRINUSE when a mapping is
  * misaligned for the domain or outside its aperture; ENOMEM (also over RLIMIT_MEMLOCK);
  * other errors of the IOMMU driver.
  */
@@ -744,6 +767,114 @@ struct iommu_viommu_alloc {
 #define IOMMU_VIOMMU_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VIOMMU_ALLOC)
 
 /**
+ * enum iommu_hwpt_pgfault_flags - flags of struct iommu_hwpt_pgfault
+ * @IOMMU_PGFAULT_FLAGS_PASID_VALID: @pasid is valid
+ * @IOMMU_PGFAULT_FLAGS_LAST_PAGE: the last request of its group
+ */
+enum iommu_hwpt_pgfault_flags {
+	IOMMU_PGFAULT_FLAGS_PASID_VALID = 1 << 0,
+	IOMMU_PGFAULT_FLAGS_LAST_PAGE = 1 << 1,
+};
+
+/**
+ * enum iommu_hwpt_pgfault_perm - the access a page request needs
+ * @IOMMU_PGFAULT_PERM_READ: read
+ * @IOMMU_PGFAULT_PERM_WRITE: write
+ * @IOMMU_PGFAULT_PERM_EXEC: execute
+ * @IOMMU_PGFAULT_PERM_PRIV: privileged
+ */
+enum iommu_hwpt_pgfault_perm {
+	IOMMU_PGFAULT_PERM_READ = 1 << 0,
+	IOMMU_PGFAULT_PERM_WRITE = 1 << 1,
+	IOMMU_PGFAULT_PERM_EXEC = 1 << 2,
+	IOMMU_PGFAULT_PERM_PRIV = 1 << 3,
+};
+
+/**
+ * struct iommu_hwpt_pgfault - one page request, read from a fault queue's file
+ * @flags: enum iommu_hwpt_pgfault_flags
+ * @dev_id: the device (its ID in this context) that made the request
+ * @pasid: the PASID, with IOMMU_PGFAULT_FLAGS_PASID_VALID
+ * @grpid: the group number the device gave its requests
+ * @perm: enum iommu_hwpt_pgfault_perm
+ * @__reserved: 0
+ * @addr: the faulting address (for a nested HWPT: the stage-1 input address)
+ * @length: 0 (a page)
+ * @cookie: names the group in the response; the same for every request of a group
+ */
+struct iommu_hwpt_pgfault {
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 grpid;
+	__u32 perm;
+	__u32 __reserved;
+	__aligned_u64 addr;
+	__u32 length;
+	__u32 cookie;
+};
+
+/**
+ * enum iommufd_page_response_code - the response to a fault group
+ * @IOMMUFD_PAGE_RESP_SUCCESS: the pages are mapped; the device retries the access
+ * @IOMMUFD_PAGE_RESP_INVALID: the pages cannot be mapped; the access fails
+ */
+enum iommufd_page_response_code {
+	IOMMUFD_PAGE_RESP_SUCCESS = 0,
+	IOMMUFD_PAGE_RESP_INVALID = 1,
+};
+
+/**
+ * struct iommu_hwpt_page_response - a response, written to a fault queue's file
+ * @cookie: the cookie of the group read
+ * @code: enum iommufd_page_response_code
+ */
+struct iommu_hwpt_page_response {
+	__u32 cookie;
+	__u32 code;
+};
+
+/**
+ * struct iommu_fault_alloc - ioctl(IOMMU_FAULT_QUEUE_ALLOC)
+ * @size: sizeof(struct iommu_fault_alloc)
+ * @flags: must be 0
+ * @out_fault_id: the fault queue's object ID, for IOMMU_HWPT_ALLOC's @fault_id
+ * @out_fault_fd: the fault queue's file descriptor (close-on-exec)
+ *
+ * Allocates a fault queue: the HWPTs allocated with IOMMU_HWPT_FAULT_ID_VALID and its ID
+ * deliver the page requests (I/O page faults) of their devices to it, in groups: the
+ * requests a device made together, the last flagged IOMMU_PGFAULT_FLAGS_LAST_PAGE.
+ *
+ * read() of the file returns as many whole groups as fit, oldest first, as struct
+ * iommu_hwpt_pgfault records (0 bytes when none is queued; it never blocks: poll() for
+ * EPOLLIN). Each group read gets a cookie and waits for a response from then on.
+ * ESPIPE for a file position other than 0 or a length that is not a multiple of the
+ * record, EINVAL when the oldest group does not fit, EFAULT (after whole groups were
+ * read, read() returns their length instead).
+ *
+ * write() takes struct iommu_hwpt_page_response records and completes the group of each
+ * cookie with its code, in order: ESPIPE as for read(), EINVAL for an unknown code or a
+ * cookie that names no group waiting for a response (never read, answered already, or
+ * failed), EFAULT; after some records were taken, write() returns their length instead.
+ * poll() gives EPOLLOUT always, EPOLLIN | EPOLLRDNORM while a group is queued.
+ *
+ * Nothing waits for a response forever: a group is completed with failure (as INVALID)
+ * when the file is released (every group then, and every later one at once), when the
+ * queue is destroyed, when the HWPT it came through is destroyed, or when the device
+ * stops waiting (the mock's DMA waits 5 s). The queue cannot be destroyed (EBUSY) while
+ * its file is open or a HWPT uses it, as in iommufd.
+ *
+ * Errors: EOPNOTSUPP for non-zero @flags; EMFILE; ENOMEM.
+ */
+struct iommu_fault_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_fault_id;
+	__u32 out_fault_fd;
+};
+#define IOMMU_FAULT_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_FAULT_QUEUE_ALLOC)
+
+/**
  * struct iommu_vdevice_alloc - ioctl(IOMMU_VDEVICE_ALLOC)
  * @size: sizeof(struct iommu_vdevice_alloc)
  * @viommu_id: the vIOMMU
@@ -769,6 +900,79 @@ struct iommu_vdevice_alloc {
 	__aligned_u64 virt_id;
 };
 #define IOMMU_VDEVICE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)
+
+/**
+ * enum iommu_veventq_flag - flags of struct iommufd_vevent_header
+ * @IOMMU_VEVENTQ_FLAG_LOST_EVENTS: events were lost after the previous one read
+ */
+enum iommu_veventq_flag {
+	IOMMU_VEVENTQ_FLAG_LOST_EVENTS = 1U << 0,
+};
+
+/**
+ * struct iommufd_vevent_header - the header of each event read from a vEVENTQ
+ * @flags: enum iommu_veventq_flag
+ * @sequence: the event's sequence number, 0 to INT_MAX and then 0 again
+ *
+ * Each event is a header followed by its data (for upstream's mock vIOMMU, struct
+ * iommu_viommu_event_selftest of iommufd_test.h: the device's virtual ID). Sequence
+ * numbers of consecutive events differ by 1; a larger gap counts the events lost between
+ * them. When the newest event was lost, a header with IOMMU_VEVENTQ_FLAG_LOST_EVENTS and
+ * the lost event's sequence number, with no data, comes last instead.
+ */
+struct iommufd_vevent_header {
+	__u32 flags;
+	__u32 sequence;
+};
+
+/**
+ * enum iommu_veventq_type - the type of a vEVENTQ's events
+ * @IOMMU_VEVENTQ_TYPE_DEFAULT: reserved (EOPNOTSUPP)
+ *
+ * The types of vIOMMUs ioasid implements: upstream's mock IOMMU_VEVENTQ_TYPE_SELFTEST
+ * (iommufd_test.h). iommufd's types of real IOMMUs are left out: ioasid has no vIOMMU of
+ * a real IOMMU yet.
+ */
+enum iommu_veventq_type {
+	IOMMU_VEVENTQ_TYPE_DEFAULT = 0,
+};
+
+/**
+ * struct iommu_veventq_alloc - ioctl(IOMMU_VEVENTQ_ALLOC)
+ * @size: sizeof(struct iommu_veventq_alloc)
+ * @flags: must be 0
+ * @viommu_id: the vIOMMU
+ * @type: enum iommu_veventq_type (not DEFAULT)
+ * @veventq_depth: the most events queued at once, 1 to 1 << 19
+ * @out_veventq_id: the vEVENTQ's object ID
+ * @out_veventq_fd: its file descriptor (close-on-exec)
+ * @__reserved: must be 0
+ *
+ * Allocates the vIOMMU's queue of events of @type (at most one per type), which holds
+ * the vIOMMU (EBUSY on its destroy). read() of the file returns whole events (struct
+ * iommufd_vevent_header, then the data), oldest first, 0 bytes when none is queued; it
+ * never blocks: poll() gives EPOLLIN while an event is queued. An event that finds
+ * @veventq_depth events queued is lost, and the reader sees it (see struct
+ * iommufd_vevent_header). read(): ESPIPE at a file position other than 0, EINVAL for a
+ * length below the header or when the oldest event does not fit, EFAULT (after whole
+ * events, their length is returned instead); there is no write() (EINVAL). The vEVENTQ
+ * cannot be destroyed (EBUSY) while its file is open, as in iommufd.
+ *
+ * Errors: EOPNOTSUPP for non-zero @flags or @__reserved, or type DEFAULT; EINVAL for a
+ * depth out of bounds; ENOENT when @viommu_id is not a vIOMMU; EEXIST when it has a
+ * vEVENTQ of @type; EMFILE; ENOMEM.
+ */
+struct iommu_veventq_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 viommu_id;
+	__u32 type;
+	__u32 veventq_depth;
+	__u32 out_veventq_id;
+	__u32 out_veventq_fd;
+	__u32 __reserved;
+};
+#define IOMMU_VEVENTQ_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VEVENTQ_ALLOC)
 
 /**
  * struct iommu_hw_queue_alloc - ioctl(IOMMU_HW_QUEUE_ALLOC)

@@ -316,3 +316,97 @@ void *ioasid_shim_access_priv(struct file *file)
 {
 	return file->f_op == &ioasid_access_fops ? file->private_data : NULL;
 }
+
+/*
+ * Event queue files (IOASID_EVENTQ_FAULT: fault queues, IOASID_EVENTQ_VEVENT: vEVENTQs):
+ * every operation is Rust's (rust/ffi/eventq.rs), on the queue the file's private data
+ * points to; the file position is passed as it is (the queues take position 0 only, as
+ * iommufd's). A vEVENTQ has no write(): EINVAL, as iommufd's.
+ */
+static ssize_t ioasid_fault_fops_read(struct file *file, char __user *buf, size_t count,
+				      loff_t *ppos)
+{
+	return ioasid_eventq_read(IOASID_EVENTQ_FAULT, file->private_data, buf, count, *ppos);
+}
+
+static ssize_t ioasid_fault_fops_write(struct file *file, const char __user *buf,
+				       size_t count, loff_t *ppos)
+{
+	return ioasid_eventq_write(IOASID_EVENTQ_FAULT, file->private_data, buf, count, *ppos);
+}
+
+static __poll_t ioasid_fault_fops_poll(struct file *file, struct poll_table_struct *wait)
+{
+	return ioasid_eventq_poll(IOASID_EVENTQ_FAULT, file->private_data, file, wait);
+}
+
+static int ioasid_fault_fops_release(struct inode *inode, struct file *file)
+{
+	ioasid_eventq_release(IOASID_EVENTQ_FAULT, file->private_data);
+	return 0;
+}
+
+static const struct file_operations ioasid_fault_fops = {
+	.owner = THIS_MODULE,
+	.read = ioasid_fault_fops_read,
+	.write = ioasid_fault_fops_write,
+	.poll = ioasid_fault_fops_poll,
+	.release = ioasid_fault_fops_release,
+	.llseek = noop_llseek,
+};
+
+static ssize_t ioasid_vevent_fops_read(struct file *file, char __user *buf, size_t count,
+				       loff_t *ppos)
+{
+	return ioasid_eventq_read(IOASID_EVENTQ_VEVENT, file->private_data, buf, count, *ppos);
+}
+
+static __poll_t ioasid_vevent_fops_poll(struct file *file, struct poll_table_struct *wait)
+{
+	return ioasid_eventq_poll(IOASID_EVENTQ_VEVENT, file->private_data, file, wait);
+}
+
+static int ioasid_vevent_fops_release(struct inode *inode, struct file *file)
+{
+	ioasid_eventq_release(IOASID_EVENTQ_VEVENT, file->private_data);
+	return 0;
+}
+
+static const struct file_operations ioasid_vevent_fops = {
+	.owner = THIS_MODULE,
+	.read = ioasid_vevent_fops_read,
+	.poll = ioasid_vevent_fops_poll,
+	.release = ioasid_vevent_fops_release,
+	.llseek = noop_llseek,
+};
+
+int ioasid_shim_eventq_file_new(int kind, void *priv, struct file **filep)
+{
+	const struct file_operations *fops;
+	const char *name;
+	struct file *file;
+	int fd;
+
+	switch (kind) {
+	case IOASID_EVENTQ_FAULT:
+		fops = &ioasid_fault_fops;
+		name = "[ioasid-pgfault]";
+		break;
+	case IOASID_EVENTQ_VEVENT:
+		fops = &ioasid_vevent_fops;
+		name = "[ioasid-viommu-event]";
+		break;
+	default:
+		return -EINVAL;
+	}
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	file = anon_inode_getfile(name, fops, priv, O_RDWR);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	*filep = file;
+	return fd;
+}

@@ -71,4 +71,21 @@ void ioasid_shim_access_abort(int fd, struct file *file);
 void *ioasid_shim_access_priv(struct file *file);
 void ioasid_access_release(void *priv);
 
+/*
+ * Event queue files: ioasid_shim_eventq_file_new() makes one of `kind` (private_data =
+ * priv) and reserves a descriptor, published or undone with ioasid_shim_access_install()
+ * and ioasid_shim_access_abort() (plain fd_install() and put_unused_fd() + fput()).
+ * Reads, writes, polls and the release go to Rust (rust/ffi/eventq.rs mirrors the kinds).
+ */
+#define IOASID_EVENTQ_FAULT 0
+#define IOASID_EVENTQ_VEVENT 1
+struct poll_table_struct;
+int ioasid_shim_eventq_file_new(int kind, void *priv, struct file **filep);
+ssize_t ioasid_eventq_read(int kind, void *priv, char __user *buf, size_t count, loff_t pos);
+ssize_t ioasid_eventq_write(int kind, void *priv, const char __user *buf, size_t count,
+			    loff_t pos);
+__poll_t ioasid_eventq_poll(int kind, void *priv, struct file *file,
+			    struct poll_table_struct *wait);
+void ioasid_eventq_release(int kind, void *priv);
+
 #endif

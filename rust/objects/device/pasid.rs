@@ -19,7 +19,7 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::{attach_to, release, Attachment, MockDevice};
+use super::{attach_to, fail_page_requests, release, Attachment, DeviceInner, MockDevice};
 use crate::{
     error::refuse,
     hw::{mock::MockDomain, Domain},
@@ -55,6 +55,28 @@ impl PasidAttachment {
     pub(crate) fn into_attachment(self) -> Attachment {
         self.att
     }
+
+    /// The attachment.
+    pub(super) fn attachment(&self) -> &Attachment {
+        &self.att
+    }
+}
+
+/// The attachment of PASID `pasid` (under the device's lock).
+pub(super) fn attachment(inner: &DeviceInner, pasid: u32) -> Option<&Attachment> {
+    inner
+        .pasids
+        .iter()
+        .find(|p| p.pasid == pasid)
+        .map(|p| &p.att)
+}
+
+/// Whether a PASID of the device is attached to `hwpt` (under the device's lock).
+pub(super) fn any_attached_to(inner: &DeviceInner, hwpt: &Hwpt) -> bool {
+    inner
+        .pasids
+        .iter()
+        .any(|p| core::ptr::eq(&*p.att.hwpt, hwpt))
 }
 
 impl MockDevice {
@@ -167,23 +189,37 @@ impl MockDevice {
                 None
             }
         };
+        let left = old
+            .as_ref()
+            .is_some_and(|o| !MockDevice::uses(&inner, &o.hwpt));
+        let dev_id = inner.idev_id;
         drop(inner);
         if let Some(old) = old {
+            if left {
+                fail_page_requests(&old, dev_id);
+            }
             release(objects, old);
         }
         Ok(hwpt_id)
     }
 
     /// Detaches PASID `pasid` (its DMA is blocked from now on); returns its attachment for
-    /// the caller to [`release`], `None` if it was not attached.
+    /// the caller to [`release`], `None` if it was not attached. The page requests the
+    /// device left outstanding on an IOPF-capable HWPT it no longer uses fail.
     pub(crate) fn detach_pasid(&self, pasid: u32) -> Option<Attachment> {
         let mut inner = self.inner.lock();
         if pasid == FAKE_ERROR_PASID {
             inner.fail_next_1024 = false;
         }
         let i = inner.pasids.iter().position(|p| p.pasid == pasid)?;
-        let gone = inner.pasids.remove(i).ok()?;
-        Some(gone.into_attachment())
+        let gone = inner.pasids.remove(i).ok()?.into_attachment();
+        let left = !MockDevice::uses(&inner, &gone.hwpt);
+        let dev_id = inner.idev_id;
+        drop(inner);
+        if left {
+            fail_page_requests(&gone, dev_id);
+        }
+        Some(gone)
     }
 
     /// The HWPT PASID `pasid` is attached to.
