@@ -308,6 +308,8 @@ struct dma_job {
 	void *buf;
 	size_t len;
 	bool write;
+	/* The PASID the DMA is tagged with (0: none, the RID's). */
+	__u32 pasid;
 	int rc, err;
 	double seconds;
 	pthread_t thread;
@@ -326,7 +328,9 @@ static void *dma_thread(void *arg)
 	struct dma_job *j = arg;
 	double t0 = now();
 
-	j->rc = test_mock_dma(j->fd, j->dev, j->iova, j->buf, j->len, j->write);
+	j->rc = j->pasid ? test_mock_dma_pasid(j->fd, j->dev, j->pasid, j->iova, j->buf, j->len,
+					       j->write) :
+			   test_mock_dma(j->fd, j->dev, j->iova, j->buf, j->len, j->write);
 	j->err = errno;
 	j->seconds = now() - t0;
 	return NULL;
@@ -393,6 +397,73 @@ TEST_F(fault, demand_paging_maps_the_page_and_the_dma_completes)
 	ASSERT_EQ(0, test_mock_dma(self->fd, self->stdev, IOVA, in, sizeof(in), false));
 	ASSERT_EQ(POLLOUT, poll_now(self->qfd));
 	ASSERT_EQ(0, test_mock_domain_replace(self->fd, self->stdev, self->ioas));
+}
+
+/*
+ * A PASID attached to an IOPF-capable HWPT: its page requests (TRIGGER_IOPF and its own
+ * DMA's) reach that HWPT's queue tagged with the PASID, as the IOMMU core routes them;
+ * other PASIDs' requests are dropped (the RID's HWPT is a paging one); detaching the
+ * PASID fails the requests it left.
+ */
+TEST_F(fault, a_pasids_page_requests_go_to_its_own_hwpt)
+{
+	__u32 ioas2, ioas3, stdev2, idev2, rid_hwpt, iopf;
+	struct iommu_hwpt_pgfault f;
+	char in[32];
+	struct dma_job j = { .fd = self->fd, .iova = IOVA + 0x40, .buf = in, .len = sizeof(in),
+			     .pasid = 7 };
+	__u64 iova = IOVA;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas3));
+	ASSERT_EQ(0, test_mock_domain_flags(self->fd, ioas2, MOCK_FLAGS_DEVICE_PASID, &stdev2, NULL,
+					    &idev2));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, IOMMU_HWPT_ALLOC_PASID, idev2, ioas2, 0, NULL, 0,
+				&rid_hwpt));
+	ASSERT_EQ(0, test_mock_domain_replace(self->fd, stdev2, rid_hwpt));
+	ASSERT_EQ(0, hwpt_alloc_iopf(self->fd, IOMMU_HWPT_ALLOC_PASID, idev2, ioas3,
+				     self->fault_id, false, &iopf));
+	ASSERT_EQ(0, test_pasid_attach_op(self->fd, IOMMU_TEST_OP_PASID_ATTACH, stdev2, 7, iopf));
+
+	ASSERT_EQ(0, trigger_iopf(self->fd, idev2, 7, 3, IOMMU_PGFAULT_PERM_READ, 0x5000));
+	ASSERT_EQ(sizeof(f), read_group(self->qfd, &f, 1));
+	EXPECT_EQ(IOMMU_PGFAULT_FLAGS_PASID_VALID | IOMMU_PGFAULT_FLAGS_LAST_PAGE, f.flags);
+	EXPECT_EQ(7, f.pasid);
+	EXPECT_EQ(idev2, f.dev_id);
+	ASSERT_EQ(8, respond(self->qfd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	/* Another PASID, and the RID, reach no IOPF-capable HWPT: dropped. */
+	ASSERT_EQ(0, trigger_iopf(self->fd, idev2, 8, 3, IOMMU_PGFAULT_PERM_READ, 0x5000));
+	ASSERT_EQ(0, trigger_iopf(self->fd, idev2, 0, 3, IOMMU_PGFAULT_PERM_READ, 0x5000));
+	EXPECT_EQ(POLLOUT, poll_now(self->qfd));
+
+	/* The PASID's own DMA: a request tagged with it; mapped by the handler, it completes. */
+	memset(self->buf, 0x3c, self->psz);
+	j.dev = stdev2;
+	ASSERT_EQ(0, dma_start(&j));
+	ASSERT_EQ(sizeof(f), read_group(self->qfd, &f, 1));
+	EXPECT_EQ(IOMMU_PGFAULT_FLAGS_PASID_VALID | IOMMU_PGFAULT_FLAGS_LAST_PAGE, f.flags);
+	EXPECT_EQ(7, f.pasid);
+	EXPECT_EQ(IOVA, f.addr);
+	ASSERT_EQ(0, ioas_map(self->fd, ioas3, self->buf, self->psz, &iova,
+			      RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	ASSERT_EQ(8, respond(self->qfd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	ASSERT_EQ(0, pthread_join(j.thread, NULL));
+	ASSERT_EQ(0, j.rc);
+	for (int i = 0; i < (int)sizeof(in); i++)
+		ASSERT_EQ(0x3c, in[i]);
+
+	/* A request left outstanding fails when the PASID is detached. */
+	j = (struct dma_job){ .fd = self->fd, .dev = stdev2, .iova = IOVA + self->psz, .buf = in,
+			      .len = sizeof(in), .pasid = 7 };
+	ASSERT_EQ(0, dma_start(&j));
+	ASSERT_EQ(sizeof(f), read_group(self->qfd, &f, 1));
+	ASSERT_EQ(0, test_pasid_detach(self->fd, stdev2, 7));
+	ASSERT_EQ(0, pthread_join(j.thread, NULL));
+	EXPECT_EQ(-1, j.rc);
+	EXPECT_EQ(EFAULT, j.err);
+	EXPECT_LT(j.seconds, 4.0);
+	ASSERT_EQ(0, destroy(self->fd, stdev2));
+	ASSERT_EQ(0, destroy(self->fd, iopf));
 }
 
 TEST_F(fault, demand_paging_invalid_fails_the_dma)
