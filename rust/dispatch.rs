@@ -304,20 +304,54 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         return refuse!(ENOTTY, "ioctl {:#x}: not an ioasid ioctl\n", cmd);
     };
 
+    if let Args::Value(handler) = op.args {
+        return handler(ctx, arg);
+    }
+    run(op, arg, |ucmd| match op.args {
+        Args::Size { handler, .. } | Args::Argsz { handler, .. } => handler(ctx, ucmd),
+        Args::Value(_) => Err(ENOTTY),
+    })
+}
+
+/// Runs VFIO ioctl `cmd` (one whose argument is a structure) with argument `arg` by the
+/// rules of its row in [`OPS`], with `handler` in place of the row's: the VFIO backend's
+/// containers ([`crate::objects::vfio_backend`]) answer the type1 ioctls as `/dev/ioasid`
+/// does, on their own IOAS.
+///
+/// # Errors
+///
+/// `ENOTTY` if `cmd` has no such row; as [`dispatch`].
+pub(crate) fn dispatch_vfio(
+    cmd: u32,
+    arg: usize,
+    handler: impl FnOnce(&mut Ucmd<'_>) -> Result,
+) -> Result<isize> {
+    let Some(op) = OPS
+        .iter()
+        .find(|op| op.cmd == cmd && matches!(op.args, Args::Argsz { .. }))
+    else {
+        return refuse!(
+            ENOTTY,
+            "vfio: ioctl {:#x}: not a type1 container ioctl\n",
+            cmd
+        );
+    };
+    run(op, arg, handler)
+}
+
+/// Reads the argument of `op` (not an [`Args::Value`] row) from `arg`, runs `handler` on
+/// it and writes the reply.
+fn run<'a>(op: &Op, arg: usize, handler: impl FnOnce(&mut Ucmd<'a>) -> Result) -> Result<isize> {
     let ptr = UserPtr::from_addr(arg);
-    let (min_size, size, handler, vfio, reply) = match op.args {
-        Args::Value(handler) => return handler(ctx, arg),
-        Args::Size {
-            min_size,
-            size,
-            handler,
-        } => (min_size, size, handler, false, true),
+    let (min_size, size, vfio, reply) = match op.args {
+        Args::Value(_) => return Err(ENOTTY),
+        Args::Size { min_size, size, .. } => (min_size, size, false, true),
         Args::Argsz {
             min_size,
             size,
             reply,
-            handler,
-        } => (min_size, size, handler, true, reply),
+            ..
+        } => (min_size, size, true, reply),
     };
     let mut ucmd = Ucmd {
         buf: [0; MAX_UCMD_SIZE],
@@ -334,7 +368,7 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         read_size(op, &mut ucmd, min_size)?
     };
 
-    let result = handler(ctx, &mut ucmd);
+    let result = handler(&mut ucmd);
     if result.is_err() && !ucmd.respond_with_error {
         return result.map(|()| 0);
     }
