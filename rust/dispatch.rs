@@ -17,7 +17,9 @@
 //! `IOMMUFD_CMD_BASE` go to `vfio_compat.c`). Their rows are of two other [`Args`] kinds:
 //! structures that start with `argsz` ([`Args::Argsz`]: the mandatory part is read whatever
 //! `argsz` says, bytes past it are ignored, not checked) and plain values ([`Args::Value`]:
-//! the argument is a number and the handler's result is the ioctl's return value).
+//! the argument is a number and the handler's result is the ioctl's return value). The
+//! containers of ioasid's VFIO backend answer the structure rows of type1 by the same rules,
+//! through [`dispatch_vfio`], with handlers of their own IOAS.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -309,7 +311,7 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     }
     run(op, arg, |ucmd| match op.args {
         Args::Size { handler, .. } | Args::Argsz { handler, .. } => handler(ctx, ucmd),
-        Args::Value(_) => Err(ENOTTY),
+        Args::Value(_) => refuse!(ENOTTY, "ioctl: a value row has no structure (a bug)\n"),
     })
 }
 
@@ -344,7 +346,13 @@ pub(crate) fn dispatch_vfio(
 fn run<'a>(op: &Op, arg: usize, handler: impl FnOnce(&mut Ucmd<'a>) -> Result) -> Result<isize> {
     let ptr = UserPtr::from_addr(arg);
     let (min_size, size, vfio, reply) = match op.args {
-        Args::Value(_) => return Err(ENOTTY),
+        Args::Value(_) => {
+            return refuse!(
+                ENOTTY,
+                "{}: a value row has no structure (a bug)\n",
+                op.name
+            )
+        }
         Args::Size { min_size, size, .. } => (min_size, size, false, true),
         Args::Argsz {
             min_size,

@@ -139,8 +139,11 @@ static int unmap_dma(int container, __u64 iova, __u64 size, __u32 flags, __u64 *
 	return rc;
 }
 
-/* Whether the container's GET_INFO has page sizes and an IOVA-range capability. */
-static bool info_has_iova_ranges(int container)
+/*
+ * The container's GET_INFO: whether it has page sizes and an IOVA-range capability; with
+ * hole, the first IOVA that is in no range (after the first one), 0 if none.
+ */
+static bool info_iova_ranges(int container, __u64 *hole)
 {
 	char buf[4096] = { 0 };
 	struct vfio_iommu_type1_info *info = (void *)buf;
@@ -159,6 +162,8 @@ static bool info_has_iova_ranges(int container)
 		if (cap->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
 			struct vfio_iommu_type1_info_cap_iova_range *r = (void *)cap;
 
+			if (hole)
+				*hole = r->nr_iovas > 1 ? r->iova_ranges[0].end + 1 : 0;
 			return r->nr_iovas >= 1 && r->iova_ranges[0].start <= IOVA;
 		}
 	}
@@ -286,7 +291,7 @@ TEST_F(backend, type1_program_runs_on_ioasid)
 	EXPECT_EQ(served + 1, count_in_kernel_log(SERVED_LOG));
 	EXPECT_EQ(1, ioctl(self->t.container, VFIO_CHECK_EXTENSION, IOASID_VFIO_IOMMU));
 	EXPECT_EQ(1, ioctl(self->t.container, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL));
-	EXPECT_TRUE(info_has_iova_ranges(self->t.container));
+	EXPECT_TRUE(info_iova_ranges(self->t.container, NULL));
 
 	ASSERT_EQ(0, map_dma(self->t.container, self->buf, IOVA, 4 * PAGE));
 	/* Pinned and charged to the program's locked memory. */
@@ -356,6 +361,38 @@ TEST_F(backend, type1_v1_unmap_cuts_a_mapping)
 	ASSERT_EQ(0, edu_dma(self->t.bar, IOVA + 2 * PAGE, 0, PAGE, true));
 	EXPECT_TRUE(all_bytes(self->buf + 2 * PAGE, 0x42, PAGE));
 	type1_close(&self->t);
+}
+
+TEST_F(backend, group_reserved_regions_are_holes_of_the_container)
+{
+	__u64 hole = 0;
+
+	ASSERT_EQ(0, type1_open(&self->t, self->bdf, self->groupno, variant->type));
+	/* The MSI window (VT-d's, or the SMMU's software one) leaves the IOVA ranges... */
+	ASSERT_TRUE(info_iova_ranges(self->t.container, &hole));
+	ASSERT_NE(0, hole);
+	/* ...and cannot be mapped. */
+	EXPECT_NE(0, map_dma(self->t.container, self->buf, hole, PAGE));
+	EXPECT_EQ(0, map_dma(self->t.container, self->buf, IOVA, PAGE));
+}
+
+TEST_F(backend, closing_the_group_unpins_while_the_container_stays)
+{
+	long locked_before = proc_status_kb(getpid(), "VmLck");
+
+	ASSERT_EQ(0, type1_open(&self->t, self->bdf, self->groupno, variant->type));
+	ASSERT_EQ(0, map_dma(self->t.container, self->buf, IOVA, 4 * PAGE));
+	EXPECT_LE(locked_before + 16, proc_status_kb(getpid(), "VmLck"));
+	/* The device and the group go: the container loses its last group and its IOAS. */
+	munmap((void *)self->t.bar, self->t.bar_size);
+	self->t.bar = NULL;
+	close(self->t.device);
+	self->t.device = -1;
+	close(self->t.group);
+	self->t.group = -1;
+	EXPECT_EQ(locked_before, proc_status_kb(getpid(), "VmLck"));
+	/* Nothing of ioasid's is in use any more: the module may go. */
+	EXPECT_EQ(0, unload_module());
 }
 
 TEST_F(backend, module_stays_while_a_container_uses_it)
