@@ -17,7 +17,9 @@
 //! `IOMMUFD_CMD_BASE` go to `vfio_compat.c`). Their rows are of two other [`Args`] kinds:
 //! structures that start with `argsz` ([`Args::Argsz`]: the mandatory part is read whatever
 //! `argsz` says, bytes past it are ignored, not checked) and plain values ([`Args::Value`]:
-//! the argument is a number and the handler's result is the ioctl's return value).
+//! the argument is a number and the handler's result is the ioctl's return value). The
+//! containers of ioasid's VFIO backend answer the structure rows of type1 by the same rules,
+//! through [`dispatch_vfio`], with handlers of their own IOAS.
 
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
@@ -306,20 +308,60 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         return refuse!(ENOTTY, "ioctl {:#x}: not an ioasid ioctl\n", cmd);
     };
 
+    if let Args::Value(handler) = op.args {
+        return handler(ctx, arg);
+    }
+    run(op, arg, |ucmd| match op.args {
+        Args::Size { handler, .. } | Args::Argsz { handler, .. } => handler(ctx, ucmd),
+        Args::Value(_) => refuse!(ENOTTY, "ioctl: a value row has no structure (a bug)\n"),
+    })
+}
+
+/// Runs VFIO ioctl `cmd` (one whose argument is a structure) with argument `arg` by the
+/// rules of its row in [`OPS`], with `handler` in place of the row's: the VFIO backend's
+/// containers ([`crate::objects::vfio_backend`]) answer the type1 ioctls as `/dev/ioasid`
+/// does, on their own IOAS.
+///
+/// # Errors
+///
+/// `ENOTTY` if `cmd` has no such row; as [`dispatch`].
+pub(crate) fn dispatch_vfio(
+    cmd: u32,
+    arg: usize,
+    handler: impl FnOnce(&mut Ucmd<'_>) -> Result,
+) -> Result<isize> {
+    let Some(op) = OPS
+        .iter()
+        .find(|op| op.cmd == cmd && matches!(op.args, Args::Argsz { .. }))
+    else {
+        return refuse!(
+            ENOTTY,
+            "vfio: ioctl {:#x}: not a type1 container ioctl\n",
+            cmd
+        );
+    };
+    run(op, arg, handler)
+}
+
+/// Reads the argument of `op` (not an [`Args::Value`] row) from `arg`, runs `handler` on
+/// it and writes the reply.
+fn run<'a>(op: &Op, arg: usize, handler: impl FnOnce(&mut Ucmd<'a>) -> Result) -> Result<isize> {
     let ptr = UserPtr::from_addr(arg);
-    let (min_size, size, handler, vfio, reply) = match op.args {
-        Args::Value(handler) => return handler(ctx, arg),
-        Args::Size {
-            min_size,
-            size,
-            handler,
-        } => (min_size, size, handler, false, true),
+    let (min_size, size, vfio, reply) = match op.args {
+        Args::Value(_) => {
+            return refuse!(
+                ENOTTY,
+                "{}: a value row has no structure (a bug)\n",
+                op.name
+            )
+        }
+        Args::Size { min_size, size, .. } => (min_size, size, false, true),
         Args::Argsz {
             min_size,
             size,
             reply,
-            handler,
-        } => (min_size, size, handler, true, reply),
+            ..
+        } => (min_size, size, true, reply),
     };
     let mut ucmd = Ucmd {
         buf: [0; MAX_UCMD_SIZE],
@@ -336,7 +378,7 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         read_size(op, &mut ucmd, min_size)?
     };
 
-    let result = handler(ctx, &mut ucmd);
+    let result = handler(&mut ucmd);
     if result.is_err() && !ucmd.respond_with_error {
         return result.map(|()| 0);
     }

@@ -7,21 +7,24 @@
 //! upstream iommufd (same numbers, layouts and errno values) plus ioasid's own extensions
 //! for binding devices; `include/uapi/linux/ioasid.h` is the contract.
 //!
-//! Layout: `ffi` (with `ffi::iommu` and `ffi::mmap`) is the FFI layer, the only modules
-//! with `unsafe` code (with the C shim in `shim/`); every other module says
+//! Layout: `ffi` is the FFI layer (`ffi::iommu`: devices, groups, domains and the VFIO
+//! IOMMU driver; `ffi::mmap`: mapped vIOMMU regions; `ffi::eventq`: the files of fault
+//! queues and vEVENTQs; `ffi::pasid`: the global PASID registry), the only modules with
+//! `unsafe` code (with the C shim in `shim/`); every other module says
 //! `#![deny(unsafe_code)]`. The pure-logic modules of `uapi` (`ucmd`: ioctl numbers and
 //! size rules, `iova`: IOVA arithmetic and allocator, `abi`: structure mirrors and
 //! argument checks, `dirty`: the dirty-bitmap windows, `hw_queue`: the rules of HW queue
-//! allocation, `mock_s1`: the mock's stage-1 format, `vfio`: the VFIO type1 mirrors and
-//! the arithmetic of their replies) depend only on `core` and are also unit-tested on the
-//! host; `error` gives their errors an errno and has `refuse!`, with which every refusal
-//! carries its reason; `dispatch` is the single ioctl dispatcher and its table, keyed by
-//! the uAPI names;
-//! `objects` the objects (`table` their table, `context` the per-file state, one module
-//! per object type (`fault` the fault queues), `dirty` the dirty-tracking ioctls of HWPTs, `vfio_compat` the VFIO
-//! type1 container ioctls on the compatibility IOAS); `iopt` the IOAS engine and the memory behind it; `hw` the domains,
-//! real and mock; `testing` the test interface. Dependencies point that way: handlers,
-//! objects, engine, domains, FFI.
+//! allocation, `eventq`: the rules of event-queue files, `mock_s1`: the mock's stage-1
+//! format, `vfio`: the VFIO type1 mirrors and the arithmetic of their replies, `pasid`:
+//! PASID ranges) depend only on `core` and are also unit-tested on the host; `error`
+//! gives their errors an errno and has `refuse!`, with which every refusal carries its
+//! reason; `dispatch` is the single ioctl dispatcher and its table, keyed by the uAPI
+//! names; `objects` the objects (`table` their table, `context` the per-file state, one
+//! module per object type, `dirty` the dirty-tracking ioctls of HWPTs, `vfio_compat` the
+//! VFIO type1 container ioctls on the compatibility IOAS, `vfio_backend` the VFIO
+//! containers ioasid serves as VFIO's IOMMU driver); `iopt` the IOAS engine and the
+//! memory behind it; `hw` the domains, real and mock; `testing` the test interface.
+//! Dependencies point that way: handlers, objects, engine, domains, FFI.
 //!
 //! # Lock order
 //!
@@ -31,6 +34,8 @@
 //! 1. `Context::change_process`: serializes `IOMMU_IOAS_CHANGE_PROCESS`.
 //! 2. `Context::pci_groups`: the context's registry of IOMMU groups.
 //! 3. `PciGroup::inner`, `MockDevice::inner`: a device's (group's) attachment and vDEVICE.
+//!    `vfio_backend::Container::groups`: a VFIO container's groups (never held with the
+//!    others of this level; VFIO calls with its container lock, outside all of these).
 //! 4. `Viommu::vdevs`: a vIOMMU's devices by virtual ID; nothing is taken under it.
 //!    `Viommu::queues`: a vIOMMU's HW queues by index (never held with `vdevs`); under it
 //!    only `MockDomain::table` and the object table's locks are taken.
@@ -100,6 +105,10 @@ module! {
             default: 64,
             description: "How many PASIDs one /dev/ioasid file may allocate (IOASID_PASID_ALLOC)",
         },
+        vfio_type1: bool {
+            default: false,
+            description: "Serve VFIO containers that ask for type1/type1v2 (VFIO_SET_IOMMU), in place of vfio_iommu_type1",
+        },
         selftest: bool {
             default: false,
             description: "Enable IOMMU_TEST_CMD (upstream iommufd's test ABI); taints the kernel",
@@ -121,7 +130,10 @@ pub(crate) use ioasid_dbg;
 
 #[pin_data]
 struct IoasidModule {
-    /// The `ioasid-pci` driver (unregistered first at exit).
+    /// ioasid as a VFIO IOMMU driver (unregistered first at exit; `None` without
+    /// `CONFIG_VFIO_CONTAINER`). VFIO holds a module reference while a container uses it.
+    _vfio: Option<ffi::iommu::VfioDriver>,
+    /// The `ioasid-pci` driver.
     pci: ffi::iommu::PciDriver,
     #[pin]
     miscdev: MiscDeviceRegistration<context::Context>,
@@ -135,6 +147,7 @@ impl kernel::InPlaceModule for IoasidModule {
         let pasids = ffi::pasid::init();
         let options = MiscDeviceOptions { name: c"ioasid" };
         try_pin_init!(Self {
+            _vfio: ffi::iommu::VfioDriver::register_if_available()?,
             pci: ffi::iommu::PciDriver::register()?,
             miscdev <- MiscDeviceRegistration::register(options),
             _pasids: pasids,

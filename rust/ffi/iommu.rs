@@ -11,8 +11,10 @@
 //! [`crate::objects::pcidev::PciGroup`], which decides what to call.
 
 mod group;
+mod vfio;
 
 pub(crate) use group::{GroupAttach, IommuGroup};
+pub(crate) use vfio::{VfioDriver, VfioOwned};
 
 use crate::objects::pcidev::PciGroup;
 use core::ptr::NonNull;

@@ -14,7 +14,7 @@ use super::{HwDomain, PROT_READ, PROT_WRITE};
 use crate::{
     error::refuse,
     ffi::{
-        iommu::{IommuDomain, PciDev},
+        iommu::{IommuDomain, IommuGroup, PciDev},
         PinnedRun,
     },
     uapi::iova::Span,
@@ -43,7 +43,7 @@ impl RealDomain {
     /// The driver's refusal (for example `EOPNOTSUPP` for a flag it cannot honour),
     /// `EINVAL` for a domain without page sizes or aperture, `ENOMEM`.
     pub(crate) fn new(dev: &PciDev, flags: u32, sw_msi: Option<u64>) -> Result<Arc<Self>> {
-        let mut domain = dev.alloc_domain(flags).or_else(|e| {
+        let domain = dev.alloc_domain(flags).or_else(|e| {
             refuse!(
                 e,
                 "{}: the IOMMU driver refused a paging domain (flags {:#x}): {:?}\n",
@@ -52,16 +52,33 @@ impl RealDomain {
                 e
             )
         })?;
+        Self::with_domain(domain, sw_msi)
+    }
+
+    /// A new paging domain for the IOMMU of `group` (a VFIO container's group), with the
+    /// group's software MSI window at `sw_msi` set up.
+    ///
+    /// # Errors
+    ///
+    /// As [`RealDomain::new`]; `ENODEV` for a group without devices.
+    pub(crate) fn for_group(group: &IommuGroup, sw_msi: Option<u64>) -> Result<Arc<Self>> {
+        let domain = group.alloc_domain(0).or_else(|e| {
+            refuse!(
+                e,
+                "vfio: the IOMMU driver refused a paging domain for a group: {:?}\n",
+                e
+            )
+        })?;
+        Self::with_domain(domain, sw_msi)
+    }
+
+    fn with_domain(mut domain: IommuDomain, sw_msi: Option<u64>) -> Result<Arc<Self>> {
         if let Some(base) = sw_msi {
             domain.msi_cookie(base)?;
         }
         let (start, end, sizes) = domain.info();
         if sizes == 0 || start > end {
-            return refuse!(
-                EINVAL,
-                "{}: the domain has no page sizes or no aperture\n",
-                dev.name()
-            );
+            return refuse!(EINVAL, "the domain has no page sizes or no aperture\n");
         }
         // INVARIANT: the lowest set bit of a non-zero bitmap is a power of two.
         Ok(Arc::new(

@@ -2,7 +2,8 @@
 
 //! The objects of a `/dev/ioasid` context and their ioctls: the context itself, its
 //! object table, and one module per object type (IOAS, HWPT, devices, accesses, vIOMMU,
-//! vDEVICE, HW queue, PASID, fault queue, vEVENTQ), and the dirty-tracking ioctls of HWPTs.
+//! vDEVICE, HW queue, PASID, fault queue, vEVENTQ), and the dirty-tracking ioctls of HWPTs;
+//! `vfio_backend` the VFIO containers ioasid serves as VFIO's IOMMU driver.
 //! Handlers here check arguments and find objects; the IOAS engine they drive is
 //! [`crate::iopt`], the domains [`crate::hw`]. The kinds of objects are listed below, one
 //! line each ([`table::object_kinds!`]).
@@ -23,6 +24,7 @@ pub(crate) mod pcidev;
 pub(crate) mod table;
 pub(crate) mod vdevice;
 pub(crate) mod veventq;
+pub(crate) mod vfio_backend;
 pub(crate) mod vfio_compat;
 pub(crate) mod viommu;
 

@@ -25,6 +25,7 @@
 use crate::{
     dispatch::Ucmd,
     error::refuse,
+    ffi::Process,
     iopt::{pages::PAGE_SIZE, Ioas},
     objects::{context::Context, table::ObjRef},
     uapi::iova::Span,
@@ -83,7 +84,7 @@ pub(crate) fn get_api_version(_ctx: &Context, _arg: usize) -> Result<isize> {
 /// `VFIO_CHECK_EXTENSION`: 1 for what is supported, 0 otherwise.
 pub(crate) fn check_extension(ctx: &Context, ext: usize) -> Result<isize> {
     Ok(match ext {
-        VFIO_TYPE1_IOMMU | VFIO_TYPE1V2_IOMMU | VFIO_UNMAP_ALL => 1,
+        _ if type1_extension(ext) => 1,
         // Every domain enforces cache coherency (binding refuses devices whose IOMMU
         // cannot), but the question is about the compatibility IOAS: `ENODEV` without one.
         VFIO_DMA_CC_IOMMU => {
@@ -93,6 +94,12 @@ pub(crate) fn check_extension(ctx: &Context, ext: usize) -> Result<isize> {
         // No-IOMMU mode, the nesting type, `VFIO_UPDATE_VADDR` and the rest.
         _ => 0,
     })
+}
+
+/// Whether `ext` is an extension of type1 that every IOAS has: the two IOMMU types and
+/// `VFIO_UNMAP_ALL` (shared with the VFIO backend, [`super::vfio_backend`]).
+pub(crate) fn type1_extension(ext: usize) -> bool {
+    matches!(ext, VFIO_TYPE1_IOMMU | VFIO_TYPE1V2_IOMMU | VFIO_UNMAP_ALL)
 }
 
 /// `VFIO_SET_IOMMU`: type1 or type1 v2 on the compatibility IOAS.
@@ -111,8 +118,12 @@ pub(crate) fn set_iommu(ctx: &Context, kind: usize) -> Result<isize> {
 /// `VFIO_IOMMU_GET_INFO`: the page sizes, then the capability chain (DMA avail, IOVA
 /// ranges) as far as `argsz` reaches; `argsz` comes back as the size of the whole chain.
 pub(crate) fn get_info(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
+    get_info_on(&**compat_ioas(ctx)?, ucmd)
+}
+
+/// `VFIO_IOMMU_GET_INFO` on `ioas` (a compatibility IOAS or a VFIO container's).
+pub(crate) fn get_info_on(ioas: &Ioas, ucmd: &mut Ucmd<'_>) -> Result {
     let mut info = VfioIommuType1Info::read(ucmd.bytes());
-    let ioas = compat_ioas(ctx)?;
     let (domains, alignment) = ioas.page_sizes();
     let argsz = info.argsz;
 
@@ -122,7 +133,6 @@ pub(crate) fn get_info(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         ranges.push((span.start, span.last), GFP_KERNEL)?;
         Ok(())
     })?;
-    drop(ioas);
     let chain = info_chain(argsz, ranges.iter().copied(), |offset, bytes| {
         ucmd.write_beyond(offset, bytes)
     })?;
@@ -138,6 +148,11 @@ pub(crate) fn get_info(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 
 /// `VFIO_IOMMU_MAP_DMA`: maps user memory at the given IOVA of the compatibility IOAS.
 pub(crate) fn map_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
+    map_dma_on(&**compat_ioas(ctx)?, ctx.process()?, ucmd)
+}
+
+/// `VFIO_IOMMU_MAP_DMA` on `ioas`, with the pages pinned and charged to `process`.
+pub(crate) fn map_dma_on(ioas: &Ioas, process: Arc<Process>, ucmd: &mut Ucmd<'_>) -> Result {
     let map = VfioIommuType1DmaMap::read(ucmd.bytes());
     let supported = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
     if map.flags & !supported != 0 {
@@ -150,8 +165,6 @@ pub(crate) fn map_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
     if map.flags & VFIO_DMA_MAP_FLAG_WRITE != 0 {
         prot |= IOMMU_IOAS_MAP_WRITEABLE;
     }
-    let ioas = compat_ioas(ctx)?;
-    let process = ctx.process()?;
     ioas.map_user(map.vaddr, map.size, Some(map.iova), prot, process)?;
     Ok(())
 }
@@ -160,6 +173,11 @@ pub(crate) fn map_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
 /// everything with `VFIO_DMA_UNMAP_FLAG_ALL`; `size` comes back as the bytes unmapped,
 /// also when the unmap stopped at an error after unmapping some.
 pub(crate) fn unmap_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
+    unmap_dma_on(&**compat_ioas(ctx)?, ucmd)
+}
+
+/// `VFIO_IOMMU_UNMAP_DMA` on `ioas`.
+pub(crate) fn unmap_dma_on(ioas: &Ioas, ucmd: &mut Ucmd<'_>) -> Result {
     let mut unmap = VfioIommuType1DmaUnmap::read(ucmd.bytes());
     if unmap.flags & !VFIO_DMA_UNMAP_FLAG_ALL != 0 {
         return refuse!(
@@ -168,7 +186,6 @@ pub(crate) fn unmap_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
             unmap.flags
         );
     }
-    let ioas = compat_ioas(ctx)?;
     let (unmapped, result) = if unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL != 0 {
         if unmap.iova != 0 || unmap.size != 0 {
             return refuse!(EINVAL, "vfio: unmap_dma: unmap all with an iova or size\n");
@@ -197,7 +214,6 @@ pub(crate) fn unmap_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
             ),
         }
     };
-    drop(ioas);
     unmap.size = unmapped;
     unmap.write(ucmd.bytes_mut());
     ucmd.respond_with_error();

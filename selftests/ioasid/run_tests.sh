@@ -47,7 +47,7 @@ run() {
 
 for t in ./env_checks.sh ./ioasid_basic ./ioasid_ioas ./ioasid_objects ./ioasid_nested ./ioasid_viommu ./ioasid_pasid \
 	./ioasid_fault ./ioasid_dirty \
-	./ioasid_pin ./ioasid_device ./ioasid_vfio_compat ./ioasid_fail_nth ./ioasid_module; do
+	./ioasid_pin ./ioasid_device ./ioasid_vfio_compat ./ioasid_vfio_backend ./ioasid_fail_nth ./ioasid_module; do
 	run "$t"
 done
 

@@ -469,6 +469,25 @@ struct iommu_vfio_ioas {
 };
 #define IOMMU_VFIO_IOAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VFIO_IOAS)
 
+/*
+ * IOASID_VFIO_IOMMU - ioasid's VFIO IOMMU type (ioasid as VFIO's IOMMU backend)
+ *
+ * Not an ioctl of /dev/ioasid: a number for VFIO_CHECK_EXTENSION and VFIO_SET_IOMMU on a
+ * VFIO container (/dev/vfio/vfio). While ioasid is loaded, VFIO_SET_IOMMU with this type
+ * makes ioasid the container's IOMMU driver: the container gets an I/O address space of its
+ * own, answers the type1 v2 container ioctls of <linux/vfio.h> on it (VFIO_IOMMU_GET_INFO,
+ * VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_ALL, the extensions
+ * VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU and VFIO_UNMAP_ALL), and each of its groups is
+ * attached to a paging domain mapped from it. With the module parameter vfio_type1=1,
+ * ioasid serves VFIO_SET_IOMMU of VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU as well, in place
+ * of vfio_iommu_type1 (never without it). VFIO_CHECK_EXTENSION(IOASID_VFIO_IOMMU) on a
+ * container is 1 exactly when ioasid would serve or serves it: a program learns which
+ * driver serves its container. The value is "IOAS" in ASCII, far above VFIO's own IOMMU
+ * types and extensions (small numbers counted up from 1). See Documentation/ioasid.rst,
+ * "Using ioasid with VFIO".
+ */
+#define IOASID_VFIO_IOMMU 0x494f4153
+
 /**
  * enum iommufd_hwpt_alloc_flags - flags of IOMMU_HWPT_ALLOC
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT can be the parent of nested HWPTs

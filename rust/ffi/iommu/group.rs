@@ -47,7 +47,7 @@ impl IommuGroup {
         NonNull::new(group).map(Self).ok_or(ENODEV)
     }
 
-    fn as_raw(&self) -> *mut raw::iommu_group {
+    pub(super) fn as_raw(&self) -> *mut raw::iommu_group {
         self.0.as_ptr().cast()
     }
 
@@ -77,6 +77,24 @@ impl IommuGroup {
         if claim.group != self.key() {
             return Err(EPERM);
         }
+        self.attach_owned(domain)
+    }
+
+    /// A counted reference to the group at `group`.
+    ///
+    /// # Safety
+    ///
+    /// `group` is a live IOMMU group for the duration of the call.
+    pub(super) unsafe fn from_raw(group: *mut raw::iommu_group) -> Result<Self> {
+        // SAFETY: By the function's contract the group is live: take one more reference.
+        let group = unsafe { bindings::iommu_group_ref_get(group.cast()) };
+        // INVARIANT: the new reference is ours.
+        NonNull::new(group).map(Self).ok_or(EINVAL)
+    }
+
+    /// As [`IommuGroup::attach`], for a group whose DMA ownership the caller has shown to
+    /// be held for ioasid in another way (by VFIO, for a container ioasid serves).
+    pub(super) fn attach_owned(&self, domain: &Arc<IommuDomain>) -> Result<GroupAttach> {
         let handle = new_handle()?;
         // SAFETY: `iommu_group_ref_get` takes one more reference on the live group.
         let group = unsafe { bindings::iommu_group_ref_get(self.0.as_ptr()) };
