@@ -88,7 +88,7 @@ static struct file_state files[NFILES];
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *mem;		/* MEM_PAGES pages, the last CHURN_PAGES replaced at times */
 static uint8_t *ro;		/* a read-only page */
-static uint8_t *hole;		/* an address with nothing mapped */
+static uint8_t *hole;		/* a page no access reaches (PROT_NONE, kept mapped) */
 static int memfd;		/* MEM_PAGES pages, for IOMMU_IOAS_MAP_FILE */
 static atomic_ulong seq;	/* operation numbers, across threads */
 static atomic_int failed;
@@ -148,7 +148,7 @@ static bool documented_errno(int e)
 	case EPERM: case ENOENT: case EBADF: case ENOMEM: case EFAULT: case EBUSY:
 	case EEXIST: case ENODEV: case EINVAL: case ENOSPC: case ERANGE: case ENOTTY:
 	case E2BIG: case EOVERFLOW: case EOPNOTSUPP: case EADDRINUSE: case EMSGSIZE:
-	case ENXIO: case EAGAIN: case EMFILE: case EBADE: /* EBADE: the test access_pages check */
+	case ENXIO: case EAGAIN: case EMFILE: case EBADE: case EBADFD: /* test interface: EBADE (access_pages check), EBADFD (not an access file) */
 		return true;
 	}
 	return false;
@@ -161,40 +161,46 @@ static void fail(struct thread *t, const char *what)
 }
 
 /*
- * Issues ioctl nr on fd with arg, logs it (with a summary) and checks the errno. The arg
- * may be replaced by a bad pointer, its size field by a random one.
+ * Issues ioctl nr on fd with arg (len bytes), logs it (with a summary) and checks the
+ * errno. The call goes through a copy in a buffer larger than any size it may get (so
+ * that a size above len reads trailing bytes of that buffer, zero or not, never the
+ * caller's stack), copied back after. Sometimes the pointer is a bad one, the size field
+ * random, or a bit of the structure flipped: not when the structure points at memory the
+ * kernel writes, which a flipped length would overrun, or maps memory that DMA then
+ * writes (outputs), where a flipped address could be the fuzzer's own stack.
  */
 static int fuzz_ioctl(struct thread *t, int fd, unsigned long nr, void *arg, size_t len,
-		      const char *name, const char *summary)
+		      bool outputs, const char *name, const char *summary)
 {
-	void *p = arg;
+	uint64_t buf[64] = { 0 };	/* 512 bytes, aligned */
+	void *p = buf;
 	int ret, err;
 
+	memcpy(buf, arg, len);
 	if (one_in(t, 64)) {
 		void *bad[] = { NULL, hole, ro, (void *)-4096L };
 
 		p = bad[below(t, 4)];
 	} else if (one_in(t, 24)) {
-		/* A size from 0 to len + 64 with random trailing bytes (zero mostly). */
+		/* A size from 0 to len + 64, with random trailing bytes at times. */
 		uint32_t size = below(t, len + 65);
 
-		if (size > len && !one_in(t, 3))
-			memset((uint8_t *)arg + len, 0, size - len);
-		else if (size > len)
-			((uint8_t *)arg)[len + below(t, size - len)] = 1 + below(t, 255);
-		*(uint32_t *)arg = size;
-	} else if (one_in(t, 24) && len > 8) {
-		((uint8_t *)arg)[4 + below(t, len - 4)] ^= 1 << below(t, 8);
+		if (size > len && one_in(t, 3))
+			((uint8_t *)buf)[len + below(t, size - len)] = 1 + below(t, 255);
+		memcpy(buf, &size, sizeof(size));
+	} else if (!outputs && one_in(t, 24) && len > 4) {
+		((uint8_t *)buf)[4 + below(t, len - 4)] ^= 1 << below(t, 8);
 	}
 	ret = ioctl(fd, nr, p);
 	err = errno;
-	note(t, "fd%d %s %s%s -> %d %s", fd, name, summary, p != arg ? " (bad arg ptr)" : "",
+	memcpy(arg, buf, len);
+	note(t, "fd%d %s %s%s -> %d %s", fd, name, summary, p != buf ? " (bad arg ptr)" : "",
 	     ret, ret < 0 ? strerror(err) : "");
 	if (ret < 0 && !documented_errno(err)) {
-		char buf[256];
+		char msg[256];
 
-		snprintf(buf, sizeof(buf), "%s: undocumented errno %d", name, err);
-		fail(t, buf);
+		snprintf(msg, sizeof(msg), "%s: undocumented errno %d", name, err);
+		fail(t, msg);
 	}
 	errno = err;
 	return ret;
@@ -310,7 +316,7 @@ static void op_ioas_alloc(struct thread *t, struct file_state *f)
 
 	if (one_in(t, 16))
 		a.flags = 1 << below(t, 32);
-	if (!fuzz_ioctl(t, f->fd, IOMMU_IOAS_ALLOC, &a, sizeof(a), "ioas_alloc", "") &&
+	if (!fuzz_ioctl(t, f->fd, IOMMU_IOAS_ALLOC, &a, sizeof(a), false, "ioas_alloc", "") &&
 	    a.size == sizeof(a))
 		remember(f, K_IOAS, a.out_ioas_id);
 }
@@ -322,7 +328,7 @@ static void op_destroy(struct thread *t, struct file_state *f)
 	char s[32];
 
 	snprintf(s, sizeof(s), "id=%u (a %s)", d.id, kind_name[k]);
-	if (!fuzz_ioctl(t, f->fd, IOMMU_DESTROY, &d, sizeof(d), "destroy", s))
+	if (!fuzz_ioctl(t, f->fd, IOMMU_DESTROY, &d, sizeof(d), false, "destroy", s))
 		forget_id(f, d.id);
 }
 
@@ -344,7 +350,7 @@ static void op_map(struct thread *t, struct file_state *f)
 	snprintf(s, sizeof(s), "ioas=%u flags=%#x va=%#llx len=%#llx iova=%#llx", m.ioas_id,
 		 m.flags, (unsigned long long)m.user_va, (unsigned long long)m.length,
 		 (unsigned long long)m.iova);
-	if (!fuzz_ioctl(t, f->fd, IOMMU_IOAS_MAP, &m, sizeof(m), "ioas_map", s))
+	if (!fuzz_ioctl(t, f->fd, IOMMU_IOAS_MAP, &m, sizeof(m), true, "ioas_map", s))
 		remember_mapping(f, m.ioas_id, m.iova, m.length);
 }
 
@@ -368,7 +374,7 @@ static void op_map_file(struct thread *t, struct file_state *f)
 	snprintf(s, sizeof(s), "ioas=%u fd=%d start=%#llx len=%#llx iova=%#llx", m.ioas_id, m.fd,
 		 (unsigned long long)m.start, (unsigned long long)m.length,
 		 (unsigned long long)m.iova);
-	if (!fuzz_ioctl(t, f->fd, IOMMU_IOAS_MAP_FILE, &m, sizeof(m), "ioas_map_file", s))
+	if (!fuzz_ioctl(t, f->fd, IOMMU_IOAS_MAP_FILE, &m, sizeof(m), false, "ioas_map_file", s))
 		remember_mapping(f, m.ioas_id, m.iova, m.length);
 }
 
@@ -391,7 +397,7 @@ static void op_unmap(struct thread *t, struct file_state *f)
 	}
 	snprintf(s, sizeof(s), "ioas=%u iova=%#llx len=%#llx", u.ioas_id,
 		 (unsigned long long)u.iova, (unsigned long long)u.length);
-	fuzz_ioctl(t, f->fd, IOMMU_IOAS_UNMAP, &u, sizeof(u), "ioas_unmap", s);
+	fuzz_ioctl(t, f->fd, IOMMU_IOAS_UNMAP, &u, sizeof(u), false, "ioas_unmap", s);
 }
 
 static void op_copy(struct thread *t, struct file_state *f)
@@ -416,7 +422,7 @@ static void op_copy(struct thread *t, struct file_state *f)
 	snprintf(s, sizeof(s), "dst=%u src=%u src_iova=%#llx len=%#llx dst_iova=%#llx",
 		 c.dst_ioas_id, c.src_ioas_id, (unsigned long long)c.src_iova,
 		 (unsigned long long)c.length, (unsigned long long)c.dst_iova);
-	if (!fuzz_ioctl(t, f->fd, IOMMU_IOAS_COPY, &c, sizeof(c), "ioas_copy", s))
+	if (!fuzz_ioctl(t, f->fd, IOMMU_IOAS_COPY, &c, sizeof(c), false, "ioas_copy", s))
 		remember_mapping(f, c.dst_ioas_id, c.dst_iova, c.length);
 }
 
@@ -430,7 +436,7 @@ static void op_iova_ranges(struct thread *t, struct file_state *f)
 
 	if (one_in(t, 16))
 		q.allowed_iovas = (uintptr_t)(one_in(t, 2) ? ro : hole);
-	fuzz_ioctl(t, f->fd, IOMMU_IOAS_IOVA_RANGES, &q, sizeof(q), "iova_ranges", "");
+	fuzz_ioctl(t, f->fd, IOMMU_IOAS_IOVA_RANGES, &q, sizeof(q), true, "iova_ranges", "");
 }
 
 static void op_allow_iovas(struct thread *t, struct file_state *f)
@@ -446,7 +452,7 @@ static void op_allow_iovas(struct thread *t, struct file_state *f)
 
 	if (one_in(t, 4))
 		r[below(t, 2)].last = rnd(t);
-	fuzz_ioctl(t, f->fd, IOMMU_IOAS_ALLOW_IOVAS, &a, sizeof(a), "allow_iovas", "");
+	fuzz_ioctl(t, f->fd, IOMMU_IOAS_ALLOW_IOVAS, &a, sizeof(a), false, "allow_iovas", "");
 }
 
 static void op_option(struct thread *t, struct file_state *f)
@@ -460,7 +466,7 @@ static void op_option(struct thread *t, struct file_state *f)
 	if (o.option_id == IOMMU_OPTION_RLIMIT_MODE && o.op == IOMMU_OPTION_OP_SET)
 		o.op = IOMMU_OPTION_OP_GET;
 	o.object_id = o.option_id == IOMMU_OPTION_HUGE_PAGES ? pick(t, f, K_IOAS) : 0;
-	fuzz_ioctl(t, f->fd, IOMMU_OPTION, &o, sizeof(o), "option", "");
+	fuzz_ioctl(t, f->fd, IOMMU_OPTION, &o, sizeof(o), false, "option", "");
 }
 
 static void op_hwpt_alloc(struct thread *t, struct file_state *f)
@@ -474,7 +480,7 @@ static void op_hwpt_alloc(struct thread *t, struct file_state *f)
 	if (one_in(t, 3))
 		h.flags = 1 << below(t, 4);
 	snprintf(s, sizeof(s), "dev=%u pt=%u flags=%#x", h.dev_id, h.pt_id, h.flags);
-	if (!fuzz_ioctl(t, f->fd, IOMMU_HWPT_ALLOC, &h, sizeof(h), "hwpt_alloc", s))
+	if (!fuzz_ioctl(t, f->fd, IOMMU_HWPT_ALLOC, &h, sizeof(h), false, "hwpt_alloc", s))
 		remember(f, K_HWPT, h.out_hwpt_id);
 }
 
@@ -487,7 +493,7 @@ static void op_dirty(struct thread *t, struct file_state *f)
 			.size = sizeof(d), .hwpt_id = pick(t, f, K_HWPT), .flags = below(t, 2),
 		};
 
-		fuzz_ioctl(t, f->fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &d, sizeof(d), "set_dirty", "");
+		fuzz_ioctl(t, f->fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &d, sizeof(d), false, "set_dirty", "");
 	} else {
 		struct iommu_hwpt_get_dirty_bitmap g = {
 			.size = sizeof(g), .hwpt_id = pick(t, f, K_HWPT), .flags = below(t, 2),
@@ -497,7 +503,7 @@ static void op_dirty(struct thread *t, struct file_state *f)
 
 		if (one_in(t, 16))
 			g.data = (uintptr_t)(one_in(t, 2) ? ro : hole);
-		fuzz_ioctl(t, f->fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &g, sizeof(g), "get_dirty", "");
+		fuzz_ioctl(t, f->fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &g, sizeof(g), true, "get_dirty", "");
 	}
 }
 
@@ -509,7 +515,7 @@ static void op_hw_info(struct thread *t, struct file_state *f)
 		.data_uptr = (uintptr_t)data,
 	};
 
-	fuzz_ioctl(t, f->fd, IOMMU_GET_HW_INFO, &h, sizeof(h), "hw_info", "");
+	fuzz_ioctl(t, f->fd, IOMMU_GET_HW_INFO, &h, sizeof(h), true, "hw_info", "");
 }
 
 static void op_vfio_ioas(struct thread *t, struct file_state *f)
@@ -518,14 +524,15 @@ static void op_vfio_ioas(struct thread *t, struct file_state *f)
 		.size = sizeof(v), .ioas_id = pick(t, f, K_IOAS), .op = below(t, 4),
 	};
 
-	fuzz_ioctl(t, f->fd, IOMMU_VFIO_IOAS, &v, sizeof(v), "vfio_ioas", "");
+	fuzz_ioctl(t, f->fd, IOMMU_VFIO_IOAS, &v, sizeof(v), false, "vfio_ioas", "");
 }
 
+/* IOMMU_TEST_CMD; outputs: it writes memory at c's pointer (access_rw, mock_dma). */
 static int test_op(struct thread *t, struct file_state *f, struct ioasid_test_cmd *c,
-		   const char *name, const char *s)
+		   bool outputs, const char *name, const char *s)
 {
 	c->size = sizeof(*c);
-	return fuzz_ioctl(t, f->fd, IOMMU_TEST_CMD, c, sizeof(*c), name, s);
+	return fuzz_ioctl(t, f->fd, IOMMU_TEST_CMD, c, sizeof(*c), outputs, name, s);
 }
 
 static void op_mock_domain(struct thread *t, struct file_state *f)
@@ -539,7 +546,7 @@ static void op_mock_domain(struct thread *t, struct file_state *f)
 	if (c.op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS)
 		c.mock_domain_flags.dev_flags = below(t, 4);
 	snprintf(s, sizeof(s), "pt=%u", c.id);
-	if (!test_op(t, f, &c, "mock_domain", s)) {
+	if (!test_op(t, f, &c, false, "mock_domain", s)) {
 		remember(f, K_STDEV, c.mock_domain.out_stdev_id);
 		remember(f, K_HWPT, c.mock_domain.out_hwpt_id);
 		remember(f, K_IDEV, c.mock_domain.out_idev_id);
@@ -555,7 +562,7 @@ static void op_mock_replace(struct thread *t, struct file_state *f)
 
 	c.mock_domain_replace.pt_id = pick(t, f, one_in(t, 2) ? K_HWPT : K_IOAS);
 	snprintf(s, sizeof(s), "stdev=%u pt=%u", c.id, c.mock_domain_replace.pt_id);
-	if (!test_op(t, f, &c, "mock_replace", s) && c.mock_domain_replace.pt_id)
+	if (!test_op(t, f, &c, false, "mock_replace", s) && c.mock_domain_replace.pt_id)
 		remember(f, K_HWPT, c.mock_domain_replace.pt_id);
 }
 
@@ -574,7 +581,7 @@ static void op_mock_dma(struct thread *t, struct file_state *f)
 	c.access_rw.flags = below(t, 2);
 	snprintf(s, sizeof(s), "dev=%u iova=%#llx len=%llu", c.id,
 		 (unsigned long long)c.access_rw.iova, (unsigned long long)c.access_rw.length);
-	test_op(t, f, &c, "mock_dma", s);
+	test_op(t, f, &c, true, "mock_dma", s);
 }
 
 /* An access file of f (creating one on an IOAS), or -1. */
@@ -594,7 +601,7 @@ static void op_access(struct thread *t, struct file_state *f)
 		c.id = pick(t, f, K_IOAS);
 		c.create_access.flags = below(t, 3);
 		snprintf(s, sizeof(s), "ioas=%u", c.id);
-		if (!test_op(t, f, &c, "create_access", s)) {
+		if (!test_op(t, f, &c, false, "create_access", s)) {
 			pthread_mutex_lock(&state_lock);
 			if (a->fd < 0)
 				a->fd = c.create_access.out_access_fd;
@@ -619,7 +626,7 @@ static void op_access(struct thread *t, struct file_state *f)
 		snprintf(s, sizeof(s), "afd=%d iova=%#llx len=%#llx", afd,
 			 (unsigned long long)c.access_pages.iova,
 			 (unsigned long long)c.access_pages.length);
-		if (!test_op(t, f, &c, "access_pages", s)) {
+		if (!test_op(t, f, &c, false, "access_pages", s)) {
 			uint32_t old;
 
 			pthread_mutex_lock(&state_lock);
@@ -632,7 +639,7 @@ static void op_access(struct thread *t, struct file_state *f)
 							     .id = afd };
 
 				d.destroy_access_pages.access_pages_id = old;
-				test_op(t, f, &d, "destroy_access_pages", "");
+				test_op(t, f, &d, false, "destroy_access_pages", "");
 			}
 		}
 		break;
@@ -649,7 +656,7 @@ static void op_access(struct thread *t, struct file_state *f)
 		snprintf(s, sizeof(s), "afd=%d iova=%#llx len=%llu", afd,
 			 (unsigned long long)c.access_rw.iova,
 			 (unsigned long long)c.access_rw.length);
-		test_op(t, f, &c, "access_rw", s);
+		test_op(t, f, &c, true, "access_rw", s);
 		break;
 	}
 	case 2: {
@@ -662,7 +669,7 @@ static void op_access(struct thread *t, struct file_state *f)
 		c.op = IOMMU_TEST_OP_DESTROY_ACCESS_PAGES;
 		c.id = afd;
 		c.destroy_access_pages.access_pages_id = one_in(t, 8) ? below(t, 16) : id;
-		test_op(t, f, &c, "destroy_access_pages", "");
+		test_op(t, f, &c, false, "destroy_access_pages", "");
 		break;
 	}
 	case 3:
@@ -670,7 +677,7 @@ static void op_access(struct thread *t, struct file_state *f)
 		c.id = afd;
 		*(uint32_t *)c.union_bytes = pick(t, f, K_IOAS);
 		snprintf(s, sizeof(s), "afd=%d ioas=%u", afd, *(uint32_t *)c.union_bytes);
-		test_op(t, f, &c, "access_replace_ioas", s);
+		test_op(t, f, &c, false, "access_replace_ioas", s);
 		break;
 	default:
 		/* Closing the access file releases what it pinned. */
@@ -693,7 +700,7 @@ static void op_add_reserved(struct thread *t, struct file_state *f)
 
 	c.add_reserved.start = some_iova(t);
 	c.add_reserved.length = (uint64_t)below(t, 8) * PAGE;
-	test_op(t, f, &c, "add_reserved", "");
+	test_op(t, f, &c, false, "add_reserved", "");
 }
 
 /* New pages under the churn range, while other threads may be mapping it. */
@@ -719,7 +726,7 @@ static void op_unknown(struct thread *t, struct file_state *f)
 	for (unsigned int i = 4; i < sizeof(arg); i++)
 		if (one_in(t, 8))
 			arg[i] = rnd(t);
-	fuzz_ioctl(t, f->fd, nr, arg, sizeof(arg), "raw", "");
+	fuzz_ioctl(t, f->fd, nr, arg, sizeof(arg), false, "raw", "");
 }
 
 struct op {
@@ -788,6 +795,24 @@ static void print_log(void)
 	}
 }
 
+/* Marks in open[] the descriptors the process has open (below 1024). */
+static void open_fds(bool *open)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+
+	memset(open, 0, 1024);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] != '.' && fd >= 0 && fd < 1024 && fd != dirfd(d))
+			open[fd] = true;
+	}
+	closedir(d);
+}
+
 static long status_kb(const char *field)
 {
 	return proc_status_kb(getpid(), field);
@@ -798,8 +823,10 @@ static int run(uint64_t seed, unsigned long ops_total)
 {
 	long pin0 = status_kb("VmPin"), lck0 = status_kb("VmLck");
 	struct ioasid_test_cmd refs = { .op = IOMMU_TEST_OP_MD_CHECK_REFS };
+	bool before[1024], after[1024];
 	int i, j, check;
 
+	open_fds(before);
 	atomic_store(&failed, 0);
 	atomic_store(&seq, 0);
 	memset(files, 0, sizeof(files));
@@ -830,6 +857,14 @@ static int run(uint64_t seed, unsigned long ops_total)
 				close(files[i].acc[j].fd);
 		close(files[i].fd);
 	}
+	/*
+	 * And access files made by mutated calls (a flipped op number, a raw IOMMU_TEST_CMD),
+	 * which the state does not know: each holds its IOAS, and so its pins.
+	 */
+	open_fds(after);
+	for (i = 0; i < 1024; i++)
+		if (after[i] && !before[i])
+			close(i);
 	if (status_kb("VmPin") != pin0 || status_kb("VmLck") != lck0) {
 		fprintf(stderr, "FUZZ-FAIL VmPin %ld kB (was %ld), VmLck %ld kB (was %ld) after close\n",
 			status_kb("VmPin"), pin0, status_kb("VmLck"), lck0);
@@ -909,7 +944,6 @@ int main(int argc, char **argv)
 		perror("set-up");
 		return 1;
 	}
-	munmap(hole, PAGE);
 	memset(mem, 0x5a, MEM_PAGES * PAGE);
 	for (;;) {
 		double t = now();

@@ -285,7 +285,9 @@ struct iommu_ioas_map {
  * Maps part of a memfd, like IOMMU_IOAS_MAP maps user memory. The mapping keeps its own
  * reference to the file: closing @fd afterwards does not affect it.
  *
- * Errors: as IOMMU_IOAS_MAP; EBADF when @fd is not an open file descriptor;
+ * Errors: as IOMMU_IOAS_MAP; EBADF when @fd is not an open file descriptor; EINVAL when
+ * it is not a shmem (memfd) or hugetlbfs file, the files whose pages can be pinned
+ * (checked at once, though pages are pinned only when a domain or access needs them);
  * EOVERFLOW when @start + @length wraps.
  */
 struct iommu_ioas_map_file {
