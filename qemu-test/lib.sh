@@ -110,6 +110,13 @@ ktap_totals() {
 		"$1" 2>/dev/null | awk '{ p += $1; f += $2 + $4; s += $3 } END { print p+0, f+0, s+0 }'
 }
 
+# The stateful fuzzer's totals in a guest log: "ops seeds failures" from its FUZZ-RESULT
+# lines (selftests/ioasid_fuzz.c), "0 0 0" without one.
+fuzz_totals() {
+	sed -n 's/^FUZZ-RESULT ops=\([0-9]*\) seeds=\([0-9]*\) failures=\([0-9]*\)$/\1 \2 \3/p' \
+		"$1" 2>/dev/null | awk '{ o += $1; s += $2; f += $3 } END { print o+0, s+0, f+0 }'
+}
+
 # Runs a test command and counts its results: PARSER LOG prints "passed failed skipped"
 # from what the command left in LOG (ktap_totals for kselftest TAP). Sets RUN_RC (the
 # command's exit status) and RUN_P, RUN_F, RUN_S, and names each failing test ("not ok"

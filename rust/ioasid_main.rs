@@ -62,7 +62,10 @@
 //! to Rust, `ioasid_pci_revoked`, under it), and the device lock `ioasid_pci_dev::lock`
 //! after it (claims and liveness checks), with no lock of this list taken under it. The
 //! shim calls back into Rust (`ioasid_pci_revoked`, `ioasid_access_release`) with no other
-//! lock of its own held.
+//! lock of its own held. The PCI device's own lock (`struct device`'s, which the driver
+//! core holds around `ioasid-pci`'s `remove`) comes before all of them: ioasid never waits
+//! for it; stopping a device (its function reset, at bind and before its DMA ownership
+//! goes back) only tries it, or runs in `remove`'s thread, which holds it.
 
 use kernel::{
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},

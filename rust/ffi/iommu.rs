@@ -355,7 +355,8 @@ impl PciDev {
     /// made through `file`, held for `group`: the record keeps a reference to `group`
     /// until the binding ends, and gives it to [`PciGroup::revoked`] if the binding is
     /// revoked (the device file released, the device removed) or back through
-    /// [`PciDev::forget`].
+    /// [`PciDev::forget`]. The claimed device is stopped (bus mastering off, its function
+    /// reset where it can be): its user turns bus mastering on.
     ///
     /// # Errors
     ///
@@ -408,9 +409,11 @@ impl PciDev {
         (!group.is_null()).then(|| unsafe { Arc::from_raw(group.cast::<PciGroup>()) })
     }
 
-    /// Releases the DMA ownership `claim` holds (a claim of another device is refused
+    /// Stops the device (bus mastering off, its function reset where it can be) and
+    /// releases the DMA ownership `claim` holds (a claim of another device is refused
     /// with a warning); once every device of the group has, the group is back on its
-    /// kernel domain.
+    /// kernel domain, which the stopped device does not reach (with an identity domain,
+    /// `iommu=pt`, a device left running would write physical memory).
     ///
     /// The protocol (which the IOMMU core would only warn about if it were broken, not
     /// fault): the group's attachment to our domain goes first (the claim of the last

@@ -111,6 +111,7 @@ mod shim {
             write: bool,
             pages: *mut *mut c_void,
         ) -> c_long;
+        pub(super) fn ioasid_shim_file_pinnable(file: *mut c_void) -> bool;
         pub(super) fn ioasid_shim_pin_file(
             file: *mut c_void,
             start: u64,
@@ -285,6 +286,12 @@ impl Drop for Process {
         // SAFETY: By the type invariant we own the source; nothing uses it after this.
         unsafe { shim::ioasid_shim_source_free(self.ptr.as_ptr()) };
     }
+}
+
+/// Whether [`pin_file`] can pin pages of `file`: a memfd (shmem) or hugetlbfs file.
+pub(crate) fn file_pinnable(file: &File) -> bool {
+    // SAFETY: `file` is a valid file (the caller holds a reference).
+    unsafe { shim::ioasid_shim_file_pinnable(file.as_ptr().cast()) }
 }
 
 /// Pins `out.room()` pages of the memfd `file` from the page-aligned byte `start`, one pin

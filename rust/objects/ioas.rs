@@ -162,6 +162,16 @@ pub(crate) fn ioctl_map_file(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
         );
     }
     let file = ffi::fget(cmd.fd).or_else(|e| refuse!(e, "map_file: bad fd {}\n", cmd.fd))?;
+    // Refused now, not when the pages are pinned (lazily, with the first domain or access):
+    // a mapping holds its file, so a mapped /dev/ioasid file (or any file holding one)
+    // would keep its own context alive after close, with every pin.
+    if !ffi::file_pinnable(&file) {
+        return refuse!(
+            EINVAL,
+            "map_file: fd {} is not a memfd (shmem) or hugetlbfs file\n",
+            cmd.fd
+        );
+    }
     let process = ctx.process()?;
     cmd.iova = ioas.map_file(file, cmd.start, cmd.length, fixed, prot, process)?;
     cmd.write(ucmd.bytes_mut());

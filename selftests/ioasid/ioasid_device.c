@@ -2,7 +2,8 @@
 /*
  * Real devices through /dev/ioasid only: QEMU's edu device (1234:11e8) bound to
  * ioasid-pci, translated by the emulated VT-d (x86_64) or SMMUv3 (arm64), driven through
- * BAR0 (sysfs resource0) with bus mastering turned on in config space.
+ * BAR0 (sysfs resource0) with bus mastering turned on in config space after each bind
+ * (a bound device starts stopped, and is stopped again when its binding ends).
  */
 #include <signal.h>
 #include <sys/mman.h>
@@ -57,6 +58,8 @@ FIXTURE_SETUP(edu)
 	snprintf(self->bdf2, sizeof(self->bdf2), "%s", e.n > 1 ? e.bdf[1] : "");
 	ASSERT_EQ(0, edu_open(self->bdf, &self->fd, &self->dev_fd, &self->bar));
 	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+	/* Bound, the device is stopped: its user turns bus mastering on. */
+	ASSERT_EQ(0, edu_bus_master(self->bdf));
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
 	self->buf = alloc_pages(4 * PAGE);
 	ASSERT_NE(NULL, self->buf);
@@ -89,6 +92,198 @@ static int map_and_attach(FIXTURE_DATA(edu) *self, __u32 *hwpt)
 			     IOMMU_IOAS_MAP_WRITEABLE))
 		return -1;
 	return device_attach(self->fd, self->dev_id, self->ioas, hwpt);
+}
+
+/* Whether the device's PCI COMMAND register has bus mastering on. */
+static bool bus_master_on(const char *bdf)
+{
+	int command = pci_command(bdf);
+
+	return command >= 0 && (command & PCI_CMD_MASTER);
+}
+
+/* The physical address of the page at p (root reads it in /proc/self/pagemap), 0 if unknown. */
+static uint64_t phys_addr(void *p)
+{
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, 8, (uintptr_t)p / PAGE * 8) != 8)
+		entry = 0;
+	close(fd);
+	if (!(entry >> 63)) /* not present */
+		return 0;
+	return (entry & ((1ULL << 55) - 1)) * PAGE;
+}
+
+/*
+ * Whether the device's IOMMU group lets its DMA through untranslated when no user owns it
+ * (an identity default domain: iommu=pt), where a device left running writes physical
+ * memory.
+ */
+static bool default_domain_is_identity(const char *bdf)
+{
+	char path[512], type[64];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type", bdf);
+	return read_file(path, type, sizeof(type)) > 0 && !strcmp(type, "identity\n");
+}
+
+/*
+ * A page of its own that a released device must not reach, at its physical address *pa:
+ * filled with 0x11, locked in memory. NULL when that address cannot be known.
+ */
+static uint8_t *victim_page(uint64_t *pa)
+{
+	uint8_t *page = alloc_pages(PAGE);
+
+	if (!page)
+		return NULL;
+	memset(page, 0x11, PAGE);
+	if (mlock(page, PAGE))
+		return NULL;
+	*pa = phys_addr(page);
+	return *pa ? page : NULL;
+}
+
+/* A device comes out of IOASID_DEVICE_BIND stopped: bus mastering off until its user says. */
+TEST_F(edu, bind_turns_bus_mastering_off)
+{
+	/* The fixture bound the device and turned bus mastering on. */
+	ASSERT_TRUE(bus_master_on(self->bdf));
+	ASSERT_EQ(0, destroy(self->fd, self->dev_id));
+	/* Left on by whoever had it before: the next binding turns it off. */
+	ASSERT_EQ(0, edu_bus_master(self->bdf));
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+	EXPECT_FALSE(bus_master_on(self->bdf));
+	/* Memory space stays on: the user reaches BAR0 as before. */
+	EXPECT_TRUE(pci_command(self->bdf) & PCI_CMD_MEMORY);
+}
+
+/*
+ * However a binding ends, the device is stopped before its DMA ownership goes back:
+ * IOMMU_DESTROY of the device, close of the device file (revocation), close of the
+ * /dev/ioasid file, the driver's unbind (removal).
+ */
+TEST_F(edu, every_end_of_a_binding_turns_bus_mastering_off)
+{
+	char path[512];
+	__u32 id;
+	int fd2;
+
+	ASSERT_EQ(0, map_and_attach(self, NULL));
+	ASSERT_TRUE(bus_master_on(self->bdf));
+	ASSERT_EQ(0, destroy(self->fd, self->dev_id));
+	EXPECT_FALSE(bus_master_on(self->bdf));
+
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+	ASSERT_EQ(0, edu_bus_master(self->bdf));
+	close(self->dev_fd);
+	self->dev_fd = -1;
+	EXPECT_FALSE(bus_master_on(self->bdf));
+	ASSERT_EQ(0, destroy(self->fd, self->dev_id));
+
+	self->dev_fd = open_node(self->bdf);
+	ASSERT_LE(0, self->dev_fd);
+	fd2 = open(IOASID_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, device_bind(fd2, self->dev_fd, &id));
+	ASSERT_EQ(0, edu_bus_master(self->bdf));
+	close(fd2);
+	EXPECT_FALSE(bus_master_on(self->bdf));
+
+	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+	ASSERT_EQ(0, edu_bus_master(self->bdf));
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/ioasid-pci/unbind");
+	ASSERT_EQ(0, write_str(path, self->bdf));
+	EXPECT_FALSE(bus_master_on(self->bdf));
+	EXPECT_EQ(0, destroy(self->fd, self->dev_id));
+	ASSERT_EQ(0, bind_ioasid_pci(self->bdf));
+}
+
+/*
+ * With an identity default domain (iommu=pt), a device left running after its binding
+ * writes physical memory directly. Closing the /dev/ioasid file stops it: a DMA then
+ * programmed to the physical address of a page leaves the page alone. The control, bus
+ * mastering turned on by hand, shows that the same DMA would land (so the test can fail).
+ */
+TEST_F(edu, closed_file_leaves_the_device_unable_to_write_memory)
+{
+	uint64_t pa;
+	uint8_t *page;
+
+	if (!default_domain_is_identity(self->bdf)) {
+		/* The iommu=pt boot of qemu-test/test-all says so: there this must not skip. */
+		ASSERT_EQ(NULL, getenv("IOASID_EXPECT_IDENTITY"));
+		SKIP(return, "the default domain translates (boot with iommu=pt)");
+	}
+	page = victim_page(&pa);
+	ASSERT_NE(NULL, page);
+	ASSERT_EQ(0, map_and_attach(self, NULL));
+	ASSERT_EQ(0, edu_fill(self->bar, self->buf, IOVA, 0xa5, PAGE));
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(0, edu_dma(self->bar, pa, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(page, 0x11, PAGE));
+	/* The control. */
+	ASSERT_EQ(0, edu_bus_master(self->bdf));
+	ASSERT_EQ(0, edu_dma(self->bar, pa, 0, PAGE, true));
+	EXPECT_FALSE(all_bytes(page, 0x11, PAGE));
+	munmap(page, PAGE);
+}
+
+/* As closed_file_leaves_the_device_unable_to_write_memory, with the owner killed. */
+TEST_F(edu, killed_owner_leaves_the_device_unable_to_write_memory)
+{
+	int pipefd[2], status;
+	uint64_t pa;
+	uint8_t *page;
+	pid_t pid;
+	char c;
+
+	if (!default_domain_is_identity(self->bdf)) {
+		/* The iommu=pt boot of qemu-test/test-all says so: there this must not skip. */
+		ASSERT_EQ(NULL, getenv("IOASID_EXPECT_IDENTITY"));
+		SKIP(return, "the default domain translates (boot with iommu=pt)");
+	}
+	page = victim_page(&pa);
+	ASSERT_NE(NULL, page);
+	/* The child binds on its own: give the device up here first. */
+	ASSERT_EQ(0, destroy(self->fd, self->dev_id));
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fd = open(IOASID_DEV, O_RDWR), dfd = open_node(self->bdf);
+		__u32 dev, ioas;
+		__u64 iova = IOVA;
+
+		if (fd < 0 || dfd < 0 || device_bind(fd, dfd, &dev) || ioas_alloc(fd, &ioas) ||
+		    ioas_map(fd, ioas, self->buf, 4 * PAGE, &iova,
+			     IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				     IOMMU_IOAS_MAP_WRITEABLE) ||
+		    device_attach(fd, dev, ioas, NULL) || edu_bus_master(self->bdf) ||
+		    edu_fill(self->bar, self->buf, IOVA, 0xa6, PAGE))
+			_exit(1);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	close(pipefd[0]);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, edu_dma(self->bar, pa, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(page, 0x11, PAGE));
+	/* The control. */
+	ASSERT_EQ(0, edu_bus_master(self->bdf));
+	ASSERT_EQ(0, edu_dma(self->bar, pa, 0, PAGE, true));
+	EXPECT_FALSE(all_bytes(page, 0x11, PAGE));
+	munmap(page, PAGE);
 }
 
 TEST_F(edu, bind_checks_and_errors)
@@ -592,7 +787,7 @@ TEST_F(edu, killed_process_releases_everything)
 		    ioas_map(fd, ioas, shared, 4 * PAGE, &iova,
 			     IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
 				     IOMMU_IOAS_MAP_WRITEABLE) ||
-		    device_attach(fd, dev, ioas, NULL))
+		    device_attach(fd, dev, ioas, NULL) || edu_bus_master(self->bdf))
 			_exit(1);
 		if (write(pipefd[1], "x", 1) != 1)
 			_exit(1);
@@ -612,6 +807,7 @@ TEST_F(edu, killed_process_releases_everything)
 	/* ...until it is killed: nothing reaches the pages any more, ownership is free. */
 	kill(pid, SIGKILL);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_FALSE(bus_master_on(self->bdf));
 	memset(shared + PAGE, 0, PAGE);
 	EXPECT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
 	EXPECT_TRUE(all_bytes(shared + PAGE, 0, PAGE));
@@ -709,7 +905,7 @@ static bool group_dma_reaches(FIXTURE_DATA(group) *self, int i, int v)
 {
 	memset(self->buf, v, PAGE);
 	memset(self->buf + PAGE, 0, PAGE);
-	if (edu_dma(self->bar[i], IOVA, 0, PAGE, false) ||
+	if (edu_bus_master(self->bdf[i]) || edu_dma(self->bar[i], IOVA, 0, PAGE, false) ||
 	    edu_dma(self->bar[i], IOVA + PAGE, 0, PAGE, true))
 		return false;
 	return all_bytes(self->buf + PAGE, v, PAGE);
@@ -767,6 +963,7 @@ TEST_F(group, replace_through_one_device_moves_the_group)
 	memset(other, 0x61, PAGE);
 	memset(other + PAGE, 0, PAGE);
 	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_bus_master(self->bdf[1]));
 	ASSERT_EQ(0, edu_dma(self->bar[1], IOVA, 0, PAGE, false));
 	ASSERT_EQ(0, edu_dma(self->bar[1], IOVA + PAGE, 0, PAGE, true));
 	EXPECT_TRUE(all_bytes(other + PAGE, 0x61, PAGE));

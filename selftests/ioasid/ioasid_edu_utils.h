@@ -213,26 +213,67 @@ static inline int device_detach(int fd, __u32 dev_id)
 	return ioctl(fd, IOASID_DEVICE_DETACH, &cmd);
 }
 
-/* BAR0 of the device, mapped through sysfs, with bus mastering turned on. */
-static inline volatile uint8_t *map_bar0(const char *bdf)
+#define PCI_CMD_MEMORY 0x2
+#define PCI_CMD_MASTER 0x4
+
+/* The device's PCI COMMAND register (config space through sysfs), -1 if unreadable. */
+static inline int pci_command(const char *bdf)
 {
 	char path[512];
 	uint16_t command;
-	void *bar;
 	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &command, 2, 4) != 2)
+		command = 0xffff;
+	close(fd);
+	return command == 0xffff ? -1 : command;
+}
+
+/* Sets bits of the device's PCI COMMAND register, as a user's config space write does. */
+static inline int pci_command_set(const char *bdf, uint16_t bits)
+{
+	char path[512];
+	uint16_t command;
+	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
 	fd = open(path, O_RDWR);
 	if (fd < 0)
-		return NULL;
+		return -1;
 	if (pread(fd, &command, 2, 4) != 2)
 		command = 0;
-	command |= 0x6; /* memory space, bus master */
-	if (pwrite(fd, &command, 2, 4) != 2) {
-		close(fd);
-		return NULL;
-	}
+	command |= bits;
+	if (pwrite(fd, &command, 2, 4) != 2)
+		ret = -1;
 	close(fd);
+	return ret;
+}
+
+/*
+ * Turns bus mastering (and memory space) on: a device comes out of IOASID_DEVICE_BIND
+ * stopped (bus mastering off, reset where it can be), and its user turns it on to DMA.
+ */
+static inline int edu_bus_master(const char *bdf)
+{
+	return pci_command_set(bdf, PCI_CMD_MEMORY | PCI_CMD_MASTER);
+}
+
+/*
+ * BAR0 of the device, mapped through sysfs, with memory space and bus mastering turned
+ * on (bind turns bus mastering off again: edu_bus_master() after IOASID_DEVICE_BIND).
+ */
+static inline volatile uint8_t *map_bar0(const char *bdf)
+{
+	char path[512];
+	void *bar;
+	int fd;
+
+	if (edu_bus_master(bdf))
+		return NULL;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
 	fd = open(path, O_RDWR | O_SYNC);
 	if (fd < 0)

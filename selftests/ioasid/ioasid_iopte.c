@@ -78,7 +78,7 @@ int main(void)
 	dev_fd = open_node(e.bdf[0]);
 	bar = map_bar0(e.bdf[0]);
 	if (fd < 0 || dev_fd < 0 || !bar || device_bind(fd, dev_fd, &dev_id) ||
-	    ioas_alloc(fd, &ioas) || ioas_alloc(fd, &ioas2)) {
+	    edu_bus_master(e.bdf[0]) || ioas_alloc(fd, &ioas) || ioas_alloc(fd, &ioas2)) {
 		printf("IOPTE-STEP FAILED set-up: %s\n", strerror(errno));
 		return 1;
 	}

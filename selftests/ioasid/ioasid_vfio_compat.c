@@ -481,6 +481,7 @@ TEST_F(type1_edu, map_dma_unmap_and_fault)
 
 	/* The "container": an IOAS for the VFIO ioctls, the device attached to it. */
 	ASSERT_EQ(0, device_bind(self->fd, self->dev_fd, &self->dev_id));
+	ASSERT_EQ(0, edu_bus_master(self->bdf));
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
 	ASSERT_EQ(0, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_SET, &self->ioas));
 	ASSERT_EQ(0, device_attach(self->fd, self->dev_id, self->ioas, NULL));

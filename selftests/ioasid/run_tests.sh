@@ -4,7 +4,9 @@
 #
 #  1. The module as /init loaded it (qemu-test/run: debug=1 selftest=1, with the test
 #     interface IOMMU_TEST_CMD and its mock IOMMU): the guest's environment checks, then
-#     every suite, the module reload tests last.
+#     every suite, then the stateful fuzzer for a bounded time (IOASID_FUZZ_SECONDS, 40 by
+#     default; a new seed each run, printed; qemu-test/fuzz runs it longer), the module
+#     reload tests last.
 #  2. The module as it ships: reloaded without parameters, IOASID_SELFTEST and
 #     IOASID_DEBUG unset. ioasid_basic (IOMMU_TEST_CMD must be ENOTTY now), ioasid_ioas
 #     (its tests of the test interface report SKIP), ioasid_device (real edu devices
@@ -37,19 +39,22 @@ timed() {
 }
 
 run() {
-	echo "# running $1"
+	echo "# running $*"
 	{
-		"$1"
+		"$@"
 		echo $? >/tmp/run_tests.rc
 	} 2>&1 | timed
 	[ "$(cat /tmp/run_tests.rc)" = 0 ] || rc=1
 }
 
 for t in ./env_checks.sh ./ioasid_basic ./ioasid_ioas ./ioasid_objects ./ioasid_nested ./ioasid_viommu ./ioasid_pasid \
-	./ioasid_fault ./ioasid_dirty \
-	./ioasid_pin ./ioasid_device ./ioasid_vfio_compat ./ioasid_vfio_backend ./ioasid_fail_nth ./ioasid_module; do
+	./ioasid_fault ./ioasid_dirty ./ioasid_pin ./ioasid_device ./ioasid_vfio_compat \
+	./ioasid_vfio_backend ./ioasid_fail_nth; do
 	run "$t"
 done
+# Its FUZZ-RESULT line is counted by qemu-test/test-all (FUZZ arch=... line).
+run ./ioasid_fuzz -s "$(date +%s)" -o 2000 -T "${IOASID_FUZZ_SECONDS:-40}"
+run ./ioasid_module
 
 echo "# the module as it ships: reloading ioasid.ko without parameters"
 unset IOASID_SELFTEST IOASID_DEBUG

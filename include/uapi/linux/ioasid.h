@@ -308,7 +308,9 @@ struct iommu_ioas_map {
  * Maps part of a memfd, like IOMMU_IOAS_MAP maps user memory. The mapping keeps its own
  * reference to the file: closing @fd afterwards does not affect it.
  *
- * Errors: as IOMMU_IOAS_MAP; EBADF when @fd is not an open file descriptor;
+ * Errors: as IOMMU_IOAS_MAP; EBADF when @fd is not an open file descriptor; EINVAL when
+ * it is not a shmem (memfd) or hugetlbfs file, the files whose pages can be pinned
+ * (checked at once, though pages are pinned only when a domain or access needs them);
  * EOVERFLOW when @start + @length wraps.
  */
 struct iommu_ioas_map_file {
@@ -1257,7 +1259,11 @@ enum {
  *
  * Binds the device to this /dev/ioasid file: claims DMA ownership of the device's whole
  * IOMMU group (iommu_device_claim_dma_owner, so no kernel driver may use another device
- * of the group meanwhile) and blocks its DMA until it is attached. @out_dev_id works with
+ * of the group meanwhile) and blocks its DMA until it is attached. The device comes out
+ * stopped: bus mastering is off and the function was reset where it can be (FLR or
+ * another of its reset methods; a device without one, or busy being reset or removed, is
+ * stopped by bus mastering off alone), its BARs kept. Its user turns bus mastering on
+ * (PCI_COMMAND in its config space) when it wants the device to DMA. @out_dev_id works with
  * every ioctl that takes a dev_id (IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC,
  * IOASID_DEVICE_ATTACH). The checks run in this order:
  *  - ENODEV: the device is not translated by an IOMMU, or was removed meanwhile;
@@ -1279,7 +1285,10 @@ enum {
  * The binding ends with IOMMU_DESTROY of @out_dev_id or the close of this file, and is
  * revoked when the device file it was made through is closed or the device is removed
  * (driver unbind, hot unplug): the device is detached and DMA ownership returned at once,
- * so the device can no longer reach the context's memory. A revoked device keeps its ID
+ * so the device can no longer reach the context's memory. However the binding ends, the
+ * device is stopped as at bind before its DMA ownership goes back, so that nothing its
+ * user left running DMAs through the kernel's domain (with an identity domain, iommu=pt,
+ * straight to physical memory). A revoked device keeps its ID
  * (every use is ENODEV) until IOMMU_DESTROY or close.
  */
 struct ioasid_device_bind {

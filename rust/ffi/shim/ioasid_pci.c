@@ -18,6 +18,11 @@
  * hw_info op is found through dev_iommu_ops() (iommu-priv.h) with the PASID control
  * register through pci_pasid_status() (linux/pci-ats.h is not in the bindings).
  *
+ * A bound device is stopped at both ends of its binding, as vfio-pci does when its device
+ * is opened and released: bus mastering off and a function reset where the device has
+ * one, after the claim and before the DMA ownership goes back (ioasid_pci_stop()); there
+ * is no Rust abstraction of either (kernel::pci has no set/clear_master or reset).
+ *
  * What stays here is per device: whether it is bound, through which file, and the
  * reference to the Rust group that has to hear of the binding's end. The state of an
  * IOMMU group (its domain, its attach handle, which of its devices are bound and
@@ -35,6 +40,7 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/pci-ats.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "ioasid_pci.h"
@@ -94,6 +100,12 @@ struct ioasid_pci_dev {
 	 */
 	struct mutex revoke_lock;
 	/*
+	 * The thread in remove(), which holds the device lock (the driver core's), while it
+	 * revokes; else NULL. Written by that thread only, read by ioasid_pci_stop() to
+	 * compare with current: no lock.
+	 */
+	struct task_struct *remover;
+	/*
 	 * Protects everything below. Taken inside the Rust group's lock (claim), never held
 	 * while calling Rust.
 	 */
@@ -104,6 +116,33 @@ struct ioasid_pci_dev {
 	u64 generation;			/* last token handed out */
 	void *group;			/* the Rust group's reference while bound, else NULL */
 };
+
+/*
+ * Stops the device: bus mastering off first (so that the state a reset saves and restores
+ * has it off), then a reset of the function where it has a reset method (FLR, PM, ...,
+ * whichever pci_reset_function() would use; -ENOTTY where there is none, as for QEMU's
+ * edu). Called right after the DMA ownership is claimed and right before it goes back.
+ *
+ * The reset needs the device lock, which sits outside every lock of ioasid: the driver
+ * core holds it around remove(), which then takes revoke_lock and the Rust group's lock,
+ * and our callers hold the group's lock (and in the claim idev->lock). So the device
+ * lock is never waited for here: remove()'s own thread resets under the lock it already
+ * holds, every other caller only tries it (pci_try_reset_function(): -EAGAIN when it is
+ * taken, by a removal in flight or a reset through sysfs); then bus mastering off alone
+ * stops the device. Sleeps.
+ */
+static void ioasid_pci_stop(struct ioasid_pci_dev *idev)
+{
+	struct pci_dev *pdev = idev->pdev;
+	int ret;
+
+	pci_clear_master(pdev);
+	if (READ_ONCE(idev->remover) == current)
+		ret = pci_reset_function_locked(pdev);
+	else
+		ret = pci_try_reset_function(pdev);
+	pci_dbg(pdev, "ioasid: stopped: bus mastering off, function reset: %d\n", ret);
+}
 
 static void ioasid_pci_dev_free(struct kref *kref)
 {
@@ -241,7 +280,10 @@ static void ioasid_pci_remove(struct pci_dev *pdev)
 		pci_info(pdev, "ioasid: removed while bound: DMA revoked\n");
 	group = ioasid_pci_take_locked(idev, &binding);
 	mutex_unlock(&idev->lock);
+	/* The driver core holds the device lock: the revocation's reset is made under it. */
+	WRITE_ONCE(idev->remover, current);
 	ioasid_pci_revoke(idev, group, binding);
+	WRITE_ONCE(idev->remover, NULL);
 	mutex_unlock(&idev->revoke_lock);
 	pci_set_drvdata(pdev, NULL);
 	ioasid_shim_pci_put(idev);
@@ -324,6 +366,8 @@ int ioasid_shim_pci_claim(struct ioasid_pci_dev *idev, struct file *file, void *
 	ret = iommu_device_claim_dma_owner(&idev->pdev->dev, owner);
 	if (ret)
 		goto out;
+	/* Whatever the device's last user left running stops before the new one has it. */
+	ioasid_pci_stop(idev);
 	idev->group = group;
 	idev->bound_file = file;
 	idev->binding = ++idev->generation;
@@ -348,6 +392,8 @@ void *ioasid_shim_pci_forget(struct ioasid_pci_dev *idev, u64 binding)
 
 void ioasid_shim_pci_release_dma(struct ioasid_pci_dev *idev)
 {
+	/* No DMA of the ended binding reaches the kernel's domain (identity with iommu=pt). */
+	ioasid_pci_stop(idev);
 	iommu_device_release_dma_owner(&idev->pdev->dev);
 }
 

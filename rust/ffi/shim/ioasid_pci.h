@@ -50,6 +50,8 @@ bool ioasid_shim_pci_has_iommu(struct ioasid_pci_dev *idev);
  * through file, holding group (the Rust group's reference, handed over on success only):
  * -ENODEV after removal, -EBUSY if bound already, else the result of
  * iommu_device_claim_dma_owner() (-EPERM: another owner, a kernel driver, has the group).
+ * A claimed device is stopped: bus mastering off, its function reset where it can be.
+ * Sleeps, with the caller's locks held (it never waits for the device lock).
  */
 int ioasid_shim_pci_claim(struct ioasid_pci_dev *idev, struct file *file, void *owner,
 			  void *group, u64 *binding);
@@ -58,7 +60,11 @@ int ioasid_shim_pci_claim(struct ioasid_pci_dev *idev, struct file *file, void *
  * reference it held (NULL if the binding was revoked: the revoker has it).
  */
 void *ioasid_shim_pci_forget(struct ioasid_pci_dev *idev, u64 binding);
-/* iommu_device_release_dma_owner() of a claimed device that the driver still has. */
+/*
+ * iommu_device_release_dma_owner() of a claimed device that the driver still has, after
+ * stopping it as the claim did (so that nothing the user left running DMAs through the
+ * kernel's domain: with an identity domain, iommu=pt, to physical memory). Sleeps.
+ */
 void ioasid_shim_pci_release_dma(struct ioasid_pci_dev *idev);
 /* Whether binding is still the current one (not revoked or forgotten, no removal). */
 bool ioasid_shim_pci_is_live(struct ioasid_pci_dev *idev, u64 binding);

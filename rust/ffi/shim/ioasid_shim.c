@@ -17,6 +17,7 @@
 #include <linux/device.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
+#include <linux/hugetlb.h>
 #include <linux/iommu.h>
 #include <linux/memfd.h>
 #include <linux/mm.h>
@@ -25,6 +26,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/sched/user.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 
 #include "ioasid_shim.h"
@@ -165,6 +167,12 @@ long ioasid_shim_pin_user(struct ioasid_source *src, unsigned long uaddr,
 	mmap_read_unlock(src->mm);
 	mmput(src->mm);
 	return rc;
+}
+
+bool ioasid_shim_file_pinnable(struct file *file)
+{
+	/* What memfd_pin_folios() pins: shmem (memfd) and hugetlbfs files. */
+	return shmem_file(file) || is_file_hugepages(file);
 }
 
 long ioasid_shim_pin_file(struct file *file, u64 start, unsigned long npages,

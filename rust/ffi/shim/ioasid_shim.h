@@ -39,6 +39,11 @@ void ioasid_shim_source_uncharge(struct ioasid_source *src, unsigned long npages
 /* Pins npages pages of src's memory at uaddr (FOLL_LONGTERM). Returns pages pinned or -errno. */
 long ioasid_shim_pin_user(struct ioasid_source *src, unsigned long uaddr,
 			  unsigned long npages, bool write, struct page **pages);
+/*
+ * Whether memfd_pin_folios() can pin file's pages: a shmem (memfd) or hugetlbfs file
+ * (shmem_file() and is_file_hugepages() are static inline).
+ */
+bool ioasid_shim_file_pinnable(struct file *file);
 /* Pins npages pages of the memfd from byte start (page aligned), one pin per page. */
 long ioasid_shim_pin_file(struct file *file, u64 start, unsigned long npages,
 			  struct page **pages);
