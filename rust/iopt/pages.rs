@@ -66,6 +66,9 @@ pub(crate) enum Source {
 /// (`IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` lowers it to exercise the batching).
 pub(crate) static BATCH_MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
 
+/// Most pages one area may pin: its slots stay within one allocation of `INT_MAX` bytes.
+const MAX_SLOTS: usize = i32::MAX as usize / size_of::<Slot>();
+
 /// One page of a [`Pages`]: its pin, and how many users it has.
 struct Slot {
     page: Option<PinnedPage>,
@@ -253,7 +256,26 @@ impl Pages {
         }
         let mut st = self.pins.lock();
         if st.slots.is_empty() {
-            let mut slots = KVVec::with_capacity(self.npages, GFP_KERNEL)?;
+            // One slot per page of the whole range, made at its first pin: refused without
+            // a warning when the range is too large for one allocation (the kernel's
+            // allocators warn above `INT_MAX` bytes, and pinning that much fails anyway).
+            if self.npages > MAX_SLOTS {
+                return refuse!(
+                    ENOMEM,
+                    "pin: an area of {} pages is too large to pin (at most {})\n",
+                    self.npages,
+                    MAX_SLOTS
+                );
+            }
+            let mut slots =
+                KVVec::with_capacity(self.npages, GFP_KERNEL | kernel::alloc::flags::__GFP_NOWARN)
+                    .or_else(|e| {
+                        refuse!(
+                            e,
+                            "pin: no memory to track the {} pages of an area\n",
+                            self.npages
+                        )
+                    })?;
             for _ in 0..self.npages {
                 slots.push(
                     Slot {
