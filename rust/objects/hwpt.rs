@@ -484,12 +484,6 @@ fn alloc_nested(
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, objects::device::DeviceRef};
     check_nested(cmd)?;
-    if let DeviceRef::Pci(_) = dev {
-        return refuse!(
-            EOPNOTSUPP,
-            "hwpt_alloc: nested domains of real IOMMUs are not supported yet\n"
-        );
-    }
     if parent.nested_domain().is_some() {
         return refuse!(EINVAL, "hwpt_alloc: the parent is a nested HWPT\n");
     }
@@ -498,6 +492,20 @@ fn alloc_nested(
             EINVAL,
             "hwpt_alloc: the parent was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT\n"
         );
+    }
+    if let DeviceRef::Pci(pdev) = dev {
+        let Domain::Real(stage2) = parent.domain() else {
+            return refuse!(
+                EINVAL,
+                "hwpt_alloc: the parent's domain is not a real IOMMU's\n"
+            );
+        };
+        let data = crate::hw::UserData {
+            kind: cmd.data_type,
+            uptr: cmd.data_uptr,
+            len: cmd.data_len,
+        };
+        pdev.alloc_nested(stage2, cmd.flags & !IOMMU_HWPT_FAULT_ID_VALID, &data)?;
     }
     let Domain::Mock(stage2) = parent.domain() else {
         return refuse!(
