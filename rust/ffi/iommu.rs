@@ -11,6 +11,7 @@
 //! [`crate::objects::pcidev::PciGroup`], which decides what to call.
 
 mod group;
+mod nested;
 mod vfio;
 
 pub(crate) use group::{GroupAttach, IommuGroup};

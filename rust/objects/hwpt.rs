@@ -300,9 +300,11 @@ const IOMMU_HWPT_ALLOC_PASID: u32 = 1 << 3;
 /// PASIDs; `IOMMU_HWPT_DATA_SELFTEST` data picks its page-table format) and, on a mock
 /// nest parent, a mock nested domain ([`crate::hw::mock::nested`]). `DIRTY_TRACKING` needs
 /// an IOMMU that can track dirty pages (`EOPNOTSUPP`, as iommufd); ioasid drives the
-/// dirty tracking of the mock only, so it refuses the flag for real IOMMUs. Nested
-/// domains of real IOMMUs and driver data for their paging domains come with those
-/// features and give `EOPNOTSUPP` until then. With `IOMMU_HWPT_FAULT_ID_VALID` the HWPT
+/// dirty tracking of the mock only, so it refuses the flag for real IOMMUs. A nested
+/// HWPT of a PCI device on a real nest parent goes to its driver's `domain_alloc_nested`
+/// ([`PciDevice::alloc_nested`](crate::objects::pcidev::PciDevice::alloc_nested)), whose
+/// refusal is returned; ioasid cannot attach such a domain yet, so one the driver makes is
+/// freed and refused (`EOPNOTSUPP`), as is driver data for a real paging domain. With `IOMMU_HWPT_FAULT_ID_VALID` the HWPT
 /// delivers its devices' page requests to fault queue `fault_id` ([`super::fault`]),
 /// which it holds (`ENOENT` for no such queue); only the mock IOMMU raises page requests
 /// in ioasid, so a PCI device's is refused (`EOPNOTSUPP`).
@@ -484,12 +486,6 @@ fn alloc_nested(
 ) -> Result<Arc<Hwpt>> {
     use crate::{error::refuse, objects::device::DeviceRef};
     check_nested(cmd)?;
-    if let DeviceRef::Pci(_) = dev {
-        return refuse!(
-            EOPNOTSUPP,
-            "hwpt_alloc: nested domains of real IOMMUs are not supported yet\n"
-        );
-    }
     if parent.nested_domain().is_some() {
         return refuse!(EINVAL, "hwpt_alloc: the parent is a nested HWPT\n");
     }
@@ -498,6 +494,20 @@ fn alloc_nested(
             EINVAL,
             "hwpt_alloc: the parent was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT\n"
         );
+    }
+    if let DeviceRef::Pci(pdev) = dev {
+        let Domain::Real(stage2) = parent.domain() else {
+            return refuse!(
+                EINVAL,
+                "hwpt_alloc: the parent's domain is not a real IOMMU's\n"
+            );
+        };
+        let data = crate::hw::UserData {
+            kind: cmd.data_type,
+            uptr: cmd.data_uptr,
+            len: cmd.data_len,
+        };
+        pdev.alloc_nested(stage2, cmd.flags & !IOMMU_HWPT_FAULT_ID_VALID, &data)?;
     }
     let Domain::Mock(stage2) = parent.domain() else {
         return refuse!(

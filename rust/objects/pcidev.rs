@@ -32,7 +32,7 @@ use crate::{
     dispatch::Ucmd,
     error::refuse,
     ffi::iommu::{Binding, HwInfo, PciDev, ResvKind},
-    hw::{iommu::RealDomain, Domain},
+    hw::{iommu::RealDomain, Domain, UserData},
     iopt::Ioas,
     uapi::iova::Span,
     uapi::{IoasidDeviceAttach, IoasidDeviceBind, IoasidDeviceDetach, IOASID_DEVICE_PASID},
@@ -161,6 +161,49 @@ impl PciDevice {
                 e
             )
         })
+    }
+
+    /// `IOMMU_HWPT_ALLOC` of a nested HWPT on `parent` (a real nest parent): handed to the
+    /// IOMMU driver's own `domain_alloc_nested` with the user's `data`. ioasid cannot yet
+    /// attach a nested domain of a real IOMMU (a device attached to it would translate
+    /// through the driver's stage 1, which ioasid's attach and invalidation paths do not
+    /// drive), so a domain the driver makes is freed and refused; what the driver refuses
+    /// is its errno.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` when the driver has no `domain_alloc_nested` or made a domain; the
+    /// driver's refusal; `ENODEV` for a device that is gone.
+    pub(crate) fn alloc_nested(&self, parent: &RealDomain, flags: u32, data: &UserData) -> Result {
+        self.check_live()?;
+        let dev = &self.bound.dev;
+        if !dev.has_domain_alloc_nested() {
+            return refuse!(
+                EOPNOTSUPP,
+                "hwpt_alloc: {}: the IOMMU driver has no domain_alloc_nested (nested domains \
+                 of this IOMMU are made only on a vIOMMU)\n",
+                dev.name()
+            );
+        }
+        let domain = dev
+            .alloc_nested_domain(parent.iommu_domain(), flags, data.kind, data.uptr, data.len)
+            .or_else(|e| {
+                refuse!(
+                    e,
+                    "hwpt_alloc: {}: the IOMMU driver refused a nested domain of data type \
+                     {:#x}: {:?}\n",
+                    dev.name(),
+                    data.kind,
+                    e
+                )
+            })?;
+        drop(domain);
+        refuse!(
+            EOPNOTSUPP,
+            "hwpt_alloc: {}: the IOMMU driver made a nested domain, but ioasid cannot attach \
+             nested domains of real IOMMUs yet (freed)\n",
+            dev.name()
+        )
     }
 
     /// Whether `domain` can serve this device: a real domain (the IOMMU driver decides

@@ -11,8 +11,12 @@
 //! selftest type (`IOMMU_VIOMMU_TYPE_SELFTEST`): its invalidation entries
 //! (`IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST`) clear the per-device mock cache of the device
 //! behind a `virt_id`. The vIOMMU types of real drivers (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`,
-//! `IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV`) are refused with `EOPNOTSUPP` for now: they would go
-//! to the IOMMU driver's own `viommu_init`, never to a copy of its logic.
+//! `IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV`) are refused with `EOPNOTSUPP`: they would go to the
+//! IOMMU driver's own `get_viommu_size`/`viommu_init`, never to a copy of its logic, but
+//! those ops (Linux 7.3) build the driver's vIOMMU inside iommufd's own object (`struct
+//! iommufd_viommu`: iommufd's object header, context and parent) and the driver's viommu
+//! ops call back into iommufd, which ioasid cannot provide without copying iommufd's
+//! internals (Documentation/ioasid.rst, "Nesting on real IOMMUs").
 //!
 //! With data (`struct iommu_viommu_selftest`), the mock vIOMMU also has an mmap region
 //! (upstream's mock page): two zeroed pages whose first `u32` is the user's `in_data`,
@@ -338,7 +342,8 @@ pub(crate) fn ioctl_alloc<'a>(ctx: &'a Context, ucmd: &mut Ucmd<'a>) -> Result {
         DeviceRef::Pci(_) => {
             return refuse!(
                 EOPNOTSUPP,
-                "viommu_alloc: vIOMMUs of real IOMMU drivers (type {:#x}) are not supported yet\n",
+                "viommu_alloc: vIOMMUs of real IOMMU drivers (type {:#x}) are not supported: \
+                 the driver's viommu_init works on iommufd's own struct iommufd_viommu\n",
                 cmd.r#type
             );
         }

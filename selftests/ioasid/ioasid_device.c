@@ -572,6 +572,110 @@ TEST_F(edu, nest_parent_is_the_drivers_choice)
 }
 
 /*
+ * Nesting on a real IOMMU follows what IOMMU_GET_HW_INFO says the hardware can do, and
+ * each refusal is the driver's errno (ioasid's own for what it does not drive yet):
+ * - VT-d: a nest parent needs scalable mode (ECAP.SMTS, bit 43) and ECAP.NEST (bit 26),
+ *   else the driver refuses IOMMU_HWPT_ALLOC_NEST_PARENT (EOPNOTSUPP). With them, a
+ *   nested HWPT with IOMMU_HWPT_DATA_VTD_S1 goes to the driver's domain_alloc_nested,
+ *   which makes a domain; ioasid cannot attach it yet, frees it and says EOPNOTSUPP.
+ * - SMMUv3: a nest parent needs stage 1 and stage 2 (IDR0.S1P, IDR0.S2P: bits 1, 0).
+ *   The driver has no domain_alloc_nested (its nested domains are made on a vIOMMU), so
+ *   a nested HWPT with IOMMU_HWPT_DATA_ARM_SMMUV3 on the parent is EOPNOTSUPP.
+ * - IOMMU_VIOMMU_TYPE_ARM_SMMUV3: EOPNOTSUPP from ioasid whatever the bits (the driver's
+ *   viommu_init works on iommufd's own objects); logged: whether the driver would have
+ *   accepted it (IDR3.FWB, bit 8; CANWBS comes from firmware, not from the IDRs).
+ * Nothing is left behind (the next object ID is unchanged), and the device still attaches
+ * and does DMA correctly.
+ */
+TEST_F(edu, nesting_follows_the_hw_info_bits)
+{
+	__u32 data[16] = { 0 };
+	struct iommu_hw_info info = {
+		.size = sizeof(info), .dev_id = self->dev_id, .data_len = sizeof(data),
+		.data_uptr = (uintptr_t)data,
+	};
+	struct iommu_hwpt_alloc parent = {
+		.size = sizeof(parent), .flags = IOMMU_HWPT_ALLOC_NEST_PARENT,
+		.dev_id = self->dev_id, .pt_id = self->ioas,
+	};
+	struct iommu_hwpt_alloc nested = { .size = sizeof(nested), .dev_id = self->dev_id };
+	__u32 next, plain, viommu = 0, hwpt;
+	bool can_nest;
+#ifdef __x86_64__
+	struct iommu_hw_info_vtd *vtd = (void *)data;
+	/* struct iommu_hwpt_vtd_s1: flags, pgtbl_addr, addr_width, __reserved */
+	struct {
+		__u64 flags, pgtbl_addr;
+		__u32 addr_width, reserved;
+	} s1 = { .addr_width = 48 };
+
+	nested.data_type = IOMMU_HWPT_DATA_VTD_S1;
+#else
+	struct iommu_hw_info_arm_smmuv3 *smmu = (void *)data;
+	/* struct iommu_hwpt_arm_smmuv3: the guest's STE */
+	__u64 s1[2] = { 0 };
+
+	nested.data_type = IOMMU_HWPT_DATA_ARM_SMMUV3;
+#endif
+	nested.data_len = sizeof(s1);
+	nested.data_uptr = (uintptr_t)&s1;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &info));
+#ifdef __x86_64__
+	can_nest = (vtd->ecap_reg >> 43 & 1) && (vtd->ecap_reg >> 26 & 1);
+	TH_LOG("VT-d ECAP %#llx: SMTS %d, NEST %d", (unsigned long long)vtd->ecap_reg,
+	       (int)(vtd->ecap_reg >> 43 & 1), (int)(vtd->ecap_reg >> 26 & 1));
+#else
+	can_nest = (smmu->idr[0] & 3) == 3;
+	TH_LOG("SMMUv3 IDR0 %#x (S1P %d, S2P %d), IDR3 %#x (FWB %d): the driver's viommu_init "
+	       "would %s without CANWBS",
+	       smmu->idr[0], smmu->idr[0] >> 1 & 1, smmu->idr[0] & 1, smmu->idr[3],
+	       smmu->idr[3] >> 8 & 1, smmu->idr[3] & (1 << 8) ? "accept" : "refuse");
+#endif
+	next = next_object_id(self->fd);
+	ASSERT_NE(0, next);
+
+	/* A nested HWPT on a paging HWPT that is not a nest parent: EINVAL, as iommufd. */
+	ASSERT_EQ(0, hwpt_alloc(self->fd, 0, self->dev_id, self->ioas, 0, NULL, 0, &plain));
+	nested.pt_id = plain;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_HWPT_ALLOC, &nested));
+	EXPECT_EQ(0, destroy(self->fd, plain));
+	EXPECT_EQ(next, next_object_id(self->fd));
+
+	TH_LOG("%s", can_nest ? "nesting: NEST_PARENT, then a nested HWPT through the driver"
+			      : "no nesting: NEST_PARENT must be refused");
+	if (!can_nest) {
+		EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_ALLOC, &parent));
+	} else {
+		ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &parent));
+		nested.pt_id = parent.out_hwpt_id;
+		EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_ALLOC, &nested));
+		/* Flags a nested domain cannot have: EOPNOTSUPP before the driver. */
+		nested.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
+		EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_ALLOC, &nested));
+		nested.flags = 0;
+		/* Only the parent was made. */
+		EXPECT_EQ(parent.out_hwpt_id + 1, next_object_id(self->fd));
+	}
+	/* A vIOMMU of the driver: refused by ioasid (see above), nothing counted. */
+	EXPECT_ERRNO(EOPNOTSUPP, viommu_alloc(self->fd, self->dev_id,
+					      can_nest ? parent.out_hwpt_id : self->ioas,
+					      IOMMU_VIOMMU_TYPE_ARM_SMMUV3, NULL, 0, &viommu));
+	EXPECT_EQ(0, viommu);
+	if (can_nest)
+		EXPECT_EQ(0, destroy(self->fd, parent.out_hwpt_id));
+	EXPECT_EQ(next, next_object_id(self->fd));
+
+	/* The device still attaches and its DMA lands where it should. */
+	ASSERT_EQ(0, map_and_attach(self, &hwpt));
+	memset(self->buf, 0x5a, PAGE);
+	memset(self->buf + PAGE, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA, 0, PAGE, false));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA + PAGE, 0, PAGE, true));
+	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x5a, PAGE));
+}
+
+/*
  * ioasid refuses the vIOMMU types of real IOMMU drivers for now (iommufd would hand them
  * to the driver's viommu_init; QEMU's SMMUv3 has neither S2FWB nor CANWBS, so its driver
  * would refuse too, and VT-d has no vIOMMU): EOPNOTSUPP for every type, on a nest parent

@@ -553,6 +553,12 @@ static inline int test_check_map(int fd, __u32 hwpt, __u64 iova, void *ptr, size
 #define IOMMU_VIOMMU_TYPE_DEFAULT 0
 #define IOMMU_VIOMMU_TYPE_ARM_SMMUV3 1
 #define IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV 2
+/*
+ * iommufd's nested-domain data types of real IOMMUs: ioasid hands them to the driver's
+ * domain_alloc_nested but cannot attach what it makes yet, so its header leaves them out.
+ */
+#define IOMMU_HWPT_DATA_VTD_S1 1
+#define IOMMU_HWPT_DATA_ARM_SMMUV3 2
 #define IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST 0xdeadbeef
 #define MOCK_DEV_CACHE_NUM 4
 #define IOMMU_TEST_DEV_CACHE_DEFAULT 0xbaddad

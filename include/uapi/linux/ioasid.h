@@ -552,8 +552,13 @@ enum iommufd_hwpt_alloc_flags {
  * upstream iommufd's IOMMU_HWPT_DATA_SELFTEST (0xdead, struct iommu_hwpt_selftest of
  * iommufd_test.h: a 4-entry mock IOTLB that starts at @iotlb in every entry; its stage 1
  * is the identity) and ioasid's own IOASID_HWPT_DATA_MOCK_S1 (struct ioasid_hwpt_mock_s1,
- * below: a stage-1 table mock DMA really walks, with a translation cache). Nested domains
- * of real IOMMU drivers are refused (EOPNOTSUPP).
+ * below: a stage-1 table mock DMA really walks, with a translation cache). For a PCI
+ * device on a real NEST_PARENT HWPT, @data_type, @data_uptr and @data_len go unchanged to
+ * the IOMMU driver's domain_alloc_nested, whose refusal is returned (EOPNOTSUPP when the
+ * driver has no such op, as SMMUv3, whose nested domains need a vIOMMU); ioasid cannot
+ * attach a real nested domain yet, so one the driver makes is freed and the call is
+ * EOPNOTSUPP, which is why iommufd's IOMMU_HWPT_DATA_VTD_S1 (1) and
+ * IOMMU_HWPT_DATA_ARM_SMMUV3 (2) are not published here yet.
  *
  * With a vIOMMU @pt_id (IOMMU_VIOMMU_ALLOC): allocates a nested HWPT as above on the
  * vIOMMU's parent, holding the vIOMMU instead (EBUSY on its destroy while the nested HWPT

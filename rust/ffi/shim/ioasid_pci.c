@@ -16,7 +16,9 @@
  * kernel::bindings cannot reach: device_iommu_mapped() is static inline, a device's
  * reserved regions come as a C list of struct iommu_resv_region, and the driver's
  * hw_info op is found through dev_iommu_ops() (iommu-priv.h) with the PASID control
- * register through pci_pasid_status() (linux/pci-ats.h is not in the bindings).
+ * register through pci_pasid_status() (linux/pci-ats.h is not in the bindings). The
+ * driver's domain_alloc_nested op is found the same way, and struct iommu_user_data
+ * (which holds a __user pointer) is built here: there is no Rust abstraction of either.
  *
  * A bound device is stopped at both ends of its binding, as vfio-pci does when its device
  * is opened and released: bus mastering off and a function reset where the device has
@@ -465,5 +467,31 @@ int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u3
 	*pasid_ctrl = -1;
 	if (*max_pasids && dev_is_pci(dev))
 		*pasid_ctrl = pci_pasid_status(to_pci_dev(dev));
+	return 0;
+}
+
+bool ioasid_shim_has_domain_alloc_nested(struct device *dev)
+{
+	return dev_iommu_ops(dev)->domain_alloc_nested != NULL;
+}
+
+int ioasid_shim_domain_alloc_nested(struct device *dev, struct iommu_domain *parent, u32 flags,
+				    u32 type, u64 uptr, u32 len, struct iommu_domain **out)
+{
+	const struct iommu_ops *ops = dev_iommu_ops(dev);
+	const struct iommu_user_data data = {
+		.type = type, .uptr = u64_to_user_ptr(uptr), .len = len,
+	};
+	struct iommu_domain *d;
+
+	if (!ops->domain_alloc_nested)
+		return -EOPNOTSUPP;
+	d = ops->domain_alloc_nested(dev, parent, flags, &data);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	if (!d)
+		return -ENOMEM;
+	d->owner = ops;
+	*out = d;
 	return 0;
 }

@@ -106,4 +106,14 @@ int ioasid_shim_resv_regions(struct device *dev, struct ioasid_resv *out, int ma
 int ioasid_shim_hw_info(struct device *dev, u32 *type, void **data, u32 *len, u32 *max_pasids,
 			int *pasid_ctrl);
 
+/* Whether the device's IOMMU driver has a domain_alloc_nested op. */
+bool ioasid_shim_has_domain_alloc_nested(struct device *dev);
+/*
+ * The driver's domain_alloc_nested(dev, parent, flags, {type, uptr, len}): 0 with the new
+ * nested domain in *out (its owner set to the driver), or the driver's negative errno
+ * (-EOPNOTSUPP when it has no such op).
+ */
+int ioasid_shim_domain_alloc_nested(struct device *dev, struct iommu_domain *parent, u32 flags,
+				    u32 type, u64 uptr, u32 len, struct iommu_domain **out);
+
 #endif
