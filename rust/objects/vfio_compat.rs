@@ -148,23 +148,35 @@ pub(crate) fn get_info_on(ioas: &Ioas, ucmd: &mut Ucmd<'_>) -> Result {
 
 /// `VFIO_IOMMU_MAP_DMA`: maps user memory at the given IOVA of the compatibility IOAS.
 pub(crate) fn map_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
+    // As iommufd: the flags are checked before the compatibility IOAS is looked up.
+    map_prot(VfioIommuType1DmaMap::read(ucmd.bytes()).flags)?;
     map_dma_on(&**compat_ioas(ctx)?, ctx.process()?, ucmd)
+}
+
+/// The IOAS permissions of `VFIO_IOMMU_MAP_DMA` flags.
+///
+/// # Errors
+///
+/// `EINVAL` for flags other than `READ` and `WRITE`.
+fn map_prot(flags: u32) -> Result<u32> {
+    let supported = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+    if flags & !supported != 0 {
+        return refuse!(EINVAL, "vfio: map_dma: unknown flags {:#x}\n", flags);
+    }
+    let mut prot = 0;
+    if flags & VFIO_DMA_MAP_FLAG_READ != 0 {
+        prot |= IOMMU_IOAS_MAP_READABLE;
+    }
+    if flags & VFIO_DMA_MAP_FLAG_WRITE != 0 {
+        prot |= IOMMU_IOAS_MAP_WRITEABLE;
+    }
+    Ok(prot)
 }
 
 /// `VFIO_IOMMU_MAP_DMA` on `ioas`, with the pages pinned and charged to `process`.
 pub(crate) fn map_dma_on(ioas: &Ioas, process: Arc<Process>, ucmd: &mut Ucmd<'_>) -> Result {
     let map = VfioIommuType1DmaMap::read(ucmd.bytes());
-    let supported = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-    if map.flags & !supported != 0 {
-        return refuse!(EINVAL, "vfio: map_dma: unknown flags {:#x}\n", map.flags);
-    }
-    let mut prot = 0;
-    if map.flags & VFIO_DMA_MAP_FLAG_READ != 0 {
-        prot |= IOMMU_IOAS_MAP_READABLE;
-    }
-    if map.flags & VFIO_DMA_MAP_FLAG_WRITE != 0 {
-        prot |= IOMMU_IOAS_MAP_WRITEABLE;
-    }
+    let prot = map_prot(map.flags)?;
     ioas.map_user(map.vaddr, map.size, Some(map.iova), prot, process)?;
     Ok(())
 }
@@ -173,19 +185,23 @@ pub(crate) fn map_dma_on(ioas: &Ioas, process: Arc<Process>, ucmd: &mut Ucmd<'_>
 /// everything with `VFIO_DMA_UNMAP_FLAG_ALL`; `size` comes back as the bytes unmapped,
 /// also when the unmap stopped at an error after unmapping some.
 pub(crate) fn unmap_dma(ctx: &Context, ucmd: &mut Ucmd<'_>) -> Result {
+    // As iommufd: the flags are checked before the compatibility IOAS is looked up.
+    check_unmap_flags(VfioIommuType1DmaUnmap::read(ucmd.bytes()).flags)?;
     unmap_dma_on(&**compat_ioas(ctx)?, ucmd)
+}
+
+/// `EINVAL` for `VFIO_IOMMU_UNMAP_DMA` flags other than `ALL`.
+fn check_unmap_flags(flags: u32) -> Result {
+    if flags & !VFIO_DMA_UNMAP_FLAG_ALL != 0 {
+        return refuse!(EINVAL, "vfio: unmap_dma: unsupported flags {:#x}\n", flags);
+    }
+    Ok(())
 }
 
 /// `VFIO_IOMMU_UNMAP_DMA` on `ioas`.
 pub(crate) fn unmap_dma_on(ioas: &Ioas, ucmd: &mut Ucmd<'_>) -> Result {
     let mut unmap = VfioIommuType1DmaUnmap::read(ucmd.bytes());
-    if unmap.flags & !VFIO_DMA_UNMAP_FLAG_ALL != 0 {
-        return refuse!(
-            EINVAL,
-            "vfio: unmap_dma: unsupported flags {:#x}\n",
-            unmap.flags
-        );
-    }
+    check_unmap_flags(unmap.flags)?;
     let (unmapped, result) = if unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL != 0 {
         if unmap.iova != 0 || unmap.size != 0 {
             return refuse!(EINVAL, "vfio: unmap_dma: unmap all with an iova or size\n");

@@ -26,12 +26,6 @@
 #define PAGE 4096UL
 #define SERVED_LOG "served by ioasid"
 
-#ifdef __x86_64__
-#define FAULT_LOG "DMAR: [DMA Write"
-#else
-#define FAULT_LOG "arm-smmu-v3"
-#endif
-
 /* ---- The type1 program: <linux/vfio.h> only. ---- */
 
 struct type1 {
@@ -284,7 +278,7 @@ TEST_F(backend, type1_program_runs_on_ioasid)
 	long locked_before = proc_status_kb(getpid(), "VmLck");
 	int served = count_in_kernel_log(SERVED_LOG);
 	__u64 unmapped;
-	int faults, i;
+	int i;
 
 	ASSERT_EQ(0, type1_open(&self->t, self->bdf, self->groupno, variant->type));
 	/* ioasid serves the container: its log and its extension say so. */
@@ -305,14 +299,17 @@ TEST_F(backend, type1_program_runs_on_ioasid)
 	EXPECT_EQ(0, memcmp(self->buf, self->buf + 2 * PAGE, PAGE));
 	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0, PAGE));
 
-	/* Unmapped, the IOVA faults and the page keeps its bytes. */
+	/*
+	 * Unmapped, the IOVA faults and the page keeps its bytes (the same DMA wrote it while
+	 * mapped). The IOMMU's fault reports are no evidence here: the SMMUv3 driver rate-limits
+	 * its event messages and QEMU's VT-d compresses repeated faults, so after the earlier
+	 * suites' faults a new one may leave no line in the log.
+	 */
 	ASSERT_EQ(0, unmap_dma(self->t.container, IOVA, 4 * PAGE, 0, &unmapped));
 	EXPECT_EQ(4 * PAGE, unmapped);
 	memset(self->buf + PAGE, 0x11, PAGE);
-	faults = count_in_kernel_log(FAULT_LOG);
 	ASSERT_EQ(0, edu_dma(self->t.bar, IOVA + PAGE, 0, PAGE, true));
 	EXPECT_TRUE(all_bytes(self->buf + PAGE, 0x11, PAGE));
-	EXPECT_LT(faults, count_in_kernel_log(FAULT_LOG));
 	EXPECT_EQ(locked_before, proc_status_kb(getpid(), "VmLck"));
 
 	/* VFIO_DMA_UNMAP_FLAG_ALL unmaps every mapping and says how much. */
