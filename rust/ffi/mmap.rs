@@ -96,10 +96,10 @@ impl MmapRegion {
             addr += PAGE_SIZE;
         }
         let private = Arc::into_raw(self.clone()).cast_mut().cast::<c_void>();
-        // SAFETY: The VMA is being set up by the mmap handler (the `VmaNew` invariant):
-        // nothing else reads or writes its `vm_ops` and `vm_private_data` yet. The
-        // private data is a region reference that `vma_close` gives back, and
+        // The private data is a region reference that `vma_close` gives back, and
         // `IOASID_VM_OPS` is a static that outlives every VMA.
+        // SAFETY: The VMA is being set up by the mmap handler (`VmaNew`): nothing else
+        // reads or writes its `vm_ops` and `vm_private_data` yet.
         unsafe {
             (*vma.as_ptr()).vm_private_data = private;
             (*vma.as_ptr()).vm_ops = &IOASID_VM_OPS.0;

@@ -68,10 +68,9 @@ impl PciDev {
         len: u32,
     ) -> Result<NestedIommuDomain> {
         let mut out: *mut super::raw::iommu_domain = core::ptr::null_mut();
-        // SAFETY: The device is live and has an IOMMU; `parent` is a live domain ioasid
-        // owns (its reference is held across the call); `out` is valid. `uptr` is only
-        // dereferenced by the driver's `copy_from_user`, which checks it; this runs in the
-        // caller's ioctl.
+        // `uptr` is only read by the driver's `copy_from_user`, in the caller's ioctl.
+        // SAFETY: The device is live with an IOMMU; `parent` is a live domain ioasid owns
+        // (referenced across the call); `out` is valid; the driver checks `uptr`.
         check(unsafe {
             raw::ioasid_shim_domain_alloc_nested(
                 self.device(),
