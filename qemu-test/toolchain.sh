@@ -24,7 +24,7 @@ PACKAGES="rustc rust-src rust-clippy libstd-rust-dev bindgen clang-22 lld-22 llv
 	linux-source-7.3 qemu-system-x86 qemu-system-arm qemu-utils seabios ipxe-qemu
 	busybox-static make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio kmod
 	python3 xz-utils zstd ccache rsync file
-	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-dev-i386 lib32gcc-14-dev
 	virtme-ng udev mount iproute2 procps kmod util-linux systemd-sysv"
 
 ROOT=$(root_dir)
