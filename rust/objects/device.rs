@@ -168,7 +168,14 @@ pub(crate) fn ioctl_get_hw_info(ctx: &Context, ucmd: &mut crate::dispatch::Ucmd<
                 max_pasid_log2: dev.max_pasid_log2(),
             }
         }
-        DeviceRef::Pci(dev) => dev.hw_info(wanted)?,
+        DeviceRef::Pci(dev) => {
+            let mut info = dev.hw_info(wanted)?;
+            // ioasid drives the dirty tracking of its mock IOMMU only and refuses
+            // `IOMMU_HWPT_ALLOC_DIRTY_TRACKING` for real IOMMUs, so it does not advertise a
+            // capability that the allocation would refuse.
+            info.capabilities &= !IOMMU_HW_CAP_DIRTY_TRACKING;
+            info
+        }
     };
     let room = cmd.data_len as usize;
     let copy = room.min(info.data.len());

@@ -534,8 +534,9 @@ enum iommufd_hwpt_alloc_flags {
  * refuses NEST_PARENT with EOPNOTSUPP; its SMMUv3 in stage=nested accepts it).
  * DIRTY_TRACKING is refused (EOPNOTSUPP), as iommufd does, when the IOMMU cannot track
  * dirty pages (IOMMU_GET_HW_INFO has no IOMMU_HW_CAP_DIRTY_TRACKING), and for every real
- * IOMMU for now: ioasid drives the dirty tracking of the mock IOMMU only (QEMU's VT-d and
- * SMMUv3 cannot track dirty pages). For the test interface's mock devices it is ioasid's
+ * IOMMU: ioasid drives the dirty tracking of the mock IOMMU only (QEMU's VT-d and SMMUv3
+ * cannot track dirty pages), and IOMMU_GET_HW_INFO never reports the capability for a PCI
+ * device. For the test interface's mock devices it is ioasid's
  * mock IOMMU: without driver data a page table of 2 KiB and 4 KiB IOPTEs; with
  * IOMMU_HWPT_DATA_SELFTEST data (struct iommu_hwpt_selftest of iommufd_test.h) its
  * @pagetable_type picks MOCK_IOMMUPT_DEFAULT (the same) or MOCK_IOMMUPT_HUGE (4 KiB and
