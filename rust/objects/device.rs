@@ -33,7 +33,7 @@ use kernel::{
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
-        Arc, Mutex,
+        Arc, Mutex, MutexGuard,
     },
 };
 
@@ -523,12 +523,7 @@ impl MockDevice {
             return Err(e);
         }
         let old = inner.attached.replace(new);
-        let left = old.as_ref().is_some_and(|o| !Self::uses(&inner, &o.hwpt));
-        let dev_id = inner.idev_id;
-        drop(inner);
-        if let Some(o) = old.as_ref().filter(|_| left) {
-            fail_page_requests(o, dev_id);
-        }
+        Self::let_go(inner, old.as_ref());
         Ok(old)
     }
 
@@ -606,6 +601,19 @@ impl MockDevice {
     fn uses(inner: &DeviceInner, hwpt: &Hwpt) -> bool {
         let same = |a: &Attachment| core::ptr::eq(&*a.hwpt, hwpt);
         inner.attached.as_ref().is_some_and(same) || pasid::any_attached_to(inner, hwpt)
+    }
+
+    /// Ends a change of attachment that let `old` go: when neither the RID nor a PASID
+    /// still uses `old`'s HWPT, the page requests the device left outstanding there are
+    /// completed with failure (nothing answers them any more), after the device's lock
+    /// (`inner`, taken here) is released.
+    fn let_go(inner: MutexGuard<'_, DeviceInner>, old: Option<&Attachment>) {
+        let left = old.filter(|o| !Self::uses(&inner, &o.hwpt));
+        let dev_id = inner.idev_id;
+        drop(inner);
+        if let Some(o) = left {
+            fail_page_requests(o, dev_id);
+        }
     }
 
     /// Detaches the RID and every PASID and unbinds: returns the old attachments, the

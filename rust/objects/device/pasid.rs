@@ -19,7 +19,7 @@
 // Safe Rust only: `unsafe` lives in the FFI layer (`crate::ffi`).
 #![deny(unsafe_code)]
 
-use super::{attach_to, fail_page_requests, release, Attachment, DeviceInner, MockDevice};
+use super::{attach_to, release, Attachment, DeviceInner, MockDevice};
 use crate::{
     error::refuse,
     hw::{mock::MockDomain, Domain},
@@ -189,15 +189,8 @@ impl MockDevice {
                 None
             }
         };
-        let left = old
-            .as_ref()
-            .is_some_and(|o| !MockDevice::uses(&inner, &o.hwpt));
-        let dev_id = inner.idev_id;
-        drop(inner);
+        MockDevice::let_go(inner, old.as_ref());
         if let Some(old) = old {
-            if left {
-                fail_page_requests(&old, dev_id);
-            }
             release(objects, old);
         }
         Ok(hwpt_id)
@@ -213,12 +206,7 @@ impl MockDevice {
         }
         let i = inner.pasids.iter().position(|p| p.pasid == pasid)?;
         let gone = inner.pasids.remove(i).ok()?.into_attachment();
-        let left = !MockDevice::uses(&inner, &gone.hwpt);
-        let dev_id = inner.idev_id;
-        drop(inner);
-        if left {
-            fail_page_requests(&gone, dev_id);
-        }
+        MockDevice::let_go(inner, Some(&gone));
         Some(gone)
     }
 
